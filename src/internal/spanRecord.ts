@@ -1,0 +1,153 @@
+import type { RoutingMetadata } from "../RoutingMetadata.js"
+import type {
+  AttributeValue,
+  FinishCallback,
+  FinishedUserSpan,
+  Finishing,
+  UserSpanEvent,
+  UserSpanKind
+} from "../UserSpan.js"
+import { generateSpanId } from "./ids.js"
+
+/** @internal what bounds the memory of one span */
+export interface SpanLimits {
+  readonly maxAttributes: number
+  readonly maxEvents: number
+  readonly maxAttributeValueLength: number
+}
+
+/** @internal where finished spans go; the harness's view of the exporter */
+export interface SpanSink {
+  readonly export: (span: UserSpanRecord) => void
+}
+
+/** @internal what every span of one trace shares, set once at the root */
+export class TraceContext {
+  constructor(
+    readonly traceId: string,
+    readonly traceFlags: number,
+    readonly traceState: string | undefined,
+    readonly routing: RoutingMetadata,
+    readonly limits: SpanLimits,
+    readonly sink: SpanSink
+  ) {}
+}
+
+const truncate = (value: AttributeValue, max: number): AttributeValue => {
+  if (typeof value === "string") return value.length > max ? value.slice(0, max) : value
+  if (Array.isArray(value)) {
+    let out: Array<string | number | bigint | boolean> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i]
+      if (typeof item === "string" && item.length > max) {
+        out ??= value.slice()
+        out[i] = item.slice(0, max)
+      }
+    }
+    return out ?? value
+  }
+  return value
+}
+
+let nextSequence = 0
+
+/**
+ * @internal
+ * One user span, mutable until `end`, then handed as is to the exporter: the same object is the
+ * live span, the `Finishing` view and the finished record, so finishing copies nothing.
+ */
+export class UserSpanRecord implements Finishing, FinishedUserSpan {
+  readonly spanId: string = generateSpanId()
+  /** Creation order, to order siblings that share a start time. */
+  readonly sequence = nextSequence++
+  readonly attributes = new Map<string, AttributeValue>()
+  events: Array<UserSpanEvent> = []
+  endTime = 0n
+  failed = false
+  ended = false
+  droppedAttributesCount = 0
+  droppedEventsCount = 0
+
+  constructor(
+    readonly trace: TraceContext,
+    public name: string,
+    readonly kind: UserSpanKind,
+    readonly parentSpanId: string | undefined,
+    readonly remoteParent: boolean,
+    readonly startTime: bigint,
+    public finishCallback: FinishCallback | undefined
+  ) {}
+
+  get traceId(): string {
+    return this.trace.traceId
+  }
+  get traceFlags(): number {
+    return this.trace.traceFlags
+  }
+  get traceState(): string | undefined {
+    return this.trace.traceState
+  }
+  get routing(): RoutingMetadata {
+    return this.trace.routing
+  }
+  get sampled(): boolean {
+    return true
+  }
+  get status(): "unset" | "error" {
+    return this.failed || this.attributes.has("error") ? "error" : "unset"
+  }
+
+  attribute(key: string, value: AttributeValue): void {
+    const attributes = this.attributes
+    const limits = this.trace.limits
+    if (attributes.has(key)) {
+      // A replaced key moves to the end: Map keeps insertion order.
+      attributes.delete(key)
+    } else if (attributes.size >= limits.maxAttributes) {
+      this.droppedAttributesCount++
+      return
+    }
+    attributes.set(key, truncate(value, limits.maxAttributeValueLength))
+  }
+
+  attributesFrom(record: Record<string, AttributeValue>): void {
+    for (const key in record) this.attribute(key, record[key])
+  }
+
+  addEvent(name: string, time: bigint, attributes: ReadonlyArray<readonly [string, AttributeValue]>): void {
+    if (this.events.length >= this.trace.limits.maxEvents) {
+      this.droppedEventsCount++
+      return
+    }
+    const max = this.trace.limits.maxAttributeValueLength
+    this.events.push({
+      name,
+      time,
+      attributes: attributes.map(([key, value]) => [key, truncate(value, max)] as const)
+    })
+  }
+
+  // The Finishing view's `event`: timestamped with the span's end time, which the harness sets
+  // before it runs the callback, so that no clock needs to be reachable from plain code.
+  event(name: string, attributes?: Record<string, AttributeValue>): void {
+    this.addEvent(name, this.endTime, attributes === undefined ? [] : Object.entries(attributes))
+  }
+
+  /** Ends the span once: runs the finish callback, then hands the span to the sink. */
+  end(endTime: bigint, failed: boolean): void {
+    if (this.ended) return
+    this.ended = true
+    this.endTime = endTime < this.startTime ? this.startTime : endTime
+    this.failed = failed
+    const callback = this.finishCallback
+    if (callback !== undefined) {
+      this.finishCallback = undefined
+      try {
+        callback(this)
+      } catch {
+        // A throwing callback must not break the application or lose the span.
+      }
+    }
+    this.trace.sink.export(this)
+  }
+}
