@@ -8,6 +8,7 @@ import { Context, Effect, Layer } from "effect"
 import * as internal from "./internal/harness.js"
 import type { SpanLimits } from "./internal/spanRecord.js"
 import { UserTraceExporter } from "./UserTraceExporter.js"
+import { UserTracingSettings } from "./UserTracingSettings.js"
 
 /** Limits that bound the memory of one span; what is cut is counted in OTLP `dropped_*_count`. */
 export type UserSpanLimits = SpanLimits
@@ -20,21 +21,17 @@ export class UserHarness extends Context.Reference<UserHarness>()("effect-user-t
   defaultValue: (): Harness => internal.noopHarness
 }) {}
 
-/** The limits used when none are given: 128 attributes, 128 events, 4096-character values. */
-export const defaultLimits: UserSpanLimits = internal.defaultLimits
-
-/** An active (or, with `enabled: false`, inactive) harness over the provided `UserTraceExporter`. */
-export const layer = (options: {
-  readonly enabled: boolean
-  readonly limits?: UserSpanLimits
-}): Layer.Layer<UserHarness, never, UserTraceExporter> =>
-  Layer.effect(
-    UserHarness,
-    Effect.map(UserTraceExporter, (exporter) =>
-      internal.make({
-        enabled: options.enabled,
-        limits: options.limits ?? internal.defaultLimits,
-        export: exporter.export,
-        forceFlush: exporter.forceFlush
-      }))
-  )
+/** The harness for the provided settings (`enabled`, `limits`), writing to the provided exporter. */
+export const layer: Layer.Layer<UserHarness, never, UserTraceExporter | UserTracingSettings> = Layer.effect(
+  UserHarness,
+  Effect.gen(function*() {
+    const settings = yield* UserTracingSettings
+    const exporter = yield* UserTraceExporter
+    return internal.make({
+      enabled: settings.enabled,
+      limits: settings.limits,
+      export: exporter.export,
+      forceFlush: exporter.forceFlush
+    })
+  })
+)

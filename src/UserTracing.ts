@@ -6,13 +6,16 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option, Scope } from "effect"
+import type { Config, ConfigError, Effect, Layer, Option, Scope } from "effect"
 import type * as Tracer from "effect/Tracer"
 import type { YieldWrap } from "effect/Utils"
+import * as layers from "./internal/layers.js"
 import * as internal from "./internal/userTracing.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 import type { Traceparent } from "./Traceparent.js"
+import type * as UserHarness from "./UserHarness.js"
 import type { AttributeValue, FinishCallback, UserSpan, UserSpanOptions } from "./UserSpan.js"
+import type * as UserTracingSettings from "./UserTracingSettings.js"
 
 export type { AttributeValue, UserSpan, UserSpanKind, UserSpanOptions } from "./UserSpan.js"
 
@@ -91,3 +94,19 @@ export const userTraceHeaders: Effect.Effect<Record<string, string>> = internal.
 
 /** Completes when every user span finished before the call is exported or has failed. */
 export const forceFlush: Effect.Effect<void> = internal.forceFlush
+
+/**
+ * The live pipeline from settings: settings >> OTLP exporter >> harness. Bad settings fail the
+ * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue.
+ */
+export const layer: (
+  settings: UserTracingSettings.SettingsInput
+) => Layer.Layer<UserHarness.UserHarness, UserTracingSettings.UserTracingSettingsError> = layers.layer
+
+/** The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables). */
+export const layerConfig: (
+  config?: Config.Config<UserTracingSettings.SettingsInput>
+) => Layer.Layer<
+  UserHarness.UserHarness,
+  UserTracingSettings.UserTracingSettingsError | ConfigError.ConfigError
+> = layers.layerConfig

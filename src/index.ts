@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 
+import * as UserTracing from "./UserTracing.js"
 import * as UserTracingTest from "./UserTracingTest.js"
 
 /** The user tracing API: roots, child and dual spans, annotations, W3C propagation. */
@@ -27,8 +28,17 @@ export * as UserTraceExporter from "./UserTraceExporter.js"
 /** The in-memory test harness and views of what it recorded. */
 export * as UserTracingTest from "./UserTracingTest.js"
 
+/** The settings: an `effect/Schema`, its decoded `Context.Tag`, and layers. */
+export * as UserTracingSettings from "./UserTracingSettings.js"
+
+/** The export pipeline's metrics (`pipeline=user`). */
+export * as UserTracingMetrics from "./UserTracingMetrics.js"
+
 /** User span types. */
 export * as UserSpan from "./UserSpan.js"
 
 /** An active harness with an in-memory sink, isolated per provided layer. */
 export const TestUserTracing = UserTracingTest.layer
+
+/** The live pipeline configured from the `USER_TRACING_*` environment variables (`UserTracing.layerConfig()`). */
+export const UserTracingLive = UserTracing.layerConfig()

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { UserHarness } from "../UserHarness.js"
 import type { AttributeValue, FinishedUserSpan } from "../UserSpan.js"
-import { UserTraceExporter } from "../UserTraceExporter.js"
+import { UserTraceExporter } from "./exporter.js"
 import * as Harness from "./harness.js"
 import { UserSpanRecord } from "./spanRecord.js"
 

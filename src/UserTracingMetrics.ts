@@ -1,0 +1,26 @@
+/**
+ * The export pipeline's metrics, Effect `Metric`s tagged `pipeline=user`. After a flush,
+ * `spansTotal = spansExported + spansDropped + spansFailed`.
+ *
+ * @since 0.1.0
+ */
+import type { Metric, MetricKeyType, MetricState } from "effect"
+import * as internal from "./internal/metrics.js"
+
+type Counter = Metric.Metric<MetricKeyType.MetricKeyType.Counter<number>, number, MetricState.MetricState.Counter<number>>
+type Gauge = Metric.Metric<MetricKeyType.MetricKeyType.Gauge<number>, number, MetricState.MetricState.Gauge<number>>
+
+/** `tracing_spans_total`: every finished active user span handed to the exporter. */
+export const spansTotal: Counter = internal.spansTotal
+
+/** `tracing_spans_dropped`: spans dropped because the queue was full (or already closed). */
+export const spansDropped: Counter = internal.spansDropped
+
+/** `tracing_spans_exported`: spans the receiver accepted. */
+export const spansExported: Counter = internal.spansExported
+
+/** `tracing_spans_failed`: spans whose export failed for good, or whose routing was rejected. */
+export const spansFailed: Counter = internal.spansFailed
+
+/** `tracing_queue_size`: spans waiting in the export queue. */
+export const queueSize: Gauge = internal.queueSize

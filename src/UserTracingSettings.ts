@@ -1,0 +1,169 @@
+/**
+ * The settings of the live pipeline: an `effect/Schema` that fills defaults and validates, a
+ * `Context.Tag` holding the decoded value, and layers that build it from a value or from `Config`.
+ *
+ * @since 0.1.0
+ */
+import type { Config, ConfigError, Duration, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
+import * as internal from "./internal/settings.js"
+import { UserTracingSettingsError } from "./internal/settings.js"
+
+/**
+ * Per-span limits; what is cut is counted in the OTLP `dropped_*_count` fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpanLimitsSettings {
+  readonly maxAttributes: number
+  readonly maxEvents: number
+  readonly maxAttributeValueLength: number
+}
+
+/**
+ * The fields every output has.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutputCommon {
+  readonly routingHeaderName: string
+  readonly numTasks: number
+  readonly maxBatchSize: number
+  readonly requestTimeout: Duration.Duration
+  readonly maxAttempts: number
+}
+
+/**
+ * OTLP/HTTP over a Unix domain socket.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OtlpUdsOutput extends OutputCommon {
+  readonly socketPath: string
+}
+
+/**
+ * OTLP/HTTP over TCP to a full endpoint URL such as `http://127.0.0.1:4318/v1/traces`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OtlpHttpOutput extends OutputCommon {
+  readonly url: string
+}
+
+/**
+ * Where spans are sent: exactly one of the two.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Output = { readonly otlpUds: OtlpUdsOutput } | { readonly otlpHttp: OtlpHttpOutput }
+
+/**
+ * Decoded settings: defaults filled, everything validated. When `enabled`, `serviceName` and
+ * `output` are set; `maxQueueSize` `null` means unbounded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly enabled: boolean
+  readonly serviceName: string | undefined
+  readonly maxQueueSize: number | null
+  readonly output: Output | undefined
+  readonly shutdownTimeout: Duration.Duration
+  readonly limits: SpanLimitsSettings
+}
+
+/**
+ * What users write: every field optional (`undefined` = absent) except `socketPath`, `url` and
+ * `routingHeaderName` inside an output; durations as milliseconds or a string such as
+ * `"10 seconds"`; `maxQueueSize` a number or `null`. Unknown properties are rejected.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SettingsInput = typeof internal.SettingsSchema.Encoded
+
+/**
+ * The settings schema: decodes a `SettingsInput` (filling defaults) into `Settings`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SettingsSchema: Schema.Schema<Settings, SettingsInput> = internal.SettingsSchema
+
+/**
+ * The bound of the span queue unless `maxQueueSize` says otherwise.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxQueueSize: number = internal.defaultMaxQueueSize
+
+/**
+ * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
+ * starts with it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { UserTracingSettingsError }
+
+/**
+ * The decoded settings of the live pipeline.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class UserTracingSettings extends Context.Tag("effect-user-tracing/UserTracingSettings")<
+  UserTracingSettings,
+  Settings
+>() {}
+
+/**
+ * Decodes and validates settings, failing with the path of the first bad field.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode: (input: SettingsInput) => Effect.Effect<Settings, UserTracingSettingsError> =
+  internal.decode
+
+/**
+ * Provides `UserTracingSettings` decoded from `input`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, UserTracingSettingsError> =>
+  Layer.effect(UserTracingSettings, decode(input))
+
+/**
+ * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED`, `USER_TRACING_SERVICE_NAME`,
+ * `USER_TRACING_MAX_QUEUE_SIZE` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
+ * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_NUM_TASKS`,
+ * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
+ * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or `"10 seconds"`). Unset variables are absent,
+ * so with none set the settings decode as disabled. Output variables without an output are ignored.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<SettingsInput> = internal.config
+
+/**
+ * Provides `UserTracingSettings` read from `config` (default: `config`) and decoded like `layer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<SettingsInput> = internal.config
+): Layer.Layer<UserTracingSettings, UserTracingSettingsError | ConfigError.ConfigError> =>
+  Layer.effect(UserTracingSettings, Effect.flatMap(config, decode))

@@ -1,0 +1,24 @@
+import { Effect, Layer } from "effect"
+import { UserTraceExporter } from "./exporter.js"
+import { UserTracingSettings } from "../UserTracingSettings.js"
+import * as OtlpExporter from "./otlpExporter.js"
+import * as Transport from "./otlpTransport.js"
+
+const disabled = UserTraceExporter.of({ export: () => {}, forceFlush: Effect.void })
+
+/** @internal */
+export const layer = Layer.scoped(
+  UserTraceExporter,
+  Effect.gen(function*() {
+    const settings = yield* UserTracingSettings
+    const output = settings.output
+    if (!settings.enabled || output === undefined || settings.serviceName === undefined) return disabled
+    const common = "otlpUds" in output ? output.otlpUds : output.otlpHttp
+    // Acquired first so that it is released last, after the exporter's drain.
+    const transport = yield* Effect.acquireRelease(
+      Effect.sync(() => Transport.make(output, common.numTasks)),
+      (transport) => Effect.sync(transport.close)
+    )
+    return yield* OtlpExporter.make(settings, settings.serviceName, common, transport)
+  })
+)

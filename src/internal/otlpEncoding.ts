@@ -1,0 +1,191 @@
+/**
+ * @internal
+ * The OTLP/HTTP protobuf body, written straight from the span records with protobufjs's
+ * `Writer`: no intermediate objects in OTLP shape. Field numbers are those of the official
+ * opentelemetry-proto definitions (collector/trace/v1/trace_service.proto, trace/v1/trace.proto,
+ * resource/v1/resource.proto, common/v1/common.proto); each tag below is
+ * `field_number << 3 | wire_type` (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
+ */
+import protobuf from "protobufjs/minimal.js"
+import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind } from "../UserSpan.js"
+import { libraryName, libraryVersion } from "./version.js"
+
+type Writer = protobuf.Writer
+
+// ExportTraceServiceRequest
+const REQUEST_RESOURCE_SPANS = 1 << 3 | 2
+// ResourceSpans
+const RESOURCE_SPANS_RESOURCE = 1 << 3 | 2
+const RESOURCE_SPANS_SCOPE_SPANS = 2 << 3 | 2
+// Resource
+const RESOURCE_ATTRIBUTES = 1 << 3 | 2
+// ScopeSpans
+const SCOPE_SPANS_SCOPE = 1 << 3 | 2
+const SCOPE_SPANS_SPANS = 2 << 3 | 2
+// InstrumentationScope
+const SCOPE_NAME = 1 << 3 | 2
+const SCOPE_VERSION = 2 << 3 | 2
+// Span
+const SPAN_TRACE_ID = 1 << 3 | 2
+const SPAN_SPAN_ID = 2 << 3 | 2
+const SPAN_TRACE_STATE = 3 << 3 | 2
+const SPAN_PARENT_SPAN_ID = 4 << 3 | 2
+const SPAN_NAME = 5 << 3 | 2
+const SPAN_KIND = 6 << 3 | 0
+const SPAN_START_TIME = 7 << 3 | 1
+const SPAN_END_TIME = 8 << 3 | 1
+const SPAN_ATTRIBUTES = 9 << 3 | 2
+const SPAN_DROPPED_ATTRIBUTES_COUNT = 10 << 3 | 0
+const SPAN_EVENTS = 11 << 3 | 2
+const SPAN_DROPPED_EVENTS_COUNT = 12 << 3 | 0
+const SPAN_STATUS = 15 << 3 | 2
+const SPAN_FLAGS = 16 << 3 | 5
+// Span.Event
+const EVENT_TIME = 1 << 3 | 1
+const EVENT_NAME = 2 << 3 | 2
+const EVENT_ATTRIBUTES = 3 << 3 | 2
+// KeyValue
+const KEY_VALUE_KEY = 1 << 3 | 2
+const KEY_VALUE_VALUE = 2 << 3 | 2
+// AnyValue
+const ANY_STRING = 1 << 3 | 2
+const ANY_BOOL = 2 << 3 | 0
+const ANY_INT = 3 << 3 | 0
+const ANY_DOUBLE = 4 << 3 | 1
+const ANY_ARRAY = 5 << 3 | 2
+// ArrayValue
+const ARRAY_VALUES = 1 << 3 | 2
+
+/** `SpanFlags`: the W3C trace flags in the low byte, then "has is_remote" and "is_remote". */
+const FLAG_HAS_IS_REMOTE = 0x100
+const FLAG_IS_REMOTE = 0x200
+
+/** `Span.SpanKind` */
+const spanKind: Record<UserSpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
+
+/** A whole encoded `Status { code: STATUS_CODE_ERROR }` (field 3, varint 2), with no message. */
+const STATUS_ERROR = Uint8Array.of(3 << 3 | 0, 2)
+
+const ZEROS_16 = new Uint8Array(16)
+const ZEROS_8 = new Uint8Array(8)
+
+/** Hex digit values by character code ("0"-"9", "a"-"f", "A"-"F"). */
+const hexDigit = new Uint8Array(128)
+for (let i = 0; i < 10; i++) hexDigit[48 + i] = i
+for (let i = 0; i < 6; i++) hexDigit[65 + i] = hexDigit[97 + i] = 10 + i
+
+const MASK_32 = 0xffffffffn
+
+/**
+ * Writes a hex id as a bytes field, decoded in place in the writer's buffer (`zeros` reserves
+ * its `hex.length / 2` bytes): no per-id allocation. protobufjs 8's writer is one contiguous
+ * buffer, so what `bytes` just wrote ends at `pos`.
+ */
+const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void => {
+  w.uint32(tag).bytes(zeros)
+  const buf = w.buf
+  for (let i = 0, p = w.pos - zeros.length; i < hex.length; i += 2, p++) {
+    buf[p] = hexDigit[hex.charCodeAt(i)] << 4 | hexDigit[hex.charCodeAt(i + 1)]
+  }
+}
+
+/** A `fixed64` field from unsigned nanoseconds, little-endian: low word, then high word. */
+const writeFixed64 = (w: Writer, tag: number, value: bigint): void => {
+  w.uint32(tag).fixed32(Number(value & MASK_32)).fixed32(Number(value >> 32n))
+}
+
+/** An `int64` from a bigint, wrapped to 64 bits (two's complement, as `BigInt.asIntN(64)`). */
+const int64Bits = (value: bigint): protobuf.Long => {
+  const bits = BigInt.asUintN(64, value)
+  return { low: Number(bits & MASK_32) | 0, high: Number(bits >> 32n) | 0, unsigned: false }
+}
+
+/** The fields of an `AnyValue` (the caller delimits it). */
+const writeAnyValue = (w: Writer, value: AttributeValue): void => {
+  switch (typeof value) {
+    case "string":
+      w.uint32(ANY_STRING).string(value)
+      break
+    case "boolean":
+      w.uint32(ANY_BOOL).bool(value)
+      break
+    case "number":
+      if (Number.isSafeInteger(value)) w.uint32(ANY_INT).int64(value)
+      else w.uint32(ANY_DOUBLE).double(value)
+      break
+    case "bigint":
+      w.uint32(ANY_INT).int64(int64Bits(value))
+      break
+    default: {
+      w.uint32(ANY_ARRAY).fork()
+      for (let i = 0; i < value.length; i++) {
+        w.uint32(ARRAY_VALUES).fork()
+        writeAnyValue(w, value[i])
+        w.ldelim()
+      }
+      w.ldelim()
+    }
+  }
+}
+
+/** A `KeyValue` as repeated field `tag`. */
+const writeKeyValue = (w: Writer, tag: number, key: string, value: AttributeValue): void => {
+  w.uint32(tag).fork().uint32(KEY_VALUE_KEY).string(key).uint32(KEY_VALUE_VALUE).fork()
+  writeAnyValue(w, value)
+  w.ldelim().ldelim()
+}
+
+const writeEvent = (w: Writer, event: UserSpanEvent): void => {
+  w.uint32(SPAN_EVENTS).fork()
+  writeFixed64(w, EVENT_TIME, event.time)
+  w.uint32(EVENT_NAME).string(event.name)
+  const attributes = event.attributes
+  for (let i = 0; i < attributes.length; i++) {
+    const [key, value] = attributes[i]
+    writeKeyValue(w, EVENT_ATTRIBUTES, key, value)
+  }
+  w.ldelim()
+}
+
+const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
+  w.uint32(SCOPE_SPANS_SPANS).fork()
+  writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
+  writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
+  const traceState = span.traceState
+  if (traceState !== undefined) w.uint32(SPAN_TRACE_STATE).string(traceState)
+  const parentSpanId = span.parentSpanId
+  if (parentSpanId !== undefined) writeId(w, SPAN_PARENT_SPAN_ID, parentSpanId, ZEROS_8)
+  w.uint32(SPAN_NAME).string(span.name)
+  w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
+  writeFixed64(w, SPAN_START_TIME, span.startTime)
+  writeFixed64(w, SPAN_END_TIME, span.endTime)
+  for (const [key, value] of span.attributes) writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  if (span.droppedAttributesCount > 0) w.uint32(SPAN_DROPPED_ATTRIBUTES_COUNT).uint32(span.droppedAttributesCount)
+  const events = span.events
+  for (let i = 0; i < events.length; i++) writeEvent(w, events[i])
+  if (span.droppedEventsCount > 0) w.uint32(SPAN_DROPPED_EVENTS_COUNT).uint32(span.droppedEventsCount)
+  if (span.status === "error") w.uint32(SPAN_STATUS).bytes(STATUS_ERROR)
+  w.uint32(SPAN_FLAGS).fixed32(span.traceFlags | FLAG_HAS_IS_REMOTE | (span.remoteParent ? FLAG_IS_REMOTE : 0))
+  w.ldelim()
+}
+
+/**
+ * @internal
+ * An `ExportTraceServiceRequest`: one `ResourceSpans` (resource attribute `service.name`), one
+ * `ScopeSpans` (this library's name and version), and `spans` in order.
+ */
+export const encodeTraceRequest = (
+  resource: { readonly serviceName: string },
+  spans: ReadonlyArray<FinishedUserSpan>
+): Uint8Array => {
+  const w = protobuf.Writer.create()
+  w.uint32(REQUEST_RESOURCE_SPANS).fork()
+  w.uint32(RESOURCE_SPANS_RESOURCE).fork()
+  writeKeyValue(w, RESOURCE_ATTRIBUTES, "service.name", resource.serviceName)
+  w.ldelim()
+  w.uint32(RESOURCE_SPANS_SCOPE_SPANS).fork()
+  w.uint32(SCOPE_SPANS_SCOPE).fork().uint32(SCOPE_NAME).string(libraryName).uint32(SCOPE_VERSION).string(libraryVersion)
+    .ldelim()
+  for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i])
+  return w.ldelim().ldelim().finish()
+}

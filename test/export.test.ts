@@ -1,0 +1,303 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Metric, Option } from "effect"
+import {
+  RoutingMetadata,
+  TestUserTracing,
+  Traceparent,
+  UserTraceExporter,
+  UserTracing,
+  UserTracingMetrics,
+  UserTracingSettings,
+  UserTracingTest
+} from "../src/index.js"
+import { routing, withRecordingTracer } from "./helpers.js"
+import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
+
+const { withUserSpan, withUserTrace } = UserTracing
+
+const settingsFor = (
+  socketPath: string,
+  output?: Partial<UserTracingSettings.OtlpUdsOutput> | Record<string, unknown>,
+  rest?: Record<string, unknown>
+): UserTracingSettings.SettingsInput => ({
+  enabled: true,
+  serviceName: "checkout",
+  output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
+  ...rest
+}) as UserTracingSettings.SettingsInput
+
+/** Runs `self` with the live pipeline, then closes the layer (drain included). */
+const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(Layer.build(UserTracing.layer(settings)), (context) => Effect.provide(self, context)))
+
+const metrics = Effect.all({
+  total: Metric.value(UserTracingMetrics.spansTotal),
+  dropped: Metric.value(UserTracingMetrics.spansDropped),
+  exported: Metric.value(UserTracingMetrics.spansExported),
+  failed: Metric.value(UserTracingMetrics.spansFailed)
+}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
+
+/** The metric deltas while `self` ran; asserts total = exported + dropped + failed. */
+const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const before = yield* metrics
+    const value = yield* self
+    const after = yield* metrics
+    const delta = {
+      total: after.total - before.total,
+      dropped: after.dropped - before.dropped,
+      exported: after.exported - before.exported,
+      failed: after.failed - before.failed
+    }
+    expect(delta.total).toBe(delta.exported + delta.dropped + delta.failed)
+    return [value, delta] as const
+  })
+
+const attr = (span: any, key: string) => span.attributes.find((kv: any) => kv.key === key)?.value
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
+
+describe("the wire", () => {
+  it.live("a root with a child and attributes arrives as one decodable request", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const inbound = Option.getOrThrow(Traceparent.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
+      const tenant = RoutingMetadata.json({ tenant: "acme", region: "eu" })
+      yield* withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.gen(function*() {
+          yield* UserTracing.annotateUserSpan({ s: "text", i: 42, d: 1.5, b: true, big: 2n ** 60n, arr: ["a", 1, false] })
+          yield* UserTracing.logUserSpan({ b: "2", a: "1" })
+          yield* Effect.exit(Effect.fail("no").pipe(withUserSpan("child", { kind: "client" })))
+        }).pipe(withUserTrace("request", { routing: tenant, inbound, tracestate: "vendor=x", kind: "server" }))
+      )
+      expect(receiver.requests).toHaveLength(1)
+      const [request] = receiver.requests
+      expect(request.method).toBe("POST")
+      expect(request.url).toBe("/v1/traces")
+      expect(request.headers.host).toBe("localhost")
+      expect(request.headers["content-type"]).toBe("application/x-protobuf")
+      expect(Number(request.headers["content-length"])).toBe(request.body.length)
+      expect(request.headers["x-user-routing"]).toBe('{"region":"eu","tenant":"acme"}')
+      expect(request.headers.traceparent).toBeUndefined()
+      const resourceSpans = request.decoded.resourceSpans
+      expect(resourceSpans).toHaveLength(1)
+      expect(resourceSpans[0].resource.attributes).toEqual([
+        expect.objectContaining({ key: "service.name", value: expect.objectContaining({ stringValue: "checkout" }) })
+      ])
+      expect(resourceSpans[0].scopeSpans[0].scope.name).toBe("effect-user-tracing")
+      const [child, root] = resourceSpans[0].scopeSpans[0].spans
+      expect([child.name, root.name]).toEqual(["child", "request"])
+      expect(hex(root.traceId)).toBe("0af7651916cd43dd8448eb211c80319c")
+      expect(hex(child.traceId)).toBe("0af7651916cd43dd8448eb211c80319c")
+      expect(hex(root.parentSpanId)).toBe("b7ad6b7169203331")
+      expect(hex(child.parentSpanId)).toBe(hex(root.spanId))
+      expect(root.spanId).toHaveLength(8)
+      expect(root.flags).toBe(0x01 | 0x100 | 0x200)
+      expect(child.flags).toBe(0x01 | 0x100)
+      expect(root.traceState).toBe("vendor=x")
+      expect(root.kind).toBe(2)
+      expect(child.kind).toBe(3)
+      expect(attr(root, "s").stringValue).toBe("text")
+      expect(Number(attr(root, "i").intValue)).toBe(42)
+      expect(attr(root, "d").doubleValue).toBe(1.5)
+      expect(attr(root, "b").boolValue).toBe(true)
+      expect(attr(root, "big").intValue.toString()).toBe((2n ** 60n).toString())
+      expect(attr(root, "arr").arrayValue.values).toHaveLength(3)
+      expect(root.events.map((e: any) => [e.name, e.attributes.map((a: any) => a.key)])).toEqual([["Log entry", ["a", "b"]]])
+      expect(child.status.code).toBe(2)
+      expect(child.status.message ?? "").toBe("")
+      for (const span of [child, root]) {
+        expect(BigInt(span.startTimeUnixNano.toString()) <= BigInt(span.endTimeUnixNano.toString())).toBe(true)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("two routing groups in one batch give two requests, each with its own header", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const spans = yield* Effect.gen(function*() {
+        yield* Effect.void.pipe(withUserTrace("a", { routing: RoutingMetadata.json("tenant-a") }))
+        yield* Effect.void.pipe(withUserTrace("b", { routing: RoutingMetadata.json("tenant-b") }))
+        yield* Effect.void.pipe(withUserTrace("a2", { routing: RoutingMetadata.json("tenant-a") }))
+        return yield* UserTracingTest.finishedSpans
+      }).pipe(Effect.provide(TestUserTracing))
+      const exporterLayer = UserTraceExporter.layer.pipe(
+        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const exporter = yield* UserTraceExporter.UserTraceExporter
+        // Handed over synchronously, so one worker takes all three as one batch.
+        for (const span of spans) exporter.export(span)
+        yield* exporter.forceFlush
+      }).pipe(Effect.provide(exporterLayer)))
+      const byHeader = Object.fromEntries(
+        receiver.requests.map((r) => [r.headers["x-user-routing"], r.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)])
+      )
+      expect(byHeader).toEqual({ '"tenant-a"': ["a", "a2"], '"tenant-b"': ["b"] })
+    }).pipe(Effect.scoped))
+
+  it.live("a routing value with CR or LF never reaches the wire; the other group does", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const evil: RoutingMetadata.RoutingMetadata = { groupKey: () => "evil", encode: () => "x\r\ninjected: 1" }
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.all([
+          Effect.void.pipe(withUserTrace("evil", { routing: evil })),
+          Effect.void.pipe(withUserTrace("good", { routing }))
+        ])
+      ))
+      expect(receiver.spans().map((s) => s.name)).toEqual(["good"])
+      expect(receiver.requests.every((r) => r.headers.injected === undefined)).toBe(true)
+      expect(delta).toEqual({ total: 2, exported: 1, failed: 1, dropped: 0 })
+    }).pipe(Effect.scoped))
+})
+
+describe("zero loss", () => {
+  it.live("a 20,000-span burst followed at once by closing the layer: every span arrives", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.forEach(
+          Array.from({ length: 10_000 }, (_, i) => i),
+          (i) => Effect.void.pipe(withUserSpan("child"), withUserTrace(`request-${i}`, { routing })),
+          { discard: true }
+        )
+      ))
+      expect(receiver.spans()).toHaveLength(20_000)
+      expect(delta).toEqual({ total: 20_000, exported: 20_000, failed: 0, dropped: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("numTasks: 4 under load: nothing duplicated, nothing lost", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      yield* withPipeline(
+        settingsFor(receiver.socketPath, { numTasks: 4, maxBatchSize: 64 }),
+        Effect.forEach(
+          Array.from({ length: 2_000 }, (_, i) => i),
+          (i) => Effect.yieldNow().pipe(withUserSpan("child"), withUserTrace(`request-${i}`, { routing })),
+          { concurrency: 8, discard: true }
+        )
+      )
+      const ids = receiver.spans().map((s) => hex(s.spanId))
+      expect(ids).toHaveLength(4_000)
+      expect(new Set(ids).size).toBe(4_000)
+      expect(receiver.requests.length).toBeGreaterThan(4_000 / 64 - 1)
+    }).pipe(Effect.scoped))
+})
+
+describe("faults", () => {
+  it.live("receiver absent when the layer starts, then started: later spans arrive; the app never blocks", () =>
+    Effect.gen(function*() {
+      const socketPath = tempSocketPath()
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(socketPath, { maxAttempts: 2 }),
+        Effect.gen(function*() {
+          const started = Date.now()
+          yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) =>
+            Effect.void.pipe(withUserTrace(`early-${i}`, { routing })), { discard: true })
+          // Producing spans never waits for the receiver.
+          expect(Date.now() - started).toBeLessThan(2_000)
+          yield* UserTracing.forceFlush
+          const receiver = yield* makeReceiver({ socketPath })
+          yield* Effect.void.pipe(withUserTrace("late", { routing }))
+          yield* UserTracing.forceFlush
+          expect(receiver.spans().map((s) => s.name)).toEqual(["late"])
+        }).pipe(Effect.scoped)
+      ))
+      expect(delta).toEqual({ total: 101, exported: 1, failed: 100, dropped: 0 })
+    }))
+
+  it.live("503 with Retry-After: 1, then 200: the batch arrives once", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver({
+        behaviour: (n) => (n === 0 ? { status: 503, headers: { "retry-after": "1" } } : { status: 200 })
+      })
+      const started = Date.now()
+      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+      expect(receiver.spans().map((s) => s.name)).toEqual(["r"])
+      expect(delta).toMatchObject({ exported: 1, failed: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("500 is not retried and is counted as failed", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const receiver = yield* makeReceiver({ behaviour: () => (calls++, { status: 500 }) })
+      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      expect(calls).toBe(1)
+      expect(receiver.requests).toHaveLength(0)
+      expect(delta).toMatchObject({ exported: 0, failed: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("a receiver that never answers: the request times out, is counted, and the worker goes on", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? "never" : { status: 200 }) })
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath, { requestTimeout: 200 }),
+        Effect.gen(function*() {
+          yield* Effect.void.pipe(withUserTrace("lost", { routing }))
+          yield* UserTracing.forceFlush
+          yield* Effect.void.pipe(withUserTrace("after", { routing }))
+        })
+      ))
+      expect(receiver.spans().map((s) => s.name)).toEqual(["after"])
+      expect(delta).toMatchObject({ exported: 1, failed: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("a connection reset mid-request is retried", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? "reset" : { status: 200 }) })
+      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      expect(receiver.spans().map((s) => s.name)).toEqual(["r"])
+      expect(delta).toMatchObject({ exported: 1, failed: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("a full queue drops the newest spans and counts them", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? "never" : { status: 200 }) })
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath, { requestTimeout: 300, maxAttempts: 1 }, { maxQueueSize: 10 }),
+        Effect.gen(function*() {
+          yield* Effect.void.pipe(withUserTrace("stuck", { routing }))
+          // The worker has taken "stuck" and waits on the silent receiver.
+          yield* eventually(() => receiver.received() === 1)
+          yield* Effect.forEach(Array.from({ length: 25 }, (_, i) => i), (i) =>
+            Effect.void.pipe(withUserTrace(`burst-${i}`, { routing })), { discard: true })
+        })
+      ))
+      expect(receiver.spans().map((s) => s.name)).toEqual(Array.from({ length: 10 }, (_, i) => `burst-${i}`))
+      expect(delta).toEqual({ total: 26, exported: 10, dropped: 15, failed: 1 })
+    }).pipe(Effect.scoped))
+})
+
+describe("settings and isolation", () => {
+  it.effect("bad settings fail the layer with a message naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Layer.build(UserTracing.layer(settingsFor("")))).pipe(Effect.scoped)
+      expect(error._tag).toBe("UserTracingSettingsError")
+      expect(error.message).toContain("output.otlpUds.socketPath")
+    }))
+
+  it.live("enabled: false exports nothing and roots are inactive", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const traceparent = yield* withPipeline(
+        settingsFor(receiver.socketPath, {}, { enabled: false }),
+        UserTracing.userTraceparent.pipe(withUserTrace("r", { routing }))
+      )
+      expect(traceparent).toEqual(Option.none())
+      expect(receiver.requests).toHaveLength(0)
+    }).pipe(Effect.scoped))
+
+  it.live("the exporter creates no internal span and sends no traceparent", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? { status: 503 } : { status: 200 }) })
+      const [, internal] = yield* withRecordingTracer(
+        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserSpan("c"), withUserTrace("r", { routing })))
+      )
+      expect(internal).toEqual([])
+      expect(receiver.spans()).toHaveLength(2)
+      expect(receiver.requests.every((r) => r.headers.traceparent === undefined)).toBe(true)
+    }).pipe(Effect.scoped))
+})
