@@ -34,6 +34,9 @@ export * as UserTracingSettings from "./UserTracingSettings.js"
 /** The export pipeline's metrics (`pipeline=user`). */
 export * as UserTracingMetrics from "./UserTracingMetrics.js"
 
+/** The embedded OTLP/HTTP receiver (the `user-tracing-sink` CLI's engine), for tests and local viewing. */
+export * as UserTraceSink from "./UserTraceSink.js"
+
 /** User span types. */
 export * as UserSpan from "./UserSpan.js"
 

@@ -1,0 +1,203 @@
+/**
+ * An embedded OTLP/HTTP trace receiver, for development, demos and tests: it listens on a Unix
+ * socket or a TCP port, accepts `POST /v1/traces` (protobuf or JSON, plain or gzip,
+ * `Content-Length` or chunked), answers like an OTLP collector, and shows what arrived as spans
+ * (with the request headers, so the routing header is visible) and as trace trees. The
+ * `user-tracing-sink` CLI is this module plus a terminal renderer.
+ *
+ * It depends on `effect` and `node:http` only.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect, Scope, Stream } from "effect"
+import { Context, Layer } from "effect"
+import * as internal from "./internal/userTraceSink.js"
+import type { UserTraceSinkError } from "./internal/userTraceSink.js"
+
+/** Where the sink listens: a Unix socket path, or a TCP port (`0` picks a free one) and host (default `127.0.0.1`). */
+export type Address =
+  | { readonly socketPath: string }
+  | { readonly port: number; readonly host?: string | undefined }
+
+/** `layer`/`make` options: the address, and optionally a body size bound and whether to keep spans. */
+export type Options = Address & {
+  /** The largest request body accepted, before and after gunzip, in bytes; larger gets 413. Default 16 MiB. */
+  readonly maxBodySize?: number | undefined
+  /**
+   * Keep every received span for `received`, `traces` and the replay at the start of `spans`
+   * (default `true`). A long-running receiver that only streams can turn it off to bound memory.
+   */
+  readonly retainSpans?: boolean | undefined
+}
+
+/** Where a running sink listens: its socket path, or its host and actual port. */
+export type ListenAddress =
+  | { readonly _tag: "Unix"; readonly socketPath: string }
+  | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
+
+/** A decoded OTLP `AnyValue`: ints as `bigint`, bytes as `Uint8Array`, a key-value list as an object, empty as `null`. */
+export type ReceivedValue =
+  | string
+  | boolean
+  | bigint
+  | number
+  | Uint8Array
+  | null
+  | ReadonlyArray<ReceivedValue>
+  | { readonly [key: string]: ReceivedValue }
+
+/** The OTLP span kind in words; `unspecified` for kind 0. */
+export type ReceivedSpanKind = "unspecified" | "internal" | "server" | "client" | "producer" | "consumer"
+
+/** An OTLP span event. */
+export interface ReceivedEvent {
+  /** Its name (`Log entry` for `logUserSpan`). */
+  readonly name: string
+  /** Unix time in nanoseconds. */
+  readonly timeUnixNano: bigint
+  /** Its attributes, in wire order. */
+  readonly attributes: ReadonlyArray<readonly [string, ReceivedValue]>
+}
+
+/** An OTLP span link. */
+export interface ReceivedLink {
+  /** Lowercase hex. */
+  readonly traceId: string
+  /** Lowercase hex. */
+  readonly spanId: string
+  /** The link's `trace_state`, `undefined` when empty. */
+  readonly traceState: string | undefined
+  /** Its attributes, in wire order. */
+  readonly attributes: ReadonlyArray<readonly [string, ReceivedValue]>
+}
+
+/** One span as received, with the resource, scope and headers of the request that carried it. */
+export interface ReceivedSpan {
+  /** Lowercase hex (32 digits). */
+  readonly traceId: string
+  /** Lowercase hex (16 digits). */
+  readonly spanId: string
+  /** Lowercase hex, `undefined` for a fresh root. */
+  readonly parentSpanId: string | undefined
+  /** True when the span's flags say its parent is remote (a continued root). */
+  readonly remoteParent: boolean
+  /** The span name. */
+  readonly name: string
+  /** The span kind. */
+  readonly kind: ReceivedSpanKind
+  /** Unix time in nanoseconds. */
+  readonly startTimeUnixNano: bigint
+  /** Unix time in nanoseconds. */
+  readonly endTimeUnixNano: bigint
+  /** In wire order. */
+  readonly attributes: ReadonlyArray<readonly [string, ReceivedValue]>
+  /** The span's `dropped_attributes_count`. */
+  readonly droppedAttributesCount: number
+  /** In wire order. */
+  readonly events: ReadonlyArray<ReceivedEvent>
+  /** The span's `dropped_events_count`. */
+  readonly droppedEventsCount: number
+  /** In wire order. */
+  readonly links: ReadonlyArray<ReceivedLink>
+  /** The status code in words. */
+  readonly status: "unset" | "ok" | "error"
+  /** The status message (`""` when none). */
+  readonly statusMessage: string
+  /** The OTLP `flags`: W3C trace flags in the low byte, 0x100 "is-remote known", 0x200 "parent is remote". */
+  readonly flags: number
+  /** The W3C `tracestate` the span carries, `undefined` when empty. */
+  readonly traceState: string | undefined
+  /** The resource's `service.name`, when it is a string. */
+  readonly serviceName: string | undefined
+  /** The resource attributes, in wire order. */
+  readonly resource: ReadonlyArray<readonly [string, ReceivedValue]>
+  /** The instrumentation scope. */
+  readonly scope: { readonly name: string; readonly version: string }
+  /** The headers of the request that carried the span: lowercase names, repeated headers joined by `, `. */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/** A span in a trace tree, with its children in start order. */
+export interface ReceivedSpanNode {
+  /** The span. */
+  readonly span: ReceivedSpan
+  /** Its received children, by start time (then arrival). */
+  readonly children: ReadonlyArray<ReceivedSpanNode>
+}
+
+/** The received spans of one trace id as trees: a span whose parent was not received is a root. */
+export interface ReceivedTrace {
+  /** Lowercase hex. */
+  readonly traceId: string
+  /** Every span of the trace (a span id received twice only once), in arrival order. */
+  readonly spans: ReadonlyArray<ReceivedSpan>
+  /** The roots, by start time. */
+  readonly roots: ReadonlyArray<ReceivedSpanNode>
+}
+
+/** When `completedTraces` considers a trace done. */
+export interface CompletedTracesOptions {
+  /** A trace whose root has arrived is done when no span of it came for this long. Default 500 ms. */
+  readonly quietPeriod?: Duration.DurationInput | undefined
+  /** A trace whose root never arrives is done when no span of it came for this long. Default 5 s. */
+  readonly orphanTimeout?: Duration.DurationInput | undefined
+}
+
+/** Counters since the sink started. */
+export interface SinkStats {
+  /** Export requests answered 200. */
+  readonly accepted: number
+  /** Requests answered with an error status (bad body, path, method, type, size). */
+  readonly rejected: number
+  /** Spans received (including spans rejected within an accepted request: see `rejectedSpans`). */
+  readonly spans: number
+  /** Spans with an invalid trace or span id, answered as a partial success and not recorded. */
+  readonly rejectedSpans: number
+}
+
+/** A running sink. */
+export interface Service {
+  /** Where it listens (the actual port when `0` was asked). */
+  readonly address: ListenAddress
+  /** The OTLP endpoint URL for a TCP sink (`http://host:port/v1/traces`), `undefined` for a socket. */
+  readonly url: string | undefined
+  /**
+   * Every span received so far (when `retainSpans`), then each new one as it arrives; ends when
+   * the sink closes.
+   */
+  readonly spans: Stream.Stream<ReceivedSpan>
+  /** The spans received so far, in arrival order (empty unless `retainSpans`). */
+  readonly received: Effect.Effect<ReadonlyArray<ReceivedSpan>>
+  /** The spans received so far as trees, one per trace id, by earliest start time. */
+  readonly traces: Effect.Effect<ReadonlyArray<ReceivedTrace>>
+  /**
+   * Each trace once it looks complete (see `CompletedTracesOptions`); spans arriving for it later
+   * come as another, partial, trace. At close, every pending trace is emitted, then the stream ends.
+   */
+  readonly completedTraces: (options?: CompletedTracesOptions) => Stream.Stream<ReceivedTrace>
+  /** Request and span counters. */
+  readonly stats: Effect.Effect<SinkStats>
+}
+
+/** The sink could not start (address in use, bad path, permission...); `message` says why. */
+export { UserTraceSinkError } from "./internal/userTraceSink.js"
+
+/** The running sink, as a service. */
+export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSink")<UserTraceSink, Service>() {}
+
+/**
+ * Starts a sink for the scope: closing the scope stops the server (in-flight requests get a moment
+ * to finish), ends the streams, and removes the socket file. A stale socket file left by a dead
+ * process is replaced; a live one, or a path that is not a socket, fails.
+ */
+export const make: (options: Options) => Effect.Effect<Service, UserTraceSinkError, Scope.Scope> = internal.make
+
+/** The sink as a scoped layer: built when the layer is, closed (socket file removed) when it is. */
+export const layer = (options: Options): Layer.Layer<UserTraceSink, UserTraceSinkError> =>
+  Layer.scoped(UserTraceSink, make(options))
+
+/** Groups spans into trace trees (by trace id; parent links; siblings by start time; unknown parent = root). */
+export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<ReceivedTrace> = internal.toTraces
+
+/** The default bound on a request body: 16 MiB. */
+export const defaultMaxBodySize: number = internal.defaultMaxBodySize

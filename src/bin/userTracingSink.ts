@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+/**
+ * `user-tracing-sink`: an OTLP/HTTP trace receiver on a Unix socket or a TCP port that shows the
+ * user traces it receives, live, as terminal waterfalls (or, with `--json`, one JSON object per
+ * span per line). Ctrl-C or SIGTERM stop it cleanly (exit code 0) and remove the socket file.
+ *
+ * It needs `effect` and Node only (no `@effect/platform`), so it runs from an installed package.
+ *
+ * @since 0.1.0
+ */
+import { parseArgs } from "node:util"
+import type * as UserTraceSink from "../UserTraceSink.js"
+
+const usage = `Usage: user-tracing-sink (--socket PATH | --port N [--host HOST]) [options]
+
+Receives OTLP/HTTP traces (POST /v1/traces, protobuf or JSON, optionally gzip) and shows each
+completed trace as a waterfall: its span tree, a bar per span on the trace's time axis,
+durations, attributes, events, error status and the routing header.
+
+Listen on (one of):
+  --socket PATH            a Unix domain socket (default: $USER_TRACING_SOCKET_PATH)
+  --port N                 a TCP port (0 = any free port; the URL is printed on stderr)
+  --host HOST              the TCP host (default 127.0.0.1)
+
+Options:
+  --json                   one JSON object per span per line, as spans arrive
+  --routing-header NAME    the request header to show as routing (default:
+                           $USER_TRACING_ROUTING_HEADER_NAME, else every non-standard header)
+  --quiet-period MS        a trace is shown once its root has arrived and no span of it came
+                           for this long (default 500)
+  --width N                line width of the waterfall (default: the terminal's, else 100)
+  -h, --help               this help
+
+Colour is used when stdout is a terminal and NO_COLOR is not set. Ctrl-C (SIGINT) or SIGTERM
+shows the traces still pending, removes the socket file and exits with code 0.`
+
+interface Cli {
+  readonly address: UserTraceSink.Address
+  readonly json: boolean
+  readonly routingHeader: string | undefined
+  readonly quietPeriod: number
+  readonly width: number | undefined
+}
+
+const nonNegativeInteger = (name: string, text: string, max = Number.MAX_SAFE_INTEGER): number => {
+  if (!/^\d+$/.test(text) || Number(text) > max) throw new Error(`${name} must be an integer from 0 to ${max}: ${text}`)
+  return Number(text)
+}
+
+/** The command line, `"help"`, or a thrown message for a usage error. */
+const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help" => {
+  const { values } = parseArgs({
+    args: argv.slice(),
+    strict: true,
+    allowPositionals: false,
+    options: {
+      socket: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      json: { type: "boolean" },
+      "routing-header": { type: "string" },
+      "quiet-period": { type: "string" },
+      width: { type: "string" },
+      help: { type: "boolean", short: "h" }
+    }
+  })
+  if (values.help === true) return "help"
+  if (values.socket !== undefined && values.port !== undefined) throw new Error("give --socket or --port, not both")
+  if (values.host !== undefined && values.port === undefined) throw new Error("--host needs --port")
+  let address: UserTraceSink.Address
+  if (values.port !== undefined) {
+    address = { port: nonNegativeInteger("--port", values.port, 65535), host: values.host ?? "127.0.0.1" }
+  } else {
+    const socketPath = values.socket ?? (env.USER_TRACING_SOCKET_PATH || undefined)
+    if (socketPath === undefined || socketPath === "") throw new Error("give --socket PATH or --port N")
+    address = { socketPath }
+  }
+  const routingHeader = values["routing-header"] ?? (env.USER_TRACING_ROUTING_HEADER_NAME || undefined)
+  if (routingHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/.test(routingHeader)) {
+    throw new Error(`--routing-header is not a valid header name: ${JSON.stringify(routingHeader)}`)
+  }
+  const width = values.width === undefined ? undefined : nonNegativeInteger("--width", values.width, 1000)
+  return {
+    address,
+    json: values.json === true,
+    routingHeader,
+    quietPeriod: values["quiet-period"] === undefined ? 500 : nonNegativeInteger("--quiet-period", values["quiet-period"]),
+    width
+  }
+}
+
+const stderr = (line: string): void => void process.stderr.write(`user-tracing-sink: ${line}\n`)
+
+/**
+ * Runs the sink until a signal: then closes it (which ends its streams), lets the output fiber
+ * print what is pending, and reports on stderr. Effect and the sink are loaded only here, so
+ * `--help` and usage errors answer at once.
+ */
+const start = async (cli: Cli): Promise<void> => {
+  const [{ Cause, Duration, Effect, Exit, Fiber, Scope, Stream }, Sink, { renderTrace, spanJson, useColor }] = await Promise
+    .all([import("effect"), import("../UserTraceSink.js"), import("../internal/waterfall.js")])
+
+  const write = (text: string) => Effect.sync(() => void process.stdout.write(text))
+
+  const program = Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const sink = yield* Sink.make({ ...cli.address, retainSpans: false }).pipe(Scope.extend(scope))
+    const where = sink.address._tag === "Unix" ? `unix:${sink.address.socketPath}` : sink.url
+    stderr(`listening on ${where} (POST /v1/traces); Ctrl-C to stop`)
+
+    const color = useColor(process.stdout, process.env)
+    const output = cli.json
+      ? Stream.runForEach(sink.spans, (span) => write(`${JSON.stringify(spanJson(span, cli.routingHeader))}\n`))
+      : Stream.runForEach(
+        sink.completedTraces({ quietPeriod: Duration.millis(cli.quietPeriod) }),
+        (trace) => {
+          const width = cli.width ?? process.stdout.columns ?? 100
+          return write(`${renderTrace(trace, { color, width, routingHeader: cli.routingHeader })}\n\n`)
+        }
+      )
+    // A daemon: the signal interrupts this fiber, not the output, which must still print what is pending.
+    const printing = yield* Effect.forkDaemon(output)
+    const shutdown = Scope.close(scope, Exit.void).pipe(
+      Effect.zipRight(Fiber.join(printing)),
+      Effect.timeout("5 seconds"),
+      Effect.ignore,
+      Effect.zipRight(sink.stats),
+      Effect.map((stats) =>
+        stderr(
+          `stopped: ${stats.spans} span(s) in ${stats.accepted} request(s)` +
+            (stats.rejected > 0 ? `, ${stats.rejected} request(s) rejected` : "") +
+            (stats.rejectedSpans > 0 ? `, ${stats.rejectedSpans} span(s) rejected` : "")
+        )
+      )
+    )
+    yield* Fiber.join(printing).pipe(Effect.onInterrupt(() => shutdown))
+  })
+
+  const fiber = Effect.runFork(program)
+  const onSignal = (): void => {
+    // A second signal gets Node's default behaviour: exit at once.
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    fiber.unsafeInterruptAsFork(fiber.id())
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  // A closed stdout (`| head`) ends the program like a signal.
+  process.stdout.on("error", onSignal)
+  fiber.addObserver((exit) => {
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      const failure = Cause.failureOption(exit.cause)
+      stderr(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause))
+      process.exitCode = 1
+    } else {
+      process.exitCode = 0
+    }
+  })
+}
+
+const main = (): void => {
+  let cli: Cli | "help"
+  try {
+    cli = parse(process.argv.slice(2), process.env)
+  } catch (error) {
+    process.stderr.write(`user-tracing-sink: ${error instanceof Error ? error.message : String(error)}\n\n${usage}\n`)
+    process.exitCode = 2
+    return
+  }
+  if (cli === "help") {
+    process.stdout.write(`${usage}\n`)
+    return
+  }
+  start(cli).catch((error: unknown) => {
+    stderr(error instanceof Error ? error.message : String(error))
+    process.exitCode = 1
+  })
+}
+
+main()

@@ -1,0 +1,555 @@
+/**
+ * @internal
+ * The embedded OTLP/HTTP trace receiver behind `UserTraceSink`: a `node:http` server, the
+ * request checks and decoding, the span store and its streams, and the trace-tree builder.
+ */
+import { Clock, Data, Duration, Effect, identity, Option, PubSub, Queue, Stream } from "effect"
+import type { Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as Zlib from "node:zlib"
+import protobuf from "protobufjs/minimal.js"
+import type {
+  CompletedTracesOptions,
+  ListenAddress,
+  Options,
+  ReceivedEvent,
+  ReceivedLink,
+  ReceivedSpan,
+  ReceivedSpanKind,
+  ReceivedSpanNode,
+  ReceivedTrace,
+  ReceivedValue,
+  Service,
+  SinkStats
+} from "../UserTraceSink.js"
+import type { DecodedAnyValue, DecodedKeyValue, DecodedSpan, DecodedTraceRequest } from "./otlpProto.js"
+import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "./otlpProto.js"
+
+/** @internal */
+export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** @internal */
+export const defaultMaxBodySize = 16 * 1024 * 1024
+
+const TRACES_PATH = "/v1/traces"
+
+// ---------------------------------------------------------------------------------------------
+// From the decoded request to `ReceivedSpan`s
+
+const kinds: ReadonlyArray<ReceivedSpanKind> = ["unspecified", "internal", "server", "client", "producer", "consumer"]
+
+const toValue = (value: DecodedAnyValue | null | undefined): ReceivedValue => {
+  if (value === null || value === undefined) return null
+  if (value.stringValue !== undefined) return value.stringValue
+  if (value.boolValue !== undefined) return value.boolValue
+  if (value.intValue !== undefined) return BigInt(value.intValue)
+  if (value.doubleValue !== undefined) return value.doubleValue
+  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(toValue)
+  if (value.kvlistValue !== undefined) {
+    // No prototype: a key such as `__proto__` stays an ordinary key.
+    const object: Record<string, ReceivedValue> = Object.create(null)
+    for (const kv of value.kvlistValue.values ?? []) object[kv.key] = toValue(kv.value)
+    return object
+  }
+  if (value.bytesValue !== undefined) return new Uint8Array(Buffer.from(value.bytesValue, "base64"))
+  return null
+}
+
+const toAttributes = (kvs: ReadonlyArray<DecodedKeyValue>): ReadonlyArray<readonly [string, ReceivedValue]> =>
+  kvs.map((kv) => [kv.key, toValue(kv.value)] as const)
+
+const isId = (hex: string, length: number): boolean => hex.length === length && /^[0-9a-f]+$/.test(hex) && !/^0+$/.test(hex)
+
+/** Whether the span's ids are well-formed (a 16-byte trace id, 8-byte span id, empty or 8-byte parent id). */
+const validIds = (span: DecodedSpan): boolean =>
+  isId(span.traceId, 32) && isId(span.spanId, 16) && (span.parentSpanId === "" || isId(span.parentSpanId, 16))
+
+const statusOf = (code: number | undefined): ReceivedSpan["status"] => code === 1 ? "ok" : code === 2 ? "error" : "unset"
+
+/** @internal the spans of a decoded request, and how many were rejected for bad ids */
+export const toReceivedSpans = (
+  request: DecodedTraceRequest,
+  headers: Readonly<Record<string, string>>
+): { readonly spans: ReadonlyArray<ReceivedSpan>; readonly rejected: number } => {
+  const spans: Array<ReceivedSpan> = []
+  let rejected = 0
+  for (const resourceSpans of request.resourceSpans) {
+    const resource = toAttributes(resourceSpans.resource?.attributes ?? [])
+    const serviceNameValue = resource.find(([key]) => key === "service.name")?.[1]
+    const serviceName = typeof serviceNameValue === "string" ? serviceNameValue : undefined
+    for (const scopeSpans of resourceSpans.scopeSpans) {
+      const scope = { name: scopeSpans.scope?.name ?? "", version: scopeSpans.scope?.version ?? "" }
+      for (const span of scopeSpans.spans) {
+        if (!validIds(span)) {
+          rejected++
+          continue
+        }
+        spans.push({
+          traceId: span.traceId,
+          spanId: span.spanId,
+          parentSpanId: span.parentSpanId === "" ? undefined : span.parentSpanId,
+          remoteParent: (span.flags & 0x300) === 0x300,
+          name: span.name,
+          kind: kinds[span.kind] ?? "unspecified",
+          startTimeUnixNano: BigInt(span.startTimeUnixNano),
+          endTimeUnixNano: BigInt(span.endTimeUnixNano),
+          attributes: toAttributes(span.attributes),
+          droppedAttributesCount: span.droppedAttributesCount,
+          events: span.events.map((event): ReceivedEvent => ({
+            name: event.name,
+            timeUnixNano: BigInt(event.timeUnixNano),
+            attributes: toAttributes(event.attributes)
+          })),
+          droppedEventsCount: span.droppedEventsCount,
+          links: span.links.map((link): ReceivedLink => ({
+            traceId: link.traceId,
+            spanId: link.spanId,
+            traceState: link.traceState === "" ? undefined : link.traceState,
+            attributes: toAttributes(link.attributes)
+          })),
+          status: statusOf(span.status?.code),
+          statusMessage: span.status?.message ?? "",
+          flags: span.flags,
+          traceState: span.traceState === "" ? undefined : span.traceState,
+          serviceName,
+          resource,
+          scope,
+          headers
+        })
+      }
+    }
+  }
+  return { spans, rejected }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trace trees
+
+const compareStart = (a: ReceivedSpan, b: ReceivedSpan): number =>
+  a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0
+
+const minStart = (spans: ReadonlyArray<ReceivedSpan>): bigint =>
+  spans.reduce((min, span) => span.startTimeUnixNano < min ? span.startTimeUnixNano : min, spans[0].startTimeUnixNano)
+
+/** One trace's tree; `spans` are that trace's spans in arrival order, duplicates already removed. */
+const toTrace = (traceId: string, spans: ReadonlyArray<ReceivedSpan>): ReceivedTrace => {
+  const ids = new Set(spans.map((span) => span.spanId))
+  // Stable: siblings with the same start keep their arrival order.
+  const byStart = spans.slice().sort(compareStart)
+  const children = new Map<string, Array<ReceivedSpan>>()
+  const rootSpans: Array<ReceivedSpan> = []
+  for (const span of byStart) {
+    const parent = span.parentSpanId
+    if (parent === undefined || parent === span.spanId || !ids.has(parent)) {
+      rootSpans.push(span)
+    } else {
+      const siblings = children.get(parent)
+      if (siblings === undefined) children.set(parent, [span])
+      else siblings.push(span)
+    }
+  }
+  const visited = new Set<string>()
+  const build = (span: ReceivedSpan): ReceivedSpanNode => {
+    visited.add(span.spanId)
+    return {
+      span,
+      children: (children.get(span.spanId) ?? []).filter((child) => !visited.has(child.spanId)).map(build)
+    }
+  }
+  const roots = rootSpans.map(build)
+  // Spans on a parent cycle have no root above them: show them as roots rather than lose them.
+  for (const span of byStart) {
+    if (!visited.has(span.spanId)) roots.push(build(span))
+  }
+  return { traceId, spans, roots }
+}
+
+/** @internal groups spans by trace id (dropping repeated span ids), trees inside, traces by earliest start */
+export const toTraces = (spans: ReadonlyArray<ReceivedSpan>): ReadonlyArray<ReceivedTrace> => {
+  const byTrace = new Map<string, { readonly seen: Set<string>; readonly spans: Array<ReceivedSpan> }>()
+  for (const span of spans) {
+    let entry = byTrace.get(span.traceId)
+    if (entry === undefined) {
+      entry = { seen: new Set(), spans: [] }
+      byTrace.set(span.traceId, entry)
+    }
+    if (entry.seen.has(span.spanId)) continue
+    entry.seen.add(span.spanId)
+    entry.spans.push(span)
+  }
+  const traces = Array.from(byTrace, ([traceId, entry]) => toTrace(traceId, entry.spans))
+  const starts = new Map(traces.map((trace) => [trace.traceId, minStart(trace.spans)]))
+  return traces.sort((a, b) => {
+    const x = starts.get(a.traceId)!
+    const y = starts.get(b.traceId)!
+    return x < y ? -1 : x > y ? 1 : 0
+  })
+}
+
+/** A span that starts its trace here: no parent, or a parent in another process. */
+const isRootLike = (span: ReceivedSpan): boolean => span.parentSpanId === undefined || span.remoteParent
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+type Format = "protobuf" | "json"
+
+const CONTENT_TYPE: Record<Format, string> = { protobuf: "application/x-protobuf", json: "application/json" }
+
+/** gRPC status codes for the `google.rpc.Status` error body. */
+const GRPC_INVALID_ARGUMENT = 3
+const GRPC_NOT_FOUND = 5
+const GRPC_RESOURCE_EXHAUSTED = 8
+const GRPC_UNIMPLEMENTED = 12
+
+/** A `google.rpc.Status { code = 1; message = 2 }`, as OTLP wants for every 4xx/5xx body. */
+const encodeStatus = (code: number, message: string): Uint8Array =>
+  protobuf.Writer.create().uint32(1 << 3 | 0).int32(code).uint32(2 << 3 | 2).string(message).finish()
+
+const headerString = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  value === undefined ? undefined : typeof value === "string" ? value : value.join(", ")
+
+const headersOf = (request: Http.IncomingMessage): Readonly<Record<string, string>> => {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(request.headers)) {
+    const text = headerString(value)
+    if (text !== undefined) headers[name] = text
+  }
+  return headers
+}
+
+const formatOf = (contentType: string | undefined): Format | undefined => {
+  const mediaType = (contentType ?? "").split(";")[0].trim().toLowerCase()
+  return mediaType === "application/x-protobuf" ? "protobuf" : mediaType === "application/json" ? "json" : undefined
+}
+
+const shorten = (message: string): string => message.length > 200 ? `${message.slice(0, 199)}…` : message
+
+const errorMessage = (error: unknown): string => shorten(error instanceof Error ? error.message : String(error))
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const decodeBody = (format: Format, body: Uint8Array): DecodedTraceRequest =>
+  format === "protobuf" ? decodeTraceRequest(body) : decodeTraceRequestJson(JSON.parse(utf8.decode(body)))
+
+const gunzip = (body: Buffer, maxOutputLength: number): Promise<Buffer> =>
+  new Promise((resolve, reject) =>
+    Zlib.gunzip(body, { maxOutputLength }, (error, result) => (error === null ? resolve(result) : reject(error)))
+  )
+
+interface Handlers {
+  readonly maxBodySize: number
+  readonly onSpans: (spans: ReadonlyArray<ReceivedSpan>, rejected: number) => void
+  readonly onRejected: () => void
+}
+
+const makeHandler = (handlers: Handlers) => (request: Http.IncomingMessage, response: Http.ServerResponse): void => {
+  const maxBodySize = handlers.maxBodySize
+  // Errors are answered in the request's format when it is JSON, as a protobuf Status otherwise.
+  const reject = (
+    status: number,
+    grpcCode: number,
+    message: string,
+    format: Format | undefined,
+    extraHeaders?: Record<string, string>
+  ): void => {
+    handlers.onRejected()
+    const body = format === "json" ? JSON.stringify({ code: grpcCode, message }) : encodeStatus(grpcCode, message)
+    if (response.headersSent) return void response.end()
+    response.writeHead(status, {
+      "content-type": CONTENT_TYPE[format ?? "protobuf"],
+      "content-length": Buffer.byteLength(body),
+      ...extraHeaders
+    })
+    response.end(body)
+  }
+  // When the body is not read, the connection is not reused: Node would otherwise drain it.
+  const close = { connection: "close" }
+  request.on("error", () => {
+    // The client went away mid-request: nothing to answer.
+  })
+
+  const path = (request.url ?? "").split("?")[0]
+  if (path !== TRACES_PATH) return reject(404, GRPC_NOT_FOUND, `not found: only POST ${TRACES_PATH}`, undefined, close)
+  if (request.method !== "POST") {
+    return reject(405, GRPC_UNIMPLEMENTED, `method not allowed: only POST ${TRACES_PATH}`, undefined, {
+      ...close,
+      allow: "POST"
+    })
+  }
+  const format = formatOf(request.headers["content-type"])
+  if (format === undefined) {
+    return reject(
+      415,
+      GRPC_INVALID_ARGUMENT,
+      "unsupported content type: use application/x-protobuf or application/json",
+      undefined,
+      close
+    )
+  }
+  const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
+  if (encoding !== "identity" && encoding !== "" && encoding !== "gzip") {
+    return reject(415, GRPC_INVALID_ARGUMENT, `unsupported content encoding: ${shorten(encoding)} (use gzip or none)`, format, close)
+  }
+  const tooLarge = () =>
+    reject(413, GRPC_RESOURCE_EXHAUSTED, `request body larger than ${maxBodySize} bytes`, format, close)
+  const declared = request.headers["content-length"]
+  if (declared !== undefined && Number(declared) > maxBodySize) return tooLarge()
+
+  const chunks: Array<Buffer> = []
+  let size = 0
+  let overflow = false
+  request.on("data", (chunk: Buffer) => {
+    if (overflow) return
+    size += chunk.length
+    if (size > maxBodySize) {
+      overflow = true
+      chunks.length = 0
+      tooLarge()
+      return
+    }
+    chunks.push(chunk)
+  })
+  request.on("end", () => {
+    if (overflow) return
+    const raw = Buffer.concat(chunks, size)
+    const inflated = encoding === "gzip" ? gunzip(raw, maxBodySize) : Promise.resolve(raw)
+    inflated.then(
+      (body) => {
+        let decoded: DecodedTraceRequest
+        try {
+          decoded = decodeBody(format, body)
+        } catch (error) {
+          return reject(400, GRPC_INVALID_ARGUMENT, `invalid ExportTraceServiceRequest: ${errorMessage(error)}`, format)
+        }
+        const { rejected, spans } = toReceivedSpans(decoded, headersOf(request))
+        handlers.onSpans(spans, rejected)
+        const partial = rejected === 0
+          ? undefined
+          : { rejectedSpans: rejected, errorMessage: `${rejected} span(s) with an invalid trace, span or parent span id` }
+        const body2 = format === "json"
+          ? JSON.stringify(partial === undefined ? {} : { partialSuccess: { ...partial, rejectedSpans: String(rejected) } })
+          : encodeTraceResponse(partial)
+        response.writeHead(200, { "content-type": CONTENT_TYPE[format], "content-length": Buffer.byteLength(body2) })
+        response.end(body2)
+      },
+      (error: unknown) => {
+        if (error instanceof RangeError || (error as { code?: unknown })?.code === "ERR_BUFFER_TOO_LARGE") return tooLarge()
+        reject(400, GRPC_INVALID_ARGUMENT, `invalid gzip body: ${errorMessage(error)}`, format)
+      }
+    )
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening and closing
+
+const listenOnce = (server: Http.Server, address: Options): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      server.off("listening", onListening)
+      reject(error)
+    }
+    const onListening = () => {
+      server.off("error", onError)
+      resolve()
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    if ("socketPath" in address) server.listen(address.socketPath)
+    else server.listen(address.port, address.host ?? "127.0.0.1")
+  })
+
+/** Whether a process accepts connections on the socket. */
+const socketIsLive = (socketPath: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = Net.connect(socketPath)
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+
+const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code
+
+const describe = (address: Options): string =>
+  "socketPath" in address ? `unix socket ${address.socketPath}` : `${address.host ?? "127.0.0.1"}:${address.port}`
+
+/** Listens; on a Unix socket path left behind by a dead process, removes it and tries again. */
+const listen = (server: Http.Server, address: Options): Effect.Effect<void, UserTraceSinkError> =>
+  Effect.tryPromise({
+    try: async () => {
+      try {
+        await listenOnce(server, address)
+      } catch (error) {
+        if (!("socketPath" in address) || errorCode(error) !== "EADDRINUSE") throw error
+        const path = address.socketPath
+        if (!Fs.lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`)
+        if (await socketIsLive(path)) throw new Error(`another process is listening on ${path}`)
+        Fs.unlinkSync(path)
+        await listenOnce(server, address)
+      }
+    },
+    catch: (cause) => new UserTraceSinkError({ message: `cannot listen on ${describe(address)}: ${errorMessage(cause)}`, cause })
+  })
+
+/** Stops accepting, lets in-flight requests finish for up to a second, then cuts what is left. */
+const closeServer = (server: Http.Server): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 20)
+    const cut = setTimeout(() => server.closeAllConnections(), 1000)
+    server.close(() => {
+      clearInterval(idle)
+      clearTimeout(cut)
+      resume(Effect.void)
+    })
+    server.closeIdleConnections()
+  })
+
+const removeSocket = (socketPath: string): void => {
+  try {
+    if (Fs.lstatSync(socketPath).isSocket()) Fs.unlinkSync(socketPath)
+  } catch {
+    // Already gone.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+type Published = { readonly seq: number; readonly span: ReceivedSpan } | null
+
+/** @internal */
+export const make = (options: Options): Effect.Effect<Service, UserTraceSinkError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const maxBodySize = options.maxBodySize ?? defaultMaxBodySize
+    const retain = options.retainSpans ?? true
+    if (!Number.isSafeInteger(maxBodySize) || maxBodySize <= 0) {
+      return yield* new UserTraceSinkError({ message: `maxBodySize must be a positive integer, got ${maxBodySize}` })
+    }
+    if ("port" in options && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
+      return yield* new UserTraceSinkError({ message: `port must be an integer from 0 to 65535, got ${options.port}` })
+    }
+
+    // Published items carry a sequence number so that `spans` can replay the store and then
+    // follow the live feed without a gap or a duplicate. `null` marks the end.
+    const pubsub = yield* PubSub.unbounded<Published>()
+    const store: Array<ReceivedSpan> = []
+    let seq = 0
+    let closed = false
+    const stats = { accepted: 0, rejected: 0, spans: 0, rejectedSpans: 0 }
+
+    const server = Http.createServer(makeHandler({
+      maxBodySize,
+      onRejected: () => {
+        stats.rejected++
+      },
+      onSpans: (spans, rejected) => {
+        stats.accepted++
+        stats.spans += spans.length + rejected
+        stats.rejectedSpans += rejected
+        if (closed) return
+        for (const span of spans) {
+          if (retain) store.push(span)
+          pubsub.unsafeOffer({ seq: seq++, span })
+        }
+      }
+    }))
+    // A client that never sends its headers or body does not hold the server forever.
+    server.headersTimeout = 30_000
+    server.requestTimeout = 60_000
+
+    yield* Effect.acquireRelease(listen(server, options), () =>
+      Effect.gen(function*() {
+        yield* closeServer(server)
+        closed = true
+        pubsub.unsafeOffer(null)
+        if ("socketPath" in options) removeSocket(options.socketPath)
+      }))
+
+    let address: ListenAddress
+    if ("socketPath" in options) {
+      address = { _tag: "Unix", socketPath: options.socketPath }
+    } else {
+      const bound = server.address() as Net.AddressInfo
+      address = { _tag: "Tcp", host: options.host ?? "127.0.0.1", port: bound.port }
+    }
+    const url = address._tag === "Tcp"
+      ? `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}${TRACES_PATH}`
+      : undefined
+
+    const spans: Stream.Stream<ReceivedSpan> = Stream.unwrapScoped(Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(pubsub)
+      // Every span with a sequence number below `from` is in the snapshot (when retained).
+      const from = seq
+      const snapshot = store.slice()
+      if (closed) return Stream.fromIterable(snapshot)
+      const live = Stream.fromQueue(subscription).pipe(
+        Stream.takeWhile((item) => item !== null),
+        Stream.filterMap((item) => item !== null && item.seq >= from ? Option.some(item.span) : Option.none())
+      )
+      return Stream.concat(Stream.fromIterable(snapshot), live)
+    }))
+
+    const completedTraces = (completion?: CompletedTracesOptions): Stream.Stream<ReceivedTrace> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const quiet = Duration.toMillis(Duration.decode(completion?.quietPeriod ?? "500 millis"))
+        const orphan = Duration.toMillis(Duration.decode(completion?.orphanTimeout ?? "5 seconds"))
+        const tick = Math.max(10, Math.min(100, Math.floor(quiet / 5)))
+        const out = yield* Queue.unbounded<Option.Option<ReceivedTrace>>()
+        const pending = new Map<string, { spans: Array<ReceivedSpan>; ids: Set<string>; last: number; hasRoot: boolean }>()
+        const emit = (traceId: string): void => {
+          const entry = pending.get(traceId)!
+          pending.delete(traceId)
+          out.unsafeOffer(Option.some(toTrace(traceId, entry.spans)))
+        }
+        const add = (span: ReceivedSpan, now: number): void => {
+          let entry = pending.get(span.traceId)
+          if (entry === undefined) {
+            entry = { spans: [], ids: new Set(), last: now, hasRoot: false }
+            pending.set(span.traceId, entry)
+          }
+          entry.last = now
+          if (entry.ids.has(span.spanId)) return
+          entry.ids.add(span.spanId)
+          entry.spans.push(span)
+          if (isRootLike(span)) entry.hasRoot = true
+        }
+        const sweep = (now: number): void => {
+          for (const [traceId, entry] of pending) {
+            if (now - entry.last >= (entry.hasRoot ? quiet : orphan)) emit(traceId)
+          }
+        }
+        const flush = Effect.sync(() => {
+          for (const traceId of Array.from(pending.keys())) emit(traceId)
+          out.unsafeOffer(Option.none())
+        })
+        yield* Stream.runForEach(spans, (span) => Effect.map(Clock.currentTimeMillis, (now) => add(span, now))).pipe(
+          Effect.ensuring(flush),
+          Effect.forkScoped
+        )
+        yield* Effect.sleep(Duration.millis(tick)).pipe(
+          Effect.zipRight(Clock.currentTimeMillis),
+          Effect.map(sweep),
+          Effect.forever,
+          Effect.forkScoped
+        )
+        return Stream.fromQueue(out).pipe(Stream.takeWhile(Option.isSome), Stream.filterMap(identity))
+      }))
+
+    return {
+      address,
+      url,
+      spans,
+      received: Effect.sync(() => store.slice()),
+      traces: Effect.sync(() => toTraces(store)),
+      completedTraces,
+      stats: Effect.sync((): SinkStats => ({ ...stats }))
+    }
+  })
