@@ -1,0 +1,56 @@
+/**
+ * What every benchmark variant shares: the workload's shape and attributes, the yield to the
+ * event loop, and an `http.Agent` that connects to the receiver's Unix socket.
+ */
+import * as Http from "node:http"
+import * as Net from "node:net"
+import type * as Stream from "node:stream"
+
+/** Spans per tree: root > child > leaf. */
+export const SPANS_PER_TREE = 3
+/** Trees per synchronous stretch, then one yield to the event loop. */
+export const TREES_PER_STRETCH = 100
+/** The burst scenario: this many spans, then shutdown at once. */
+export const BURST_SPANS = 60_000
+/** The stalled-receiver scenario: this many spans produced while nothing is answered. */
+export const STALL_SPANS = 500_000
+
+/** 4 attributes per span: 2 strings, an integer, a bool. `i` makes the integer and bool vary. */
+export const attributes = (i: number) => ({
+  "http.route": "/api/v1/items/:id",
+  "user.tier": "gold",
+  "item.index": i,
+  "cache.hit": (i & 1) === 0
+})
+
+/** A macrotask: lets I/O callbacks (export responses) run between stretches. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** An agent whose every connection goes to `socketPath`, whatever host the request names. */
+export class UdsAgent extends Http.Agent {
+  constructor(readonly socketPath: string) {
+    super({ keepAlive: true })
+  }
+  override createConnection(): Stream.Duplex {
+    return Net.createConnection({ path: this.socketPath })
+  }
+}
+
+/** What a variant process reports to the orchestrator. */
+export interface VariantResult {
+  readonly variant: string
+  readonly mode: "steady" | "burst" | "stall"
+  /** Spans ended in the whole run (warm-up included): what the receiver should count. */
+  readonly created: number
+  /** Spans ended in the timed window and its length. */
+  readonly measuredSpans: number
+  readonly measuredNanos: number
+  readonly windowStartNanos: number
+  /** From the end of the workload until the pipeline's shutdown/flush returned. */
+  readonly shutdownMillis: number
+  readonly peakRssBytes: number
+  /** Anything variant-specific (our metrics, memory figures). */
+  readonly extra?: Record<string, unknown>
+}
+
+export const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024
