@@ -8,7 +8,8 @@ import {
   UserTracing,
   UserTracingMetrics,
   UserTracingSettings,
-  UserTracingTest
+  UserTracingTest,
+  UserTraceSink
 } from "../src/index.js"
 import { routing, withRecordingTracer } from "./helpers.js"
 import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
@@ -300,4 +301,24 @@ describe("settings and isolation", () => {
       expect(receiver.spans()).toHaveLength(2)
       expect(receiver.requests.every((r) => r.headers.traceparent === undefined)).toBe(true)
     }).pipe(Effect.scoped))
+})
+
+describe("otlpHttp output", () => {
+  it.live("exports over TCP to the URL's host, port and path", () =>
+    Effect.gen(function*() {
+      const sink = yield* UserTraceSink.UserTraceSink
+      const url = sink.url!
+      yield* withPipeline(
+        {
+          enabled: true,
+          serviceName: "checkout",
+          output: { otlpHttp: { url, routingHeaderName: "x-user-routing" } }
+        },
+        Effect.void.pipe(withUserSpan("child"), withUserTrace("request", { routing }))
+      )
+      const spans = yield* sink.received
+      expect(spans.map((s) => s.name).sort()).toEqual(["child", "request"])
+      expect(spans[0].headers["x-user-routing"]).toBe(routing.encode())
+      expect(spans[0].headers.host).toBe(new URL(url).host)
+    }).pipe(Effect.provide(UserTraceSink.layer({ port: 0, host: "127.0.0.1" }))))
 })

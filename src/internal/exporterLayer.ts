@@ -16,7 +16,7 @@ export const layer = Layer.scoped(
     const common = "otlpUds" in output ? output.otlpUds : output.otlpHttp
     // Acquired first so that it is released last, after the exporter's drain.
     const transport = yield* Effect.acquireRelease(
-      Effect.sync(() => Transport.make(output, common.numTasks)),
+      Effect.sync(() => Transport.make(output)),
       (transport) => Effect.sync(transport.close)
     )
     return yield* OtlpExporter.make(settings, settings.serviceName, common, transport)
