@@ -19,7 +19,7 @@ export const root = Path.resolve(here, "../..")
 export const buildDir = Path.join(root, "bench-results", ".build")
 
 /** A what-if: a change to src/ applied at bundle time only (src/ itself is never touched). */
-export type WhatIf = "encoding" | "transport" | "batching"
+export type WhatIf = "encoding" | "batching"
 
 /** Lines of otlpExporter.ts the `batching` what-if replaces (it fails loudly if they moved). */
 const WORKER_LINE = "const worker = Effect.suspend(() => queue.length - head > 0 ? exportBatch(takeBatch()) : waitForSpans).pipe("
@@ -35,10 +35,6 @@ const whatIfPlugin = (whatIf: ReadonlyArray<WhatIf>): esbuild.Plugin => ({
     if (whatIf.includes("encoding")) {
       build.onResolve({ filter: /otlpEncoding\.js$/ }, (args) =>
         fromSrcInternal(args.importer) ? { path: Path.join(here, "whatif-encoding.ts") } : undefined)
-    }
-    if (whatIf.includes("transport")) {
-      build.onResolve({ filter: /otlpTransport\.js$/ }, (args) =>
-        fromSrcInternal(args.importer) ? { path: Path.join(here, "whatif-transport.ts") } : undefined)
     }
     if (whatIf.includes("batching")) {
       build.onLoad({ filter: /otlpExporter\.ts$/ }, async (args) => {

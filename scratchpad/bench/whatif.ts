@@ -3,7 +3,7 @@
  * `npm run bench`) built as is and with suggested changes applied at bundle time (`build.ts`),
  * runs alternated, medians reported. src/ is not touched.
  *
- * Usage: tsx scratchpad/bench/whatif.ts <encoding|transport|batching|all>[,...] [reps=3] [seconds=4]
+ * Usage: tsx scratchpad/bench/whatif.ts <encoding|batching|all>[,...] [reps=3] [seconds=4]
  * (`batching` also sets maxBatchSize 2048; each comma-separated item is one configuration)
  */
 import { fork } from "node:child_process"
@@ -15,7 +15,7 @@ import type { VariantResult } from "./common.js"
 import type { VariantConfig } from "./variant.js"
 
 const configurations = (process.argv[2] ?? "encoding").split(",").map((item): ReadonlyArray<WhatIf> =>
-  item === "all" ? ["encoding", "transport", "batching"] : (item.split("+") as Array<WhatIf>)
+  item === "all" ? ["encoding", "batching"] : (item.split("+") as Array<WhatIf>)
 )
 const reps = Number(process.argv[3] ?? 3)
 const seconds = Number(process.argv[4] ?? 4)
