@@ -5,8 +5,7 @@
  *
  * `whatIf` builds the variant with suggested changes to src/ applied in the bundle only:
  * `encoding` swaps `src/internal/otlpEncoding.ts` for `whatif-encoding.ts` (the prototype
- * encoder), `transport` swaps `otlpTransport.ts` for `whatif-transport.ts` (raw socket), and
- * `batching` makes the exporter's worker linger 2 ms for a fuller batch (run with a larger
+ * encoder), and `batching` makes the exporter's worker linger 2 ms for a fuller batch (run with a larger
  * `maxBatchSize`).
  */
 import * as esbuild from "esbuild"

@@ -3,7 +3,7 @@
  * receiver: `node --cpu-prof` on the variant process, then the summary of `cpuprofile-summary.ts`.
  * Profiles land in `bench-results/profiles/`.
  *
- * Usage: tsx scratchpad/bench/profile.ts [variant=ours] [seconds=5] [what-if, e.g. transport or encoding+transport]
+ * Usage: tsx scratchpad/bench/profile.ts [variant=ours] [seconds=5] [what-if, e.g. encoding or encoding+batching]
  */
 import { fork } from "node:child_process"
 import * as Fs from "node:fs"
