@@ -51,6 +51,8 @@ const truncate = (value: AttributeValue, max: number): AttributeValue => {
 
 let nextSequence = 0
 
+const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
+
 /**
  * @internal
  * One user span, mutable until `end`, then handed as is to the exporter: the same object is the
@@ -61,7 +63,8 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
   readonly attributes = new Map<string, AttributeValue>()
-  events: Array<UserSpanEvent> = []
+  // Most spans have no event: they share one empty array until their first.
+  events: Array<UserSpanEvent> = NO_EVENTS
   endTime = 0n
   failed = false
   ended = false
@@ -120,6 +123,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
       return
     }
     const max = this.trace.limits.maxAttributeValueLength
+    if (this.events === NO_EVENTS) this.events = []
     this.events.push({
       name,
       time,
