@@ -1,6 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { UserHarness } from "../UserHarness.js"
-import type { AttributeValue, FinishedUserSpan } from "../UserSpan.js"
+import type { FinishedUserSpan } from "../UserSpan.js"
+import type { TestTrace, TestTraceOptions } from "../UserTracingTest.js"
 import { UserTraceExporter } from "./exporter.js"
 import * as Harness from "./harness.js"
 import { UserSpanRecord } from "./spanRecord.js"
@@ -9,20 +10,6 @@ import { UserSpanRecord } from "./spanRecord.js"
 export class TestSpans extends Context.Reference<TestSpans>()("effect-user-tracing/UserTracingTest/TestSpans", {
   defaultValue: (): ReadonlyArray<FinishedUserSpan> => []
 }) {}
-
-/** @internal */
-export interface TestTrace {
-  readonly name: string
-  readonly attributes: ReadonlyArray<readonly [string, AttributeValue]>
-  readonly logs: ReadonlyArray<readonly [string, string]>
-  readonly children: ReadonlyArray<TestTrace>
-}
-
-/** @internal */
-export interface TestTraceOptions {
-  readonly includeAttributes?: boolean
-  readonly includeLogs?: boolean
-}
 
 /** @internal */
 export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = Layer.effectContext(
