@@ -21,10 +21,9 @@ export const buildDir = Path.join(root, "bench-results", ".build")
 export type WhatIf = "encoding" | "batching"
 
 /** Lines of otlpExporter.ts the `batching` what-if replaces (it fails loudly if they moved). */
-const WORKER_LINE = "const worker = Effect.suspend(() => queue.length - head > 0 ? exportBatch(takeBatch()) : waitForSpans).pipe("
+const WORKER_LINE = "const worker = Effect.suspend(() => queue.length - head > 0 ? exportNextBatch : waitForSpans).pipe("
 const LINGERING_WORKER = "const worker = Effect.suspend(() => queue.length - head > 0 ? " +
-  "(queue.length - head < output.maxBatchSize && !closed ? " +
-  "Effect.zipRight(Effect.sleep(2), Effect.suspend(() => exportBatch(takeBatch()))) : exportBatch(takeBatch())) : " +
+  "(queue.length - head < output.maxBatchSize && !closed ? Effect.zipRight(Effect.sleep(2), exportNextBatch) : exportNextBatch) : " +
   "waitForSpans).pipe("
 
 const whatIfPlugin = (whatIf: ReadonlyArray<WhatIf>): esbuild.Plugin => ({

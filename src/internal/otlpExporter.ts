@@ -198,7 +198,12 @@ export const make = Effect.fnUntraced(function*(
     })
   })
 
-  const worker = Effect.suspend(() => queue.length - head > 0 ? exportBatch(takeBatch()) : waitForSpans).pipe(
+  // A defect in one batch (a bug) costs that batch, never the worker: export must go on.
+  const exportNextBatch = Effect.suspend(() => exportBatch(takeBatch())).pipe(
+    Effect.catchAllDefect((defect) => logFailure(`user tracing: export of a batch failed: ${String(defect)}`))
+  )
+
+  const worker = Effect.suspend(() => queue.length - head > 0 ? exportNextBatch : waitForSpans).pipe(
     Effect.forever
   )
 
