@@ -11,6 +11,7 @@
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
 import { Context, Layer } from "effect"
+import * as receivedSpans from "./internal/receivedSpans.js"
 import * as internal from "./internal/userTraceSink.js"
 import type { UserTraceSinkError } from "./internal/userTraceSink.js"
 
@@ -197,7 +198,7 @@ export const layer = (options: Options): Layer.Layer<UserTraceSink, UserTraceSin
   Layer.scoped(UserTraceSink, make(options))
 
 /** Groups spans into trace trees (by trace id; parent links; siblings by start time; unknown parent = root). */
-export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<ReceivedTrace> = internal.toTraces
+export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<ReceivedTrace> = receivedSpans.toTraces
 
 /** The default bound on a request body: 16 MiB. */
 export const defaultMaxBodySize: number = internal.defaultMaxBodySize
