@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Metric, Option } from "effect"
+import { ConfigProvider, Effect, Layer, Metric, Option } from "effect"
 import {
   RoutingMetadata,
   TestUserTracing,
@@ -321,4 +321,34 @@ describe("otlpHttp output", () => {
       expect(spans[0].headers["x-user-routing"]).toBe(routing.encode())
       expect(spans[0].headers.host).toBe(new URL(url).host)
     }).pipe(Effect.provide(UserTraceSink.layer({ port: 0, host: "127.0.0.1" }))))
+})
+
+describe("layerConfig", () => {
+  it.live("UserTracing.layerConfig() reads the USER_TRACING_* variables and exports", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["USER_TRACING_ENABLED", "true"],
+          ["USER_TRACING_SERVICE_NAME", "from-env"],
+          ["USER_TRACING_SOCKET_PATH", receiver.socketPath],
+          ["USER_TRACING_ROUTING_HEADER_NAME", "x-env-routing"]
+        ])
+      )
+      yield* Effect.scoped(
+        Effect.flatMap(Layer.build(UserTracing.layerConfig()), (context) =>
+          Effect.void.pipe(withUserTrace("request", { routing }), Effect.provide(context)))
+      ).pipe(Effect.withConfigProvider(provider))
+      expect(receiver.spans().map((s) => s.name)).toEqual(["request"])
+      expect(receiver.requests[0].headers["x-env-routing"]).toBe(routing.encode())
+    }).pipe(Effect.scoped))
+
+  it.effect("with no variable set, the layer builds disabled", () =>
+    Effect.gen(function*() {
+      const traceparent = yield* Effect.scoped(
+        Effect.flatMap(Layer.build(UserTracing.layerConfig()), (context) =>
+          UserTracing.userTraceparent.pipe(withUserTrace("request", { routing }), Effect.provide(context)))
+      ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+      expect(traceparent).toEqual(Option.none())
+    }))
 })
