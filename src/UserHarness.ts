@@ -27,11 +27,12 @@ export const layer: Layer.Layer<UserHarness, never, UserTraceExporter | UserTrac
   Effect.gen(function*() {
     const settings = yield* UserTracingSettings
     const exporter = yield* UserTraceExporter
-    return internal.make({
+    const harness: Harness = {
       enabled: settings.enabled,
       limits: settings.limits,
       export: exporter.export,
       forceFlush: exporter.forceFlush
-    })
+    }
+    return harness
   })
 )

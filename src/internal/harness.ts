@@ -1,10 +1,9 @@
 import { Effect } from "effect"
-import type { SpanLimits, SpanSink, UserSpanRecord } from "./spanRecord.js"
+import type { SpanLimits, SpanSink } from "./spanRecord.js"
 
 /** @internal the harness: creates active roots when enabled, hands finished spans on */
 export interface Harness extends SpanSink {
   readonly enabled: boolean
-  readonly limits: SpanLimits
   readonly forceFlush: Effect.Effect<void>
 }
 
@@ -22,11 +21,3 @@ export const noopHarness: Harness = {
   export: () => {},
   forceFlush: Effect.void
 }
-
-/** @internal */
-export const make = (options: {
-  readonly enabled: boolean
-  readonly limits: SpanLimits
-  readonly export: (span: UserSpanRecord) => void
-  readonly forceFlush: Effect.Effect<void>
-}): Harness => options

@@ -16,8 +16,9 @@ export interface SpanLimits {
   readonly maxAttributeValueLength: number
 }
 
-/** @internal where finished spans go; the harness's view of the exporter */
+/** @internal where finished spans go, and the limits they were cut to: the harness's view */
 export interface SpanSink {
+  readonly limits: SpanLimits
   readonly export: (span: UserSpanRecord) => void
 }
 
@@ -28,7 +29,6 @@ export class TraceContext {
     readonly traceFlags: number,
     readonly traceState: string | undefined,
     readonly routing: RoutingMetadata,
-    readonly limits: SpanLimits,
     readonly sink: SpanSink
   ) {}
 }
@@ -102,7 +102,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
 
   attribute(key: string, value: AttributeValue): void {
     const attributes = this.attributes
-    const limits = this.trace.limits
+    const limits = this.trace.sink.limits
     if (attributes.has(key)) {
       // A replaced key moves to the end: Map keeps insertion order.
       attributes.delete(key)
@@ -118,11 +118,12 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
   }
 
   addEvent(name: string, time: bigint, attributes: ReadonlyArray<readonly [string, AttributeValue]>): void {
-    if (this.events.length >= this.trace.limits.maxEvents) {
+    const limits = this.trace.sink.limits
+    if (this.events.length >= limits.maxEvents) {
       this.droppedEventsCount++
       return
     }
-    const max = this.trace.limits.maxAttributeValueLength
+    const max = limits.maxAttributeValueLength
     if (this.events === NO_EVENTS) this.events = []
     this.events.push({
       name,

@@ -22,12 +22,12 @@ export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = L
       },
       forceFlush: Effect.void
     })
-    const harness = Harness.make({
+    const harness: Harness.Harness = {
       enabled: true,
       limits: Harness.defaultLimits,
       export: exporter.export,
       forceFlush: exporter.forceFlush
-    })
+    }
     return Context.make(UserHarness, harness).pipe(
       Context.add(UserTraceExporter, exporter),
       Context.add(TestSpans, spans)

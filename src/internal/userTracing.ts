@@ -4,22 +4,14 @@ import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type { YieldWrap } from "effect/Utils"
-import type { RoutingMetadata } from "../RoutingMetadata.js"
-import type { Traceparent } from "../Traceparent.js"
 import * as Tracestate from "../Tracestate.js"
 import { UserHarness } from "../UserHarness.js"
+import type { UserTraceOptions } from "../UserTracing.js"
 import type { AttributeValue, FinishCallback, UserSpan, UserSpanOptions } from "../UserSpan.js"
 import { type CurrentSpanSlot, currentSpan, nowNanos, ownSlot } from "./currentSpan.js"
 import type { Harness } from "./harness.js"
 import { generateTraceId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
-
-/** @internal */
-export interface UserTraceOptions extends UserSpanOptions {
-  readonly routing: RoutingMetadata
-  readonly inbound?: Traceparent | undefined
-  readonly tracestate?: string | ReadonlyArray<string> | undefined
-}
 
 const SAMPLED = 0x01
 const RANDOM = 0x02
@@ -36,7 +28,7 @@ const makeRoot = (
   const inbound = options.inbound
   let trace: TraceContext
   if (inbound === undefined) {
-    trace = new TraceContext(generateTraceId(), SAMPLED | RANDOM, undefined, options.routing, harness.limits, harness)
+    trace = new TraceContext(generateTraceId(), SAMPLED | RANDOM, undefined, options.routing, harness)
   } else {
     const traceState = options.tracestate === undefined
       ? undefined
@@ -46,7 +38,6 @@ const makeRoot = (
       SAMPLED | (inbound.traceFlags & RANDOM),
       traceState,
       options.routing,
-      harness.limits,
       harness
     )
   }
@@ -113,8 +104,8 @@ export const withUserTrace = dual<
     return runIn(fiber, ownSlot(fiber), makeRoot(harness, fiber, name, options), self)
   }))
 
-/** @internal what `startUserTrace` returns when no active harness is provided */
-export const inactiveSpan = (name: string): UserSpan => ({
+/** What `startUserTrace` returns when no active harness is provided. */
+const inactiveSpan = (name: string): UserSpan => ({
   traceId: "00000000000000000000000000000000",
   spanId: "0000000000000000",
   name,
