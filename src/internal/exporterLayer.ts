@@ -3,6 +3,7 @@ import { UserTraceExporter } from "./exporter.js"
 import { UserTracingSettings } from "../UserTracingSettings.js"
 import * as OtlpExporter from "./otlpExporter.js"
 import * as Transport from "./otlpTransport.js"
+import { outputCommon } from "./settings.js"
 
 const disabled = UserTraceExporter.of({ export: () => {}, forceFlush: Effect.void })
 
@@ -13,12 +14,11 @@ export const layer = Layer.scoped(
     const settings = yield* UserTracingSettings
     const output = settings.output
     if (!settings.enabled || output === undefined || settings.serviceName === undefined) return disabled
-    const common = "otlpUds" in output ? output.otlpUds : output.otlpHttp
     // Acquired first so that it is released last, after the exporter's drain.
     const transport = yield* Effect.acquireRelease(
       Effect.sync(() => Transport.make(output)),
       (transport) => Effect.sync(transport.close)
     )
-    return yield* OtlpExporter.make(settings, settings.serviceName, common, transport)
+    return yield* OtlpExporter.make(settings, settings.serviceName, outputCommon(output), transport)
   })
 )

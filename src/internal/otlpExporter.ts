@@ -3,6 +3,7 @@ import type { RoutingMetadata } from "../RoutingMetadata.js"
 import type { FinishedUserSpan } from "../UserSpan.js"
 import type { Exporter } from "./exporter.js"
 import type { OutputCommon, Settings } from "../UserTracingSettings.js"
+import { isHeaderValue } from "./httpSyntax.js"
 import * as Metrics from "./metrics.js"
 import { encodeTraceRequest } from "./otlpEncoding.js"
 import * as Transport from "./otlpTransport.js"
@@ -14,8 +15,6 @@ interface Batch {
   settled: number
 }
 
-// HTTP field-value characters (what Node's http module accepts): no CR, LF or other controls.
-const legalHeaderValue = /^[\t\x20-\x7e\x80-\xff]*$/
 
 const BACKOFF_BASE_MILLIS = 100
 const BACKOFF_MAX_MILLIS = 5_000
@@ -138,7 +137,7 @@ export const make = Effect.fnUntraced(function*(
       } catch {
         header = "\n"
       }
-      if (!legalHeaderValue.test(header)) {
+      if (!isHeaderValue(header)) {
         batch.settled += spans.length
         failed += spans.length
         return logFailure(`user tracing: rejected ${spans.length} spans: routing header value is not a legal header value`)

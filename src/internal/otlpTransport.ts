@@ -1,6 +1,7 @@
 import { Data, Duration, Effect } from "effect"
 import * as Net from "node:net"
 import type { Output } from "../UserTracingSettings.js"
+import { outputCommon } from "./settings.js"
 
 /** @internal why one export request did not succeed */
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
@@ -170,7 +171,7 @@ interface Connection {
  * request as encoding a few hundred spans (see `npm run bench`); this costs a fraction.
  */
 export const make = (output: Output): Transport => {
-  const common = "otlpUds" in output ? output.otlpUds : output.otlpHttp
+  const common = outputCommon(output)
   let connect: () => Net.Socket
   let head: string
   if ("otlpUds" in output) {

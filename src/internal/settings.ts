@@ -1,5 +1,7 @@
 import { Config, ConfigError, Data, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import type * as SchemaAST from "effect/SchemaAST"
+import type { Output, OutputCommon } from "../UserTracingSettings.js"
+import { isHeaderName } from "./httpSyntax.js"
 
 /** @internal */
 export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
@@ -33,8 +35,6 @@ const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.
   encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
 }).annotations(message("must be a non-negative number of milliseconds or a duration such as \"10 seconds\""))
 
-// RFC 9110 §5.6.2 `token`.
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const exporterHeaders = new Set([
   "host",
   "content-type",
@@ -46,7 +46,7 @@ const exporterHeaders = new Set([
 ])
 
 const HeaderName = Schema.String.pipe(Schema.filter((name) =>
-  !TOKEN.test(name)
+  !isHeaderName(name)
     ? "must be a valid HTTP header name"
     : !exporterHeaders.has(name.toLowerCase()) || `must not be "${name}", a header the exporter sets itself`
 ))
@@ -195,3 +195,6 @@ export const config: Config.Config<SettingsInput> = Config.all({
   output,
   shutdownTimeout: duration("USER_TRACING_SHUTDOWN_TIMEOUT")
 })
+
+/** @internal the fields every output has, whichever it is */
+export const outputCommon = (output: Output): OutputCommon => "otlpUds" in output ? output.otlpUds : output.otlpHttp

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Traceparent from "../Traceparent.js"
 import * as UserTracing from "../UserTracing.js"
+import { isHeaderName } from "./httpSyntax.js"
 import type { ClientOptions, MiddlewareOptions } from "../UserTracingHttp.js"
 
 /** @internal */
@@ -28,12 +29,10 @@ const DEFAULT_TRACESTATE = "tracestate"
 /** The header names Effect's own client propagation writes (`HttpTraceContext.toHeaders`). */
 const effectPropagationHeaders: ReadonlySet<string> = new Set(["traceparent", "b3"])
 
-const token = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
-
 const headerName = (option: string, value: string | undefined, fallback: string): string => {
   if (value === undefined) return fallback
   const name = value.toLowerCase()
-  if (!token.test(name)) {
+  if (!isHeaderName(name)) {
     throw new TypeError(`UserTracingHttp: ${option} is not a valid HTTP header name: ${JSON.stringify(value)}`)
   }
   return name
