@@ -18,6 +18,7 @@ import { UserTracingSettingsError } from "./internal/settings.js"
 export interface SpanLimitsSettings {
   readonly maxAttributes: number
   readonly maxEvents: number
+  readonly maxEventAttributes: number
   readonly maxAttributeValueLength: number
 }
 
@@ -31,6 +32,8 @@ export interface OutputCommon {
   readonly routingHeaderName: string
   readonly numTasks: number
   readonly maxBatchSize: number
+  /** The most bytes of one request body; a single larger span is sent alone. */
+  readonly maxBatchBytes: number
   readonly requestTimeout: Duration.Duration
   readonly maxAttempts: number
 }
@@ -74,6 +77,8 @@ export interface Settings {
   readonly enabled: boolean
   readonly serviceName: string | undefined
   readonly maxQueueSize: number | null
+  /** Encoded bytes waiting for export; `null` means unbounded. */
+  readonly maxQueueBytes: number | null
   readonly output: Output | undefined
   readonly shutdownTimeout: Duration.Duration
   readonly limits: SpanLimitsSettings
@@ -104,6 +109,22 @@ export const SettingsSchema: Schema.Schema<Settings, SettingsInput> = internal.S
  * @category constants
  */
 export const defaultMaxQueueSize: number = internal.defaultMaxQueueSize
+
+/**
+ * The bound of the encoded bytes waiting for export unless `maxQueueBytes` says otherwise (64 MiB).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
+
+/**
+ * The most bytes of one request body unless `output.*.maxBatchBytes` says otherwise (4 MiB).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxBatchBytes: number = internal.defaultMaxBatchBytes
 
 /**
  * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
@@ -145,10 +166,10 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
 
 /**
  * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED`, `USER_TRACING_SERVICE_NAME`,
- * `USER_TRACING_MAX_QUEUE_SIZE` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * `USER_TRACING_MAX_QUEUE_SIZE` and `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
  * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
  * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_NUM_TASKS`,
- * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
+ * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
  * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or `"10 seconds"`). Unset variables are absent,
  * so with none set the settings decode as disabled. Output variables without an output are ignored.
  *

@@ -11,6 +11,7 @@ export interface Harness extends SpanSink {
 export const defaultLimits: SpanLimits = {
   maxAttributes: 128,
   maxEvents: 128,
+  maxEventAttributes: 128,
   maxAttributeValueLength: 4096
 }
 

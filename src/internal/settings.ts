@@ -17,6 +17,12 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
  */
 export const defaultMaxQueueSize = 65_536
 
+/** @internal encoded bytes waiting for export, unless `maxQueueBytes` says otherwise */
+export const defaultMaxQueueBytes = 64 * 1024 * 1024
+
+/** @internal the most bytes of one request body, unless `maxBatchBytes` says otherwise */
+export const defaultMaxBatchBytes = 4 * 1024 * 1024
+
 /** A message that replaces every inner one (so "not a number" reads the same as "not positive"). */
 const message = (text: string) => ({ message: () => ({ message: text, override: true }) })
 
@@ -61,6 +67,7 @@ const outputFields = {
   routingHeaderName: HeaderName,
   numTasks: Schema.optionalWith(PositiveInt, { default: () => 1 }),
   maxBatchSize: Schema.optionalWith(PositiveInt, { default: () => 512 }),
+  maxBatchBytes: Schema.optionalWith(PositiveInt, { default: () => defaultMaxBatchBytes }),
   requestTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
   maxAttempts: Schema.optionalWith(PositiveInt, { default: () => 5 })
 }
@@ -103,6 +110,7 @@ const Output = Schema.declare([OtlpUds, OtlpHttp], {
 const SpanLimits = Schema.Struct({
   maxAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxEvents: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxEventAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
 })
 
@@ -115,6 +123,10 @@ export const SettingsSchema = Schema.Struct({
   maxQueueSize: Schema.optionalWith(
     Schema.NullOr(PositiveInt).annotations(message("must be a positive integer or null")),
     { default: () => defaultMaxQueueSize }
+  ),
+  maxQueueBytes: Schema.optionalWith(
+    Schema.NullOr(PositiveInt).annotations(message("must be a positive integer or null")),
+    { default: () => defaultMaxQueueBytes }
   ),
   output: Schema.optionalWith(Schema.UndefinedOr(Output), { default: () => undefined }),
   shutdownTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
@@ -155,6 +167,7 @@ const output = Config.all({
   routingHeaderName: optional(Config.string("USER_TRACING_ROUTING_HEADER_NAME")),
   numTasks: optional(Config.number("USER_TRACING_NUM_TASKS")),
   maxBatchSize: optional(Config.number("USER_TRACING_MAX_BATCH_SIZE")),
+  maxBatchBytes: optional(Config.number("USER_TRACING_MAX_BATCH_BYTES")),
   requestTimeout: duration("USER_TRACING_REQUEST_TIMEOUT"),
   maxAttempts: optional(Config.number("USER_TRACING_MAX_ATTEMPTS"))
 }).pipe(Config.mapOrFail(({ routingHeaderName, socketPath, url, ...common }): Either.Either<
@@ -191,6 +204,10 @@ export const config: Config.Config<SettingsInput> = Config.all({
   maxQueueSize: optional(
     Config.orElse(Config.number("USER_TRACING_MAX_QUEUE_SIZE"), () =>
       Config.map(Config.literal("unbounded")("USER_TRACING_MAX_QUEUE_SIZE"), () => null))
+  ),
+  maxQueueBytes: optional(
+    Config.orElse(Config.number("USER_TRACING_MAX_QUEUE_BYTES"), () =>
+      Config.map(Config.literal("unbounded")("USER_TRACING_MAX_QUEUE_BYTES"), () => null))
   ),
   output,
   shutdownTimeout: duration("USER_TRACING_SHUTDOWN_TIMEOUT")

@@ -13,6 +13,7 @@ import { generateSpanId } from "./ids.js"
 export interface SpanLimits {
   readonly maxAttributes: number
   readonly maxEvents: number
+  readonly maxEventAttributes: number
   readonly maxAttributeValueLength: number
 }
 
