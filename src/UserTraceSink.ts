@@ -11,6 +11,7 @@
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
 import { Context, Layer } from "effect"
+import * as pendingTraces from "./internal/pendingTraces.js"
 import * as receivedSpans from "./internal/receivedSpans.js"
 import * as internal from "./internal/userTraceSink.js"
 import type { UserTraceSinkError } from "./internal/userTraceSink.js"
@@ -134,7 +135,18 @@ export interface ReceivedTrace {
   readonly spans: ReadonlyArray<ReceivedSpan>
   /** The roots, by start time. */
   readonly roots: ReadonlyArray<ReceivedSpanNode>
+  /**
+   * Set by `completedTraces` when it let the trace go before it looked complete: open longer than
+   * `maxTraceAge`, or the oldest pending trace when `maxPendingSpans` was reached. Spans arriving
+   * for it later come as another trace.
+   */
+  readonly incomplete?: IncompleteReason | undefined
+  /** Spans of the trace that `completedTraces` did not keep, over `maxSpansPerTrace` (absent: none). */
+  readonly droppedSpans?: number | undefined
 }
+
+/** Why `completedTraces` emitted a trace early: its age, or room for newer spans. */
+export type IncompleteReason = "maxTraceAge" | "maxPendingSpans"
 
 /** When `completedTraces` considers a trace done. */
 export interface CompletedTracesOptions {
@@ -142,6 +154,22 @@ export interface CompletedTracesOptions {
   readonly quietPeriod?: Duration.DurationInput | undefined
   /** A trace whose root never arrives is done when no span of it came for this long. Default 5 s. */
   readonly orphanTimeout?: Duration.DurationInput | undefined
+  /**
+   * A trace still receiving spans this long after its first one is emitted as it is, marked
+   * `incomplete: "maxTraceAge"`. Default 60 s (`defaultMaxTraceAge`).
+   */
+  readonly maxTraceAge?: Duration.DurationInput | undefined
+  /**
+   * Spans kept per pending trace; the ones past it are counted in the trace's `droppedSpans`.
+   * A positive integer; default 10,000 (`defaultMaxSpansPerTrace`).
+   */
+  readonly maxSpansPerTrace?: number | undefined
+  /**
+   * Spans kept across all pending traces: a span that would exceed it first makes the oldest
+   * pending trace go, marked `incomplete: "maxPendingSpans"`. A positive integer; default 100,000
+   * (`defaultMaxPendingSpans`).
+   */
+  readonly maxPendingSpans?: number | undefined
 }
 
 /** Counters since the sink started. */
@@ -202,3 +230,12 @@ export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<Rec
 
 /** The default bound on a request body: 16 MiB. */
 export const defaultMaxBodySize: number = internal.defaultMaxBodySize
+
+/** `completedTraces`' default bound on the spans kept per pending trace: 10,000. */
+export const defaultMaxSpansPerTrace: number = pendingTraces.defaultMaxSpansPerTrace
+
+/** `completedTraces`' default bound on the spans kept across pending traces: 100,000. */
+export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpans
+
+/** `completedTraces`' default bound on how long a trace stays pending: 60 seconds. */
+export const defaultMaxTraceAge: Duration.Duration = pendingTraces.defaultMaxTraceAge

@@ -108,8 +108,11 @@ const compareStart = (a: ReceivedSpan, b: ReceivedSpan): number =>
 const minStart = (spans: ReadonlyArray<ReceivedSpan>): bigint =>
   spans.reduce((min, span) => span.startTimeUnixNano < min ? span.startTimeUnixNano : min, spans[0].startTimeUnixNano)
 
-/** One trace's tree; `spans` are that trace's spans in arrival order, duplicates already removed. */
-/** @internal */
+/**
+ * @internal
+ * One trace's tree; `spans` are that trace's spans in arrival order, duplicates already removed.
+ * Built with an explicit stack, so a chain of any length fits.
+ */
 export const toTrace = (traceId: string, spans: ReadonlyArray<ReceivedSpan>): ReceivedTrace => {
   const ids = new Set(spans.map((span) => span.spanId))
   // Stable: siblings with the same start keep their arrival order.
@@ -127,19 +130,33 @@ export const toTrace = (traceId: string, spans: ReadonlyArray<ReceivedSpan>): Re
     }
   }
   const visited = new Set<string>()
-  const build = (span: ReceivedSpan): ReceivedSpanNode => {
+  const roots: Array<ReceivedSpanNode> = []
+  const grow = (span: ReceivedSpan): void => {
     visited.add(span.spanId)
-    return {
-      span,
-      children: (children.get(span.spanId) ?? []).filter((child) => !visited.has(child.spanId)).map(build)
+    const top: MutableNode = { span, children: [] }
+    roots.push(top)
+    const stack: Array<MutableNode> = [top]
+    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+      for (const child of children.get(node.span.spanId) ?? []) {
+        if (visited.has(child.spanId)) continue
+        visited.add(child.spanId)
+        const childNode: MutableNode = { span: child, children: [] }
+        node.children.push(childNode)
+        stack.push(childNode)
+      }
     }
   }
-  const roots = rootSpans.map(build)
+  for (const span of rootSpans) grow(span)
   // Spans on a parent cycle have no root above them: show them as roots rather than lose them.
   for (const span of byStart) {
-    if (!visited.has(span.spanId)) roots.push(build(span))
+    if (!visited.has(span.spanId)) grow(span)
   }
   return { traceId, spans, roots }
+}
+
+interface MutableNode {
+  readonly span: ReceivedSpan
+  readonly children: Array<MutableNode>
 }
 
 /** @internal groups spans by trace id (dropping repeated span ids), trees inside, traces by earliest start */

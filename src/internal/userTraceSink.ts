@@ -12,8 +12,9 @@ import * as Zlib from "node:zlib"
 import protobuf from "protobufjs/minimal.js"
 import type { CompletedTracesOptions, ListenAddress, Options, ReceivedSpan, ReceivedTrace, Service, SinkStats } from "../UserTraceSink.js"
 import type { DecodedTraceRequest } from "./otlpProto.js"
-import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "./otlpProto.js"
-import { isRootLike, toReceivedSpans, toTrace, toTraces } from "./receivedSpans.js"
+import { decodeTraceRequest, decodeTraceRequestJsonText, encodeTraceResponse } from "./otlpProto.js"
+import { pendingLimits, PendingTraces } from "./pendingTraces.js"
+import { toReceivedSpans, toTraces } from "./receivedSpans.js"
 
 /** @internal */
 export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
@@ -67,7 +68,7 @@ const errorMessage = (error: unknown): string => shorten(error instanceof Error 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 const decodeBody = (format: Format, body: Uint8Array): DecodedTraceRequest =>
-  format === "protobuf" ? decodeTraceRequest(body) : decodeTraceRequestJson(JSON.parse(utf8.decode(body)))
+  format === "protobuf" ? decodeTraceRequest(body) : decodeTraceRequestJsonText(utf8.decode(body))
 
 const gunzip = (body: Buffer, maxOutputLength: number): Promise<Buffer> =>
   new Promise((resolve, reject) =>
@@ -153,13 +154,13 @@ const makeHandler = (handlers: Handlers) => (request: Http.IncomingMessage, resp
     const inflated = encoding === "gzip" ? gunzip(raw, maxBodySize) : Promise.resolve(raw)
     inflated.then(
       (body) => {
-        let decoded: DecodedTraceRequest
+        let received: ReturnType<typeof toReceivedSpans>
         try {
-          decoded = decodeBody(format, body)
+          received = toReceivedSpans(decodeBody(format, body), headersOf(request))
         } catch (error) {
           return reject(400, GRPC_INVALID_ARGUMENT, `invalid ExportTraceServiceRequest: ${errorMessage(error)}`, format)
         }
-        const { rejected, spans } = toReceivedSpans(decoded, headersOf(request))
+        const { rejected, spans } = received
         handlers.onSpans(spans, rejected)
         const partial = rejected === 0
           ? undefined
@@ -331,44 +332,30 @@ export const make = (options: Options): Effect.Effect<Service, UserTraceSinkErro
 
     const completedTraces = (completion?: CompletedTracesOptions): Stream.Stream<ReceivedTrace> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        const quiet = Duration.toMillis(Duration.decode(completion?.quietPeriod ?? "500 millis"))
-        const orphan = Duration.toMillis(Duration.decode(completion?.orphanTimeout ?? "5 seconds"))
-        const tick = Math.max(10, Math.min(100, Math.floor(quiet / 5)))
+        const limits = yield* pendingLimits(completion)
+        const tick = Math.max(10, Math.min(100, Math.floor(limits.quietMillis / 5)))
         const out = yield* Queue.unbounded<Option.Option<ReceivedTrace>>()
-        const pending = new Map<string, { spans: Array<ReceivedSpan>; ids: Set<string>; last: number; hasRoot: boolean }>()
-        const emit = (traceId: string): void => {
-          const entry = pending.get(traceId)!
-          pending.delete(traceId)
-          out.unsafeOffer(Option.some(toTrace(traceId, entry.spans)))
-        }
-        const add = (span: ReceivedSpan, now: number): void => {
-          let entry = pending.get(span.traceId)
-          if (entry === undefined) {
-            entry = { spans: [], ids: new Set(), last: now, hasRoot: false }
-            pending.set(span.traceId, entry)
-          }
-          entry.last = now
-          if (entry.ids.has(span.spanId)) return
-          entry.ids.add(span.spanId)
-          entry.spans.push(span)
-          if (isRootLike(span)) entry.hasRoot = true
-        }
-        const sweep = (now: number): void => {
-          for (const [traceId, entry] of pending) {
-            if (now - entry.last >= (entry.hasRoot ? quiet : orphan)) emit(traceId)
-          }
-        }
-        const flush = Effect.sync(() => {
-          for (const traceId of Array.from(pending.keys())) emit(traceId)
-          out.unsafeOffer(Option.none())
-        })
-        yield* Stream.runForEach(spans, (span) => Effect.map(Clock.currentTimeMillis, (now) => add(span, now))).pipe(
-          Effect.ensuring(flush),
-          Effect.forkScoped
+        const failures: Array<string> = []
+        const pending = new PendingTraces(
+          limits,
+          (trace) => out.unsafeOffer(Option.some(trace)),
+          (traceId, error) => failures.push(`trace ${traceId}: its tree could not be built, shown flat: ${errorMessage(error)}`)
         )
+        // What went wrong with one trace is logged, and the others go on.
+        const guarded = (step: () => void) =>
+          Effect.sync(step).pipe(
+            Effect.catchAllDefect((defect) => Effect.sync(() => failures.push(`pending traces: ${errorMessage(defect)}`))),
+            Effect.zipRight(Effect.suspend(() => Effect.forEach(failures.splice(0), Effect.logWarning, { discard: true })))
+          )
+        const flush = guarded(() => pending.flush()).pipe(Effect.ensuring(out.offer(Option.none())))
+        yield* Stream.runForEachChunk(spans, (chunk) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            guarded(() => {
+              for (const span of chunk) pending.add(span, now)
+            }))).pipe(Effect.ensuring(flush), Effect.forkScoped)
         yield* Effect.sleep(Duration.millis(tick)).pipe(
           Effect.zipRight(Clock.currentTimeMillis),
-          Effect.map(sweep),
+          Effect.flatMap((now) => guarded(() => pending.sweep(now))),
           Effect.forever,
           Effect.forkScoped
         )
