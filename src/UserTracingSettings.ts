@@ -36,6 +36,8 @@ export interface OutputCommon {
   readonly maxBatchBytes: number
   readonly requestTimeout: Duration.Duration
   readonly maxAttempts: number
+  /** `"gzip"` sends bodies with `Content-Encoding: gzip`. */
+  readonly compression: "none" | "gzip"
 }
 
 /**
@@ -55,7 +57,10 @@ export interface OtlpUdsOutput extends OutputCommon {
  * @category models
  */
 export interface OtlpHttpOutput extends OutputCommon {
+  /** `http:` or `https:` (verified with Node's CAs, plus those in `NODE_EXTRA_CA_CERTS`). */
   readonly url: string
+  /** Static extra request headers, such as an auth token. */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /**
@@ -172,6 +177,9 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
  * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
  * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or `"10 seconds"`). Unset variables are absent,
  * so with none set the settings decode as disabled. Output variables without an output are ignored.
+ * `USER_TRACING_HEADERS` (`k=v,k2=v2`, values percent-decoded, with `USER_TRACING_URL` only) and
+ * `USER_TRACING_COMPRESSION` (`none` or `gzip`) complete the output. A number that is not one
+ * fails with `UserTracingSettingsError`, naming the field.
  *
  * @since 0.1.0
  * @category config

@@ -1,4 +1,4 @@
-import { Clock, Effect, Option, Scope } from "effect"
+import { Clock, Deferred, Effect, Option, Scope } from "effect"
 import type { RoutingMetadata } from "../RoutingMetadata.js"
 import type { FinishedUserSpan } from "../UserSpan.js"
 import type { Exporter } from "./exporter.js"
@@ -6,7 +6,8 @@ import type { OutputCommon, Settings } from "../UserTracingSettings.js"
 import { isHeaderValue } from "./httpSyntax.js"
 import * as Metrics from "./metrics.js"
 import { encodeTraceRequest } from "./otlpEncoding.js"
-import * as Transport from "./otlpTransport.js"
+import * as OtlpRequest from "./otlpRequest.js"
+import type * as Transport from "./otlpTransport.js"
 
 interface Batch {
   readonly spans: ReadonlyArray<FinishedUserSpan>
@@ -16,14 +17,7 @@ interface Batch {
 }
 
 
-const BACKOFF_BASE_MILLIS = 100
-const BACKOFF_MAX_MILLIS = 5_000
 const LOG_INTERVAL_MILLIS = 10_000
-
-/** Exponential backoff with jitter in [50%, 100%] of the step, unless the receiver said when. */
-const retryDelay = (attempt: number, error: Transport.ExportRequestError): number =>
-  error.retryAfterMillis ??
-    Math.min(BACKOFF_MAX_MILLIS, BACKOFF_BASE_MILLIS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
 
 /**
  * @internal
@@ -39,6 +33,8 @@ export const make = Effect.fnUntraced(function*(
 ) {
   const scope = yield* Effect.scope
   const capacity = settings.maxQueueSize ?? Number.POSITIVE_INFINITY
+  // Completed with the shutdown deadline when the layer starts closing: retries never wait past it.
+  const closing = yield* Deferred.make<number>()
 
   // The queue: `queue[head..]` waits; taking advances `head`, compacting now and then.
   let queue: Array<FinishedUserSpan> = []
@@ -123,12 +119,6 @@ export const make = Effect.fnUntraced(function*(
       )
     })
 
-  const sendWithRetry = (header: string, body: Uint8Array, attempt: number): Effect.Effect<void, Transport.ExportRequestError> =>
-    Effect.catchAll(transport.send(header, body), (error) =>
-      error.transient && attempt < output.maxAttempts
-        ? Effect.zipRight(Effect.sleep(retryDelay(attempt, error)), sendWithRetry(header, body, attempt + 1))
-        : Effect.fail(error))
-
   const exportGroup = (batch: Batch, routing: RoutingMetadata, spans: ReadonlyArray<FinishedUserSpan>) =>
     Effect.suspend(() => {
       let header: string
@@ -143,18 +133,12 @@ export const make = Effect.fnUntraced(function*(
         return logFailure(`user tracing: rejected ${spans.length} spans: routing header value is not a legal header value`)
       }
       const body = encodeTraceRequest({ serviceName }, spans)
-      return sendWithRetry(header, body, 1).pipe(
-        Effect.matchEffect({
-          onSuccess: () => {
-            batch.settled += spans.length
-            exported += spans.length
-            return Effect.void
-          },
-          onFailure: (error) => {
-            batch.settled += spans.length
-            failed += spans.length
-            return logFailure(`user tracing: export of ${spans.length} spans failed: ${error.message}`)
-          }
+      return OtlpRequest.exportRequest(transport, output, closing, header, body, spans.length).pipe(
+        Effect.flatMap((outcome) => {
+          batch.settled += spans.length
+          exported += outcome.exported
+          failed += outcome.failed
+          return outcome.message === undefined ? Effect.void : logFailure(outcome.message)
         })
       )
     })
@@ -232,7 +216,8 @@ export const make = Effect.fnUntraced(function*(
   yield* Scope.addFinalizer(
     scope,
     isolate(
-      forceFlush.pipe(
+      Effect.suspend(() => Deferred.succeed(closing, OtlpRequest.closingDeadline(settings.shutdownTimeout))).pipe(
+        Effect.zipRight(forceFlush),
         Effect.timeoutOption(settings.shutdownTimeout),
         Effect.flatMap((flushed) => {
           closed = true

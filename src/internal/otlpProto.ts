@@ -395,3 +395,29 @@ export const encodeTraceResponse = (
 ): Uint8Array =>
   ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(partialSuccess ? { partialSuccess } : {}))
     .finish()
+
+/** @internal what an `ExportTraceServiceResponse` says: rejected spans (0 on full success) and why */
+export interface DecodedPartialSuccess {
+  readonly rejectedSpans: number
+  readonly errorMessage: string
+}
+
+const toPartialSuccess = (message: protobuf.Message): DecodedPartialSuccess => {
+  const object = ExportTraceServiceResponse.toObject(message, { longs: Number, defaults: true })
+  return {
+    rejectedSpans: Number(object.partialSuccess?.rejectedSpans ?? 0),
+    errorMessage: String(object.partialSuccess?.errorMessage ?? "")
+  }
+}
+
+/**
+ * @internal
+ * Decodes an `ExportTraceServiceResponse`, protobuf or OTLP/JSON text by its content type.
+ * Throws on malformed input.
+ */
+export const decodeTraceResponse = (body: Uint8Array, json: boolean): DecodedPartialSuccess => {
+  if (!json) return toPartialSuccess(ExportTraceServiceResponse.decode(body))
+  const parsed: unknown = JSON.parse(Buffer.from(body).toString("utf8"))
+  if (!isObject(parsed)) throw new TypeError("an ExportTraceServiceResponse must be a JSON object")
+  return toPartialSuccess(ExportTraceServiceResponse.fromObject(parsed))
+}

@@ -1,283 +1,173 @@
 import { Data, Duration, Effect } from "effect"
-import * as Net from "node:net"
+import { Pool } from "undici"
+import * as Zlib from "node:zlib"
 import type { Output } from "../UserTracingSettings.js"
 import { outputCommon } from "./settings.js"
 
-/** @internal why one export request did not succeed */
+/** @internal why one export request got no usable answer */
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
-  readonly reason: "transport" | "timeout" | "status"
+  /**
+   * `transport`: connect errors and resets (worth another try); `timeout`: no complete answer in
+   * time; `malformed`: an answer arrived but could not be parsed; `rejected`: the request or the
+   * TLS peer was refused before sending (a setting, not a passing fault).
+   */
+  readonly reason: "transport" | "timeout" | "malformed" | "rejected"
   readonly message: string
-  readonly status?: number
-  /** From `Retry-After`, when the receiver sent one. */
-  readonly retryAfterMillis?: number
-}> {
-  /** Connect errors, resets and 429/502/503/504 are worth another try; timeouts are not (the receiver may have the data). */
-  get transient(): boolean {
-    if (this.reason === "transport") return true
-    if (this.reason === "timeout") return false
-    return this.status === 429 || this.status === 502 || this.status === 503 || this.status === 504
-  }
+}> {}
+
+/** @internal the receiver's answer: status, the headers read here, and the start of the body */
+export interface Answer {
+  readonly status: number
+  readonly contentType: string | undefined
+  readonly retryAfter: string | undefined
+  /** At most `MAX_ANSWER_BYTES`; `truncated` when the body was longer. */
+  readonly body: Uint8Array
+  readonly truncated: boolean
 }
 
 /** @internal */
 export interface Transport {
-  readonly send: (routingHeaderValue: string, body: Uint8Array) => Effect.Effect<void, ExportRequestError>
+  /** The request body as sent: gzip-compressed when the output says so (done once, before any retry). */
+  readonly prepare: (body: Uint8Array) => Effect.Effect<Uint8Array>
+  readonly send: (routingHeaderValue: string, body: Uint8Array) => Effect.Effect<Answer, ExportRequestError>
   readonly close: () => void
 }
 
-const MAX_RETRY_AFTER_MILLIS = 60_000
+/** An OTLP answer is a few bytes; more is only read for the log line, so it is cut here. */
+const MAX_ANSWER_BYTES = 64 * 1024
 
-/** @internal `Retry-After` as delay-seconds or an HTTP date */
-export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  const millis = /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed) - now
-  return Number.isFinite(millis) ? Math.min(Math.max(millis, 0), MAX_RETRY_AFTER_MILLIS) : undefined
+const header = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : value?.[0]
+
+const codeOf = (error: unknown): string => {
+  const code = error instanceof Error ? (error as Error & { readonly code?: unknown }).code : undefined
+  return typeof code === "string" ? code : ""
 }
 
-/** @internal one parsed HTTP/1.1 response */
-export interface Response {
-  readonly status: number
-  readonly retryAfter: string | undefined
-  /** The start of the body, for the log. */
-  readonly text: string
-  /** The server will not take another request on this connection. */
-  readonly close: boolean
+/** Parser errors, a body cut short and oversized heads: the receiver answered, but not in HTTP. */
+const isMalformed = (error: unknown): boolean =>
+  (error instanceof Error && error.name === "HTTPParserError") ||
+  /^HPE_|^UND_ERR_RES_CONTENT_LENGTH_MISMATCH$|^UND_ERR_HEADERS_OVERFLOW$/.test(codeOf(error))
+
+/** Certificate and TLS setup failures do not pass with a retry; neither does a request undici refuses. */
+const isRejected = (error: unknown): boolean => /^UND_ERR_INVALID_ARG$|CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/.test(codeOf(error))
+
+const describe = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const code = codeOf(error)
+  return code !== "" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message
 }
 
-const HEAD_END = Buffer.from("\r\n\r\n")
-const CRLF = Buffer.from("\r\n")
-const MAX_HEAD = 64 * 1024
-
-const header = (head: string, name: string): string | undefined => {
-  const match = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r]*)`, "i").exec(head)
-  return match === null ? undefined : match[1].trim()
-}
+const gzip = (body: Uint8Array) =>
+  Effect.async<Uint8Array>((resume) => {
+    // Off the event loop (libuv's pool): a 4 MiB body takes tens of milliseconds to compress.
+    Zlib.gzip(body, (error, compressed) => resume(error === null ? Effect.succeed(compressed) : Effect.die(error)))
+  })
 
 /**
  * @internal
- * An incremental HTTP/1.1 response reader: `push` bytes as they arrive, then `end` at close.
- * Bodies by `Content-Length`, chunked, or until close; 1xx interim answers are skipped.
- */
-export class ResponseReader {
-  private buffered: Buffer = Buffer.alloc(0)
-  private head:
-    | {
-      readonly status: number
-      readonly text: string
-      readonly mode: "length" | "chunked" | "close"
-      readonly length: number
-      readonly closing: boolean
-    }
-    | undefined
-  private body: Array<Buffer> = []
-  private bodySize = 0
-
-  /** Returns the response once complete, `undefined` while more bytes are needed; throws on garbage. */
-  push(chunk: Buffer): Response | undefined {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
-    for (;;) {
-      if (this.head === undefined) {
-        const end = this.buffered.indexOf(HEAD_END)
-        if (end < 0) {
-          if (this.buffered.length > MAX_HEAD) throw new Error("response head too large")
-          return undefined
-        }
-        const text = this.buffered.toString("latin1", 0, end)
-        this.buffered = this.buffered.subarray(end + 4)
-        const statusLine = /^HTTP\/1\.([01]) (\d{3})/.exec(text)
-        if (statusLine === null) throw new Error("malformed response status line")
-        const status = Number(statusLine[2])
-        if (status >= 100 && status < 200) continue
-        const closing = statusLine[1] === "0" || /close/i.test(header(text, "connection") ?? "")
-        const length = status === 204 || status === 304 ? "0" : header(text, "content-length")
-        this.head = /chunked/i.test(header(text, "transfer-encoding") ?? "")
-          ? { status, text, mode: "chunked", length: 0, closing }
-          : length !== undefined
-          ? { status, text, mode: "length", length: Number(length), closing }
-          : { status, text, mode: "close", length: 0, closing: true }
-      }
-      const head = this.head
-      if (head.mode === "length") {
-        if (this.buffered.length < head.length) return undefined
-        this.keep(this.buffered.subarray(0, head.length))
-        this.buffered = this.buffered.subarray(head.length)
-        return this.done()
-      }
-      if (head.mode === "close") {
-        this.keep(this.buffered)
-        this.buffered = Buffer.alloc(0)
-        return undefined
-      }
-      // Chunked: size line, data, CRLF; a zero-size chunk then trailers end the body.
-      const lineEnd = this.buffered.indexOf(CRLF)
-      if (lineEnd < 0) return undefined
-      const size = parseInt(this.buffered.toString("latin1", 0, lineEnd), 16)
-      if (Number.isNaN(size)) throw new Error("malformed chunk size")
-      if (size === 0) {
-        const trailersEnd = this.buffered.indexOf(HEAD_END, lineEnd)
-        if (trailersEnd < 0) return undefined
-        this.buffered = this.buffered.subarray(trailersEnd + 4)
-        return this.done()
-      }
-      if (this.buffered.length < lineEnd + 2 + size + 2) return undefined
-      this.keep(this.buffered.subarray(lineEnd + 2, lineEnd + 2 + size))
-      this.buffered = this.buffered.subarray(lineEnd + 2 + size + 2)
-    }
-  }
-
-  /** The connection closed: completes a body read until close, else `undefined`. */
-  end(): Response | undefined {
-    return this.head?.mode === "close" ? this.done() : undefined
-  }
-
-  /** Bytes received after the response (none expected: HTTP/1.1 without pipelining). */
-  get leftover(): number {
-    return this.buffered.length
-  }
-
-  private keep(chunk: Buffer): void {
-    // Only the start of the body is kept: it is read for the log line alone.
-    if (this.bodySize < 1024) this.body.push(chunk)
-    this.bodySize += chunk.length
-  }
-
-  private done(): Response {
-    const head = this.head!
-    const response: Response = {
-      status: head.status,
-      retryAfter: header(head.text, "retry-after"),
-      text: Buffer.concat(this.body).toString("utf8", 0, 200),
-      close: head.closing
-    }
-    this.head = undefined
-    this.body = []
-    this.bodySize = 0
-    return response
-  }
-}
-
-interface Connection {
-  readonly socket: Net.Socket
-  reader: ResponseReader
-  /** Set while a request waits for its answer. */
-  pending: ((result: Error | Response) => void) | undefined
-}
-
-/**
- * @internal
- * A minimal HTTP/1.1 client for one endpoint: kept-alive sockets, one request at a time each, the
- * request head built once per endpoint. node:http's agent and parser cost about as much per
- * request as encoding a few hundred spans (see `npm run bench`); this costs a fraction.
+ * The HTTP client of one output: an undici `Pool` with one kept-alive connection per worker, to
+ * the Unix socket or the URL's origin (`https:` verifies with Node's CAs, which include
+ * `NODE_EXTRA_CA_CERTS`). The request headers are built once; only the routing value varies.
  */
 export const make = (output: Output): Transport => {
   const common = outputCommon(output)
-  let connect: () => Net.Socket
-  let head: string
+  const timeout = Duration.toMillis(common.requestTimeout)
+  const options = {
+    connections: common.numTasks,
+    pipelining: 1,
+    connectTimeout: timeout,
+    headersTimeout: timeout,
+    bodyTimeout: timeout
+  }
+  let pool: Pool
+  let path: string
+  const headers: Record<string, string> = { "content-type": "application/x-protobuf" }
   if ("otlpUds" in output) {
-    const path = output.otlpUds.socketPath
-    connect = () => Net.createConnection({ path })
-    head = "POST /v1/traces HTTP/1.1\r\nHost: localhost\r\n"
+    pool = new Pool("http://localhost", { ...options, socketPath: output.otlpUds.socketPath })
+    path = "/v1/traces"
   } else {
     const url = new URL(output.otlpHttp.url)
-    const port = Number(url.port || 80)
-    const host = url.hostname.replace(/^\[|\]$/g, "")
-    connect = () => Net.createConnection({ host, port })
-    head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`
+    pool = new Pool(url.origin, options)
+    path = `${url.pathname}${url.search}`
+    Object.assign(headers, output.otlpHttp.headers)
   }
-  head += `Content-Type: application/x-protobuf\r\n${common.routingHeaderName}: `
-  const timeout = Duration.toMillis(common.requestTimeout)
-  const idle: Array<Connection> = []
-  const open = new Set<Connection>()
-
-  const retire = (connection: Connection) => {
-    open.delete(connection)
-    const index = idle.indexOf(connection)
-    if (index >= 0) idle.splice(index, 1)
-    connection.socket.destroy()
-  }
-
-  const connection = (): Connection => {
-    const reused = idle.pop()
-    if (reused !== undefined) return reused
-    const socket = connect()
-    socket.setNoDelay(true)
-    const created: Connection = { socket, reader: new ResponseReader(), pending: undefined }
-    open.add(created)
-    const settle = (result: Error | Response) => {
-      const pending = created.pending
-      created.pending = undefined
-      pending?.(result)
-    }
-    socket.on("error", (error: Error & { code?: string }) => {
-      retire(created)
-      settle(new Error(`${error.code ?? "error"}: ${error.message}`))
-    })
-    socket.on("close", () => {
-      const response = created.reader.end()
-      retire(created)
-      settle(response ?? new Error("connection closed before the response"))
-    })
-    socket.on("data", (chunk: Buffer) => {
-      let response: Response | undefined
-      try {
-        response = created.reader.push(chunk)
-      } catch (error) {
-        retire(created)
-        return settle(error as Error)
-      }
-      if (response === undefined) return
-      if (response.close || created.pending === undefined || created.reader.leftover > 0) retire(created)
-      else idle.push(created)
-      settle(response)
-    })
-    return created
-  }
+  const compressed = common.compression === "gzip"
+  if (compressed) headers["content-encoding"] = "gzip"
 
   const send = (routingHeaderValue: string, body: Uint8Array) =>
-    Effect.async<void, ExportRequestError>((resume) => {
-      const target = connection()
-      // One timer bounds the whole request, connect included.
+    Effect.async<Answer, ExportRequestError>((resume) => {
+      const controller = new AbortController()
+      let timedOut = false
+      let answered = false
+      let settled = false
+      // One timer bounds the whole request, connect and the answer's body included.
       const timer = setTimeout(() => {
-        target.pending = undefined
-        retire(target)
-        resume(Effect.fail(new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })))
+        timedOut = true
+        controller.abort()
       }, timeout)
-      target.pending = (result) => {
+      const fail = (error: unknown) => {
+        if (settled) return
+        settled = true
         clearTimeout(timer)
-        if (result instanceof Error) {
-          return resume(Effect.fail(new ExportRequestError({ reason: "transport", message: result.message })))
-        }
-        if (result.status >= 200 && result.status < 300) return resume(Effect.void)
-        const retryAfterMillis = parseRetryAfter(result.retryAfter, Date.now())
         resume(Effect.fail(
-          new ExportRequestError({
-            reason: "status",
-            status: result.status,
-            message: `receiver answered ${result.status}${result.text.length > 0 ? `: ${result.text}` : ""}`,
-            ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
-          })
+          timedOut
+            ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
+            : new ExportRequestError({
+              reason: answered || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
+              message: describe(error)
+            })
         ))
       }
-      const socket = target.socket
-      socket.cork()
-      // The routing value was checked to be a legal header value, so latin1 writes it byte for byte.
-      socket.write(`${head}${routingHeaderValue}\r\nContent-Length: ${body.byteLength}\r\n\r\n`, "latin1")
-      socket.write(body)
-      socket.uncork()
+      pool.request({
+        method: "POST",
+        path,
+        headers: { ...headers, [common.routingHeaderName]: routingHeaderValue },
+        body,
+        signal: controller.signal
+      }).then((response) => {
+        answered = true
+        const chunks: Array<Buffer> = []
+        let size = 0
+        let truncated = false
+        const done = () => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(Effect.succeed({
+            status: response.statusCode,
+            contentType: header(response.headers["content-type"]),
+            retryAfter: header(response.headers["retry-after"]),
+            body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+            truncated
+          }))
+        }
+        response.body.on("data", (chunk: Buffer) => {
+          if (truncated) return
+          if (size + chunk.length > MAX_ANSWER_BYTES) {
+            chunks.push(chunk.subarray(0, MAX_ANSWER_BYTES - size))
+            truncated = true
+            // The rest is not read: the connection is dropped rather than drained.
+            response.body.destroy()
+            return done()
+          }
+          chunks.push(chunk)
+          size += chunk.length
+        })
+        response.body.on("end", done)
+        response.body.on("error", fail)
+      }, fail)
       return Effect.sync(() => {
         clearTimeout(timer)
-        target.pending = undefined
-        retire(target)
+        controller.abort()
       })
     })
 
   return {
+    prepare: compressed ? gzip : Effect.succeed,
     send,
     close: () => {
-      for (const connection of open) connection.socket.destroy()
-      open.clear()
-      idle.length = 0
+      pool.destroy().catch(() => {})
     }
   }
 }

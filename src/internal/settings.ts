@@ -1,7 +1,7 @@
 import { Config, ConfigError, Data, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import type * as SchemaAST from "effect/SchemaAST"
 import type { Output, OutputCommon } from "../UserTracingSettings.js"
-import { isHeaderName } from "./httpSyntax.js"
+import { isHeaderName, isHeaderValue } from "./httpSyntax.js"
 
 /** @internal */
 export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
@@ -28,6 +28,25 @@ const message = (text: string) => ({ message: () => ({ message: text, override: 
 
 const NonEmptyString = Schema.String.pipe(Schema.minLength(1, message("must be a non-empty string")))
 const PositiveInt = Schema.Int.pipe(Schema.positive(message("must be a positive integer")))
+/** An integer from 1 to `max`: a count that sizes what the layer allocates up front. */
+const BoundedInt = (max: number) =>
+  Schema.Int.pipe(Schema.between(1, max, message(`must be an integer from 1 to ${max.toLocaleString("en")}`)))
+
+/**
+ * @internal
+ * Each worker is a fiber and a kept-alive connection (a file descriptor); more than this gains no
+ * throughput on one receiver and risks the process's descriptor limit (1,024 by default).
+ */
+export const maxNumTasks = 256
+
+/** @internal a batch larger than the default queue could never fill */
+export const maxMaxBatchSize = 65_536
+
+/** @internal Node's timers hold 2^31-1 ms at most; a longer one fires after 1 ms. */
+export const maxDurationMillis = 2 ** 31 - 1
+
+/** @internal the bytes of `sockaddr_un.sun_path` on Linux, less its terminating NUL; the kernel cuts longer paths */
+export const maxSocketPathBytes = 107
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative(message("must be a non-negative integer")))
 
 /** Milliseconds (a non-negative number) or a string `Duration.decode` accepts; encodes to milliseconds. */
@@ -35,45 +54,88 @@ const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.
   strict: true,
   decode: (input, _, ast) =>
     Option.match(
-      (typeof input === "number" ? input >= 0 : !input.startsWith("-")) ? Duration.decodeUnknown(input) : Option.none(),
+      ((typeof input === "number" ? input >= 0 : !input.startsWith("-")) ? Duration.decodeUnknown(input) : Option.none())
+        .pipe(Option.filter((duration) => Duration.toMillis(duration) <= maxDurationMillis)),
       { onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)), onSome: ParseResult.succeed }
     ),
   encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
-}).annotations(message("must be a non-negative number of milliseconds or a duration such as \"10 seconds\""))
+}).annotations(message(
+  `must be a number of milliseconds from 0 to ${maxDurationMillis} (about 24.8 days) or a duration such as "10 seconds"`
+))
 
+/** Headers the exporter or HTTP itself sets: neither the routing header nor a static one may be one of them. */
 const exporterHeaders = new Set([
   "host",
   "content-type",
   "content-length",
+  "content-encoding",
   "connection",
+  "keep-alive",
+  "proxy-connection",
   "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
   "traceparent",
   "tracestate"
 ])
 
-const HeaderName = Schema.String.pipe(Schema.filter((name) =>
+const headerNameProblem = (name: string): string | undefined =>
   !isHeaderName(name)
     ? "must be a valid HTTP header name"
-    : !exporterHeaders.has(name.toLowerCase()) || `must not be "${name}", a header the exporter sets itself`
+    : exporterHeaders.has(name.toLowerCase())
+    ? `must not be "${name}", a header the exporter sets itself`
+    : undefined
+
+const HeaderName = Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) ?? true))
+
+const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
+  Buffer.byteLength(path) <= maxSocketPathBytes ||
+  `must be at most ${maxSocketPathBytes} bytes (the kernel cuts a longer Unix socket path); this one has ${
+    Buffer.byteLength(path)
+  }`
 ))
 
 const HttpUrl = Schema.String.pipe(
-  Schema.filter((url) => URL.canParse(url) && new URL(url).protocol === "http:", {
-    message: () => "must be an http: URL such as http://127.0.0.1:4318/v1/traces"
+  Schema.filter((url) => URL.canParse(url) && ["http:", "https:"].includes(new URL(url).protocol), {
+    message: () => "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
   })
 )
 
+/** Static extra headers (an auth token, say): legal names and values, none the exporter sets. */
+const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).pipe(Schema.filter((headers) => {
+  for (const [name, value] of Object.entries(headers)) {
+    const problem = headerNameProblem(name)
+    if (problem !== undefined) return { path: [name], message: `header name ${problem}` }
+    if (!isHeaderValue(value)) {
+      return { path: [name], message: "must be a legal header value (no CR, LF or other control characters)" }
+    }
+  }
+  return undefined
+}))
+
 const outputFields = {
   routingHeaderName: HeaderName,
-  numTasks: Schema.optionalWith(PositiveInt, { default: () => 1 }),
-  maxBatchSize: Schema.optionalWith(PositiveInt, { default: () => 512 }),
+  numTasks: Schema.optionalWith(BoundedInt(maxNumTasks), { default: () => 1 }),
+  maxBatchSize: Schema.optionalWith(BoundedInt(maxMaxBatchSize), { default: () => 512 }),
   maxBatchBytes: Schema.optionalWith(PositiveInt, { default: () => defaultMaxBatchBytes }),
   requestTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
-  maxAttempts: Schema.optionalWith(PositiveInt, { default: () => 5 })
+  maxAttempts: Schema.optionalWith(PositiveInt, { default: () => 5 }),
+  compression: Schema.optionalWith(
+    Schema.Literal("none", "gzip").annotations(message("must be \"none\" or \"gzip\"")),
+    { default: () => "none" as const }
+  )
 }
 
-const OtlpUds = Schema.Struct({ socketPath: NonEmptyString, ...outputFields })
-const OtlpHttp = Schema.Struct({ url: HttpUrl, ...outputFields })
+const OtlpUds = Schema.Struct({ socketPath: SocketPath, ...outputFields })
+const OtlpHttp = Schema.Struct({ url: HttpUrl, headers: Schema.optionalWith(StaticHeaders, { exact: true }), ...outputFields }).pipe(
+  Schema.filter((output) =>
+    Object.keys(output.headers ?? {}).some((name) => name.toLowerCase() === output.routingHeaderName.toLowerCase())
+      ? { path: ["headers", output.routingHeaderName], message: "must not repeat the routing header" }
+      : undefined
+  )
+)
 
 type Parse<A> = (input: unknown, options?: SchemaAST.ParseOptions) => Effect.Effect<A, ParseResult.ParseIssue>
 
@@ -158,19 +220,49 @@ export const decode = (input: SettingsInput) =>
 
 const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
 
+/**
+ * A number read as text, so that a bad one fails in the schema with the field's path (a
+ * `UserTracingSettingsError`) like any other bad value: text that is not a number becomes `NaN`.
+ */
+const number = (name: string) =>
+  optional(Config.map(Config.string(name), (text) => (text.trim() === "" ? Number.NaN : Number(text))))
+
+/** `k=v,k2=v2` with percent-encoded values, like `OTEL_EXPORTER_OTLP_HEADERS`. */
+const headerList = (name: string) =>
+  optional(Config.mapOrFail(Config.string(name), (text) => {
+    const headers: Record<string, string> = {}
+    for (const entry of text.split(",")) {
+      if (entry.trim() === "") continue
+      const equals = entry.indexOf("=")
+      let value: string | undefined
+      try {
+        value = equals > 0 ? decodeURIComponent(entry.slice(equals + 1).trim()) : undefined
+      } catch {
+        value = undefined
+      }
+      if (value === undefined) {
+        return Either.left(ConfigError.InvalidData([name], "must be a list of name=value, values percent-encoded"))
+      }
+      headers[entry.slice(0, equals).trim()] = value
+    }
+    return Either.right(headers)
+  }))
+
 /** A number is milliseconds; anything else goes to the schema as a duration string. */
 const duration = (name: string) => optional(Config.orElse(Config.number(name), () => Config.string(name)))
 
 const output = Config.all({
   socketPath: optional(Config.string("USER_TRACING_SOCKET_PATH")),
   url: optional(Config.string("USER_TRACING_URL")),
+  headers: headerList("USER_TRACING_HEADERS"),
+  compression: optional(Config.string("USER_TRACING_COMPRESSION")),
   routingHeaderName: optional(Config.string("USER_TRACING_ROUTING_HEADER_NAME")),
-  numTasks: optional(Config.number("USER_TRACING_NUM_TASKS")),
-  maxBatchSize: optional(Config.number("USER_TRACING_MAX_BATCH_SIZE")),
+  numTasks: number("USER_TRACING_NUM_TASKS"),
+  maxBatchSize: number("USER_TRACING_MAX_BATCH_SIZE"),
   maxBatchBytes: optional(Config.number("USER_TRACING_MAX_BATCH_BYTES")),
   requestTimeout: duration("USER_TRACING_REQUEST_TIMEOUT"),
-  maxAttempts: optional(Config.number("USER_TRACING_MAX_ATTEMPTS"))
-}).pipe(Config.mapOrFail(({ routingHeaderName, socketPath, url, ...common }): Either.Either<
+  maxAttempts: number("USER_TRACING_MAX_ATTEMPTS")
+}).pipe(Config.mapOrFail(({ headers, routingHeaderName, socketPath, url, ...common }): Either.Either<
   SettingsInput["output"],
   ConfigError.ConfigError
 > => {
@@ -178,6 +270,9 @@ const output = Config.all({
     return Either.left(
       ConfigError.InvalidData(["USER_TRACING_URL"], "cannot be set together with USER_TRACING_SOCKET_PATH")
     )
+  }
+  if (headers !== undefined && url === undefined) {
+    return Either.left(ConfigError.InvalidData(["USER_TRACING_HEADERS"], "applies to USER_TRACING_URL only"))
   }
   if (routingHeaderName === undefined) {
     return socketPath === undefined && url === undefined
@@ -187,12 +282,16 @@ const output = Config.all({
         "is required when USER_TRACING_SOCKET_PATH or USER_TRACING_URL is set"
       ))
   }
-  const fields = { routingHeaderName, ...common }
+  // `compression` goes to the schema as text: a bad value fails there, naming the field.
+  const fields = { routingHeaderName, ...common } as typeof common & {
+    routingHeaderName: string
+    compression: "none" | "gzip" | undefined
+  }
   return Either.right(
     socketPath !== undefined
       ? { otlpUds: { socketPath, ...fields } }
       : url !== undefined
-      ? { otlpHttp: { url, ...fields } }
+      ? { otlpHttp: { url, ...(headers === undefined ? {} : { headers }), ...fields } }
       : undefined
   )
 }))
@@ -201,10 +300,10 @@ const output = Config.all({
 export const config: Config.Config<SettingsInput> = Config.all({
   enabled: optional(Config.boolean("USER_TRACING_ENABLED")),
   serviceName: optional(Config.string("USER_TRACING_SERVICE_NAME")),
-  maxQueueSize: optional(
-    Config.orElse(Config.number("USER_TRACING_MAX_QUEUE_SIZE"), () =>
-      Config.map(Config.literal("unbounded")("USER_TRACING_MAX_QUEUE_SIZE"), () => null))
-  ),
+  maxQueueSize: optional(Config.map(
+    Config.string("USER_TRACING_MAX_QUEUE_SIZE"),
+    (text) => text.trim() === "unbounded" ? null : text.trim() === "" ? Number.NaN : Number(text)
+  )),
   maxQueueBytes: optional(
     Config.orElse(Config.number("USER_TRACING_MAX_QUEUE_BYTES"), () =>
       Config.map(Config.literal("unbounded")("USER_TRACING_MAX_QUEUE_BYTES"), () => null))
