@@ -60,7 +60,9 @@ describe("defaults", () => {
       expect(yield* Schema.encode(UserTracingSettings.SettingsSchema)(settings)).toEqual({
         ...enabled,
         maxQueueSize: 65_536,
-        output: { otlpUds: { ...uds, numTasks: 1, maxBatchSize: 512, requestTimeout: 10_000, maxAttempts: 5 } },
+        output: {
+          otlpUds: { ...uds, numTasks: 1, maxBatchSize: 512, requestTimeout: 10_000, maxAttempts: 5, compression: "none" }
+        },
         shutdownTimeout: 10_000,
         limits: { maxAttributes: 128, maxEvents: 128, maxAttributeValueLength: 4096 }
       })
@@ -84,13 +86,58 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
   ["negative limit", { limits: { maxEvents: -1 } }, "limits.maxEvents"],
   ["bad duration string", { shutdownTimeout: "10 parsecs" }, "shutdownTimeout"],
   ["negative duration", { output: { otlpUds: { ...uds, requestTimeout: -1 } } }, "output.otlpUds.requestTimeout"],
-  ["non-http url", { output: { otlpHttp: { ...http, url: "https://example.com/v1/traces" } } }, "output.otlpHttp.url"],
+  ["non-http url", { output: { otlpHttp: { ...http, url: "ftp://example.com/v1/traces" } } }, "output.otlpHttp.url"],
+  ["numTasks 1e9 (would fork a billion fibers)", { output: { otlpUds: { ...uds, numTasks: 1e9 } } }, "output.otlpUds.numTasks"],
+  ["numTasks past the bound", { output: { otlpUds: { ...uds, numTasks: 257 } } }, "output.otlpUds.numTasks"],
+  ["maxBatchSize 1e9", { output: { otlpHttp: { ...http, maxBatchSize: 1e9 } } }, "output.otlpHttp.maxBatchSize"],
+  ["requestTimeout 30 days (past Node's timer range)", { output: { otlpUds: { ...uds, requestTimeout: "30 days" } } }, "output.otlpUds.requestTimeout"],
+  ["shutdownTimeout 2^31 ms", { shutdownTimeout: 2 ** 31 }, "shutdownTimeout"],
+  ["shutdownTimeout infinite", { shutdownTimeout: "Infinity" }, "shutdownTimeout"],
+  ["a 140-byte socketPath (the kernel would cut it)", { output: { otlpUds: { ...uds, socketPath: `/${"s".repeat(139)}` } } }, "output.otlpUds.socketPath"],
+  ["a socketPath of 36 characters but 108 bytes", { output: { otlpUds: { ...uds, socketPath: "東".repeat(36) } } }, "output.otlpUds.socketPath"],
+  ["unknown compression", { output: { otlpUds: { ...uds, compression: "brotli" as never } } }, "output.otlpUds.compression"],
+  ["a static header with a bad name", { output: { otlpHttp: { ...http, headers: { "bad name": "x" } } } }, "output.otlpHttp.headers.bad name"],
+  ["a static header value with a newline", { output: { otlpHttp: { ...http, headers: { authorization: "x\r\ninjected: 1" } } } }, "output.otlpHttp.headers.authorization"],
+  ["a static header the exporter sets", { output: { otlpHttp: { ...http, headers: { "Content-Encoding": "br" } } } }, "output.otlpHttp.headers.Content-Encoding"],
+  ["a static header repeating the routing header", { output: { otlpHttp: { ...http, headers: { "X-Route": "x" } } } }, "output.otlpHttp.headers.X-Route"],
+  ["headers on a uds output", { output: { otlpUds: { ...uds, headers: {} } as never } }, "output.otlpUds.headers"],
   ["unparsable url", { output: { otlpHttp: { ...http, url: "not a url" } } }, "output.otlpHttp.url"],
   ["both outputs", { output: { otlpUds: uds, otlpHttp: http } }, "output"],
   ["no output kind", { output: {} as never }, "output"],
   ["typo in a field", { output: { otlpUds: { ...uds, sockerPath: "/x" } as never } }, "output.otlpUds.sockerPath"],
   ["typo at the top", { enable: true } as never, "enable"]
 ]
+
+describe("limits a new user may hit", () => {
+  it.effect("accepted at the bounds: 256 tasks, 2^31-1 ms, a 107-byte socket path", () =>
+    Effect.gen(function*() {
+      const socketPath = `/${"s".repeat(106)}`
+      const settings = yield* UserTracingSettings.decode({
+        ...enabled,
+        shutdownTimeout: 2 ** 31 - 1,
+        output: { otlpUds: { ...uds, socketPath, numTasks: 256, maxBatchSize: 65_536, requestTimeout: "24 days" } }
+      })
+      expect(settings.output).toMatchObject({ otlpUds: { socketPath, numTasks: 256 } })
+    }))
+
+  it.effect("an https url with static headers and gzip", () =>
+    Effect.gen(function*() {
+      const settings = yield* UserTracingSettings.decode({
+        ...enabled,
+        output: {
+          otlpHttp: {
+            ...http,
+            url: "https://otlp.example.com/v1/traces",
+            headers: { authorization: "Bearer abc", "x-tenant": "café" },
+            compression: "gzip"
+          }
+        }
+      })
+      expect(settings.output).toMatchObject({
+        otlpHttp: { headers: { authorization: "Bearer abc", "x-tenant": "café" }, compression: "gzip" }
+      })
+    }))
+})
 
 describe("bad settings fail with the field path", () => {
   it.effect.each(bad)("%s", ([, input, path]) =>
@@ -167,14 +214,53 @@ describe("layerConfig", () => {
       expect(String(error)).toContain("USER_TRACING_ROUTING_HEADER_NAME")
     }))
 
-  it.effect("a non-number names the variable", () =>
+  it.effect.each([
+    ["USER_TRACING_NUM_TASKS", "abc", "output.otlpUds.numTasks"],
+    ["USER_TRACING_NUM_TASKS", "1e9", "output.otlpUds.numTasks"],
+    ["USER_TRACING_NUM_TASKS", "", "output.otlpUds.numTasks"],
+    ["USER_TRACING_MAX_BATCH_SIZE", "lots", "output.otlpUds.maxBatchSize"],
+    ["USER_TRACING_MAX_ATTEMPTS", "3x", "output.otlpUds.maxAttempts"],
+    ["USER_TRACING_MAX_QUEUE_SIZE", "abc", "maxQueueSize"],
+    ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
+    ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"]
+  ] as const)("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(fromEnv([
         ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
         ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        ["USER_TRACING_NUM_TASKS", "many"]
+        [name, value]
       ])(fromConfig))
-      expect(String(error)).toContain("USER_TRACING_NUM_TASKS")
+      expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
+      expect(error).toMatchObject({ path })
+    }))
+
+  it.effect("USER_TRACING_HEADERS is k=v,k2=v2 with percent-decoded values; USER_TRACING_COMPRESSION", () =>
+    Effect.gen(function*() {
+      const settings = yield* fromEnv([
+        ["USER_TRACING_URL", "https://otlp.example.com/v1/traces"],
+        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
+        ["USER_TRACING_HEADERS", " authorization = Basic%20dXNlcjpwYXNz , x-tenant=caf%C3%A9,, x-eq=a%3Db"],
+        ["USER_TRACING_COMPRESSION", "gzip"]
+      ])(fromConfig)
+      expect(settings.output).toMatchObject({
+        otlpHttp: {
+          headers: { authorization: "Basic dXNlcjpwYXNz", "x-tenant": "café", "x-eq": "a=b" },
+          compression: "gzip"
+        }
+      })
+    }))
+
+  it.effect("USER_TRACING_HEADERS: a bad entry, a bad header, or a socket output fail", () =>
+    Effect.gen(function*() {
+      const env = (headers: string, output: readonly [string, string] = ["USER_TRACING_URL", http.url]) =>
+        Effect.flip(fromEnv([output, ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"], ["USER_TRACING_HEADERS", headers]])(
+          fromConfig
+        ))
+      expect(String(yield* env("novalue"))).toContain("USER_TRACING_HEADERS")
+      expect(String(yield* env("k=%E0%A4%A"))).toContain("USER_TRACING_HEADERS")
+      expect(yield* env("k=a%0Ab")).toMatchObject({ path: "output.otlpHttp.headers.k" })
+      expect(yield* env("x-route=1")).toMatchObject({ path: "output.otlpHttp.headers.x-route" })
+      expect(String(yield* env("k=v", ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]))).toContain("USER_TRACING_URL only")
     }))
 
   it.effect("a bad number names the field", () =>

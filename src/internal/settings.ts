@@ -130,11 +130,12 @@ const outputFields = {
 
 const OtlpUds = Schema.Struct({ socketPath: SocketPath, ...outputFields })
 const OtlpHttp = Schema.Struct({ url: HttpUrl, headers: Schema.optionalWith(StaticHeaders, { exact: true }), ...outputFields }).pipe(
-  Schema.filter((output) =>
-    Object.keys(output.headers ?? {}).some((name) => name.toLowerCase() === output.routingHeaderName.toLowerCase())
-      ? { path: ["headers", output.routingHeaderName], message: "must not repeat the routing header" }
-      : undefined
-  )
+  Schema.filter((output) => {
+    const repeated = Object.keys(output.headers ?? {}).find((name) =>
+      name.toLowerCase() === output.routingHeaderName.toLowerCase()
+    )
+    return repeated === undefined ? undefined : { path: ["headers", repeated], message: "must not repeat the routing header" }
+  })
 )
 
 type Parse<A> = (input: unknown, options?: SchemaAST.ParseOptions) => Effect.Effect<A, ParseResult.ParseIssue>
