@@ -60,11 +60,20 @@ describe("defaults", () => {
       expect(yield* Schema.encode(UserTracingSettings.SettingsSchema)(settings)).toEqual({
         ...enabled,
         maxQueueSize: 65_536,
+        maxQueueBytes: 64 * 1024 * 1024,
         output: {
-          otlpUds: { ...uds, numTasks: 1, maxBatchSize: 512, requestTimeout: 10_000, maxAttempts: 5, compression: "none" }
+          otlpUds: {
+            ...uds,
+            numTasks: 1,
+            maxBatchSize: 512,
+            maxBatchBytes: 4 * 1024 * 1024,
+            requestTimeout: 10_000,
+            maxAttempts: 5,
+            compression: "none"
+          }
         },
         shutdownTimeout: 10_000,
-        limits: { maxAttributes: 128, maxEvents: 128, maxAttributeValueLength: 4096 }
+        limits: { maxAttributes: 128, maxEvents: 128, maxEventAttributes: 128, maxAttributeValueLength: 4096 }
       })
     }))
 })
