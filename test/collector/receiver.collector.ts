@@ -227,6 +227,24 @@ describe.each(["unix", "tcp"] as const)("UserTracing.layer to the Collector's OT
     }).pipe(Effect.scoped))
 })
 
+describe("otlpHttp with compression and static headers", () => {
+  it.live("gzip bodies are inflated by the Collector; static headers arrive as metadata beside the routing header", () =>
+    Effect.gen(function*() {
+      const collector = yield* startCollector({ transport: "tcp" })
+      const headers = { authorization: "Bearer user-traces-token", "X-Team": "payments" }
+      const t0 = yield* nowNanos
+      const [live, delta] = yield* counted(withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario))
+      const t1 = yield* nowNanos
+      expect(delta).toEqual({ total: 6, exported: 6, failed: 0, dropped: 0 })
+      expectScenario(collector, live, t0, t1)
+      for (const request of collector.requests) {
+        expect(request.metadata["content-encoding"]).toEqual(["gzip"])
+        expect(request.metadata.authorization).toEqual(["Bearer user-traces-token"])
+        expect(request.metadata["x-team"]).toEqual(["payments"])
+      }
+    }).pipe(Effect.scoped))
+})
+
 /** Finished span records made under `TestUserTracing`. */
 const finishedSpans = (self: Effect.Effect<unknown>) =>
   Effect.zipRight(self, UserTracingTest.finishedSpans).pipe(Effect.provide(TestUserTracing))
