@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { parseArgs } from "node:util"
+import { renderTrace, safeJson, sanitize, showOrReport, spanJson, useColor } from "../internal/waterfall.js"
 import type * as UserTraceSink from "../UserTraceSink.js"
 
 const usage = `Usage: user-tracing-sink (--socket PATH | --port N [--host HOST]) [options]
@@ -28,6 +29,12 @@ Options:
                            $USER_TRACING_ROUTING_HEADER_NAME, else every non-standard header)
   --quiet-period MS        a trace is shown once its root has arrived and no span of it came
                            for this long (default 500)
+  --max-trace-age MS       a trace still receiving spans this long after its first one is shown
+                           as it is, marked incomplete (default 60000)
+  --max-spans-per-trace N  spans kept per pending trace; more are counted and shown as dropped
+                           (default 10000)
+  --max-pending-spans N    spans kept across pending traces; past it the oldest trace is shown
+                           early, marked incomplete (default 100000)
   --width N                line width of the waterfall (default: the terminal's, else 100)
   -h, --help               this help
 
@@ -39,13 +46,22 @@ interface Cli {
   readonly json: boolean
   readonly routingHeader: string | undefined
   readonly quietPeriod: number
+  /** `undefined`: the sink's default (so are the next two). */
+  readonly maxTraceAge: number | undefined
+  readonly maxSpansPerTrace: number | undefined
+  readonly maxPendingSpans: number | undefined
   readonly width: number | undefined
 }
 
-const nonNegativeInteger = (name: string, text: string, max = Number.MAX_SAFE_INTEGER): number => {
-  if (!/^\d+$/.test(text) || Number(text) > max) throw new Error(`${name} must be an integer from 0 to ${max}: ${text}`)
+const integerFlag = (name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}: ${JSON.stringify(text)}`)
+  }
   return Number(text)
 }
+
+const optionalInteger = (name: string, text: string | undefined, min: number): number | undefined =>
+  text === undefined ? undefined : integerFlag(name, text, min)
 
 /** The command line, `"help"`, or a thrown message for a usage error. */
 const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help" => {
@@ -60,6 +76,9 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help
       json: { type: "boolean" },
       "routing-header": { type: "string" },
       "quiet-period": { type: "string" },
+      "max-trace-age": { type: "string" },
+      "max-spans-per-trace": { type: "string" },
+      "max-pending-spans": { type: "string" },
       width: { type: "string" },
       help: { type: "boolean", short: "h" }
     }
@@ -69,7 +88,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help
   if (values.host !== undefined && values.port === undefined) throw new Error("--host needs --port")
   let address: UserTraceSink.Address
   if (values.port !== undefined) {
-    address = { port: nonNegativeInteger("--port", values.port, 65535), host: values.host ?? "127.0.0.1" }
+    address = { port: integerFlag("--port", values.port, 0, 65535), host: values.host ?? "127.0.0.1" }
   } else {
     const socketPath = values.socket ?? (env.USER_TRACING_SOCKET_PATH || undefined)
     if (socketPath === undefined || socketPath === "") throw new Error("give --socket PATH or --port N")
@@ -79,62 +98,95 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help
   if (routingHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/.test(routingHeader)) {
     throw new Error(`--routing-header is not a valid header name: ${JSON.stringify(routingHeader)}`)
   }
-  const width = values.width === undefined ? undefined : nonNegativeInteger("--width", values.width, 1000)
+  const width = values.width === undefined ? undefined : integerFlag("--width", values.width, 0, 1000)
   return {
     address,
     json: values.json === true,
     routingHeader,
-    quietPeriod: values["quiet-period"] === undefined ? 500 : nonNegativeInteger("--quiet-period", values["quiet-period"]),
+    quietPeriod: optionalInteger("--quiet-period", values["quiet-period"], 0) ?? 500,
+    maxTraceAge: optionalInteger("--max-trace-age", values["max-trace-age"], 1),
+    maxSpansPerTrace: optionalInteger("--max-spans-per-trace", values["max-spans-per-trace"], 1),
+    maxPendingSpans: optionalInteger("--max-pending-spans", values["max-pending-spans"], 1),
     width
   }
 }
 
+/** One line on stderr; what it carries from outside is escaped by the caller (`sanitize`). */
 const stderr = (line: string): void => void process.stderr.write(`user-tracing-sink: ${line}\n`)
 
 /**
  * Runs the sink until a signal: then closes it (which ends its streams), lets the output fiber
  * print what is pending, and reports on stderr. Effect and the sink are loaded only here, so
- * `--help` and usage errors answer at once.
+ * `--help` and usage errors answer at once. A trace or span that cannot be shown, and what the
+ * sink logs, are told on stderr in one escaped line each; the others are still shown.
  */
 const start = async (cli: Cli): Promise<void> => {
-  const [{ Cause, Duration, Effect, Exit, Fiber, Scope, Stream }, Sink, { renderTrace, spanJson, useColor }] = await Promise
-    .all([import("effect"), import("../UserTraceSink.js"), import("../internal/waterfall.js")])
-
-  const write = (text: string) => Effect.sync(() => void process.stdout.write(text))
+  const [{ Cause, Duration, Effect, Exit, Fiber, Logger, Scope, Stream }, Sink] = await Promise.all([
+    import("effect"),
+    import("../UserTraceSink.js")
+  ])
+  const report = (line: string): void => stderr(line)
+  const stderrLogger = Logger.make(({ message }) =>
+    stderr(sanitize(Array.isArray(message) ? message.map(String).join(" ") : String(message)))
+  )
 
   const program = Effect.gen(function*() {
     const scope = yield* Scope.make()
     const sink = yield* Sink.make({ ...cli.address, retainSpans: false }).pipe(Scope.extend(scope))
     const where = sink.address._tag === "Unix" ? `unix:${sink.address.socketPath}` : sink.url
-    stderr(`listening on ${where} (POST /v1/traces); Ctrl-C to stop`)
+    stderr(sanitize(`listening on ${where} (POST /v1/traces); Ctrl-C to stop`))
 
     const color = useColor(process.stdout, process.env)
+    const shown = { incomplete: 0, droppedSpans: 0 }
     const output = cli.json
-      ? Stream.runForEach(sink.spans, (span) => write(`${JSON.stringify(spanJson(span, cli.routingHeader))}\n`))
+      ? Stream.runForEach(sink.spans, (span) =>
+        Effect.sync(() => {
+          const line = showOrReport(
+            () => `span ${span.spanId} of trace ${span.traceId}`,
+            () => safeJson(spanJson(span, cli.routingHeader)),
+            report
+          )
+          if (line !== undefined) process.stdout.write(`${line}\n`)
+        }))
       : Stream.runForEach(
-        sink.completedTraces({ quietPeriod: Duration.millis(cli.quietPeriod) }),
-        (trace) => {
-          const width = cli.width ?? process.stdout.columns ?? 100
-          return write(`${renderTrace(trace, { color, width, routingHeader: cli.routingHeader })}\n\n`)
-        }
+        sink.completedTraces({
+          quietPeriod: Duration.millis(cli.quietPeriod),
+          maxTraceAge: cli.maxTraceAge === undefined ? undefined : Duration.millis(cli.maxTraceAge),
+          maxSpansPerTrace: cli.maxSpansPerTrace,
+          maxPendingSpans: cli.maxPendingSpans
+        }),
+        (trace) =>
+          Effect.sync(() => {
+            if (trace.incomplete !== undefined) shown.incomplete++
+            shown.droppedSpans += trace.droppedSpans ?? 0
+            const width = cli.width ?? process.stdout.columns ?? 100
+            const text = showOrReport(
+              () => `trace ${trace.traceId}`,
+              () => renderTrace(trace, { color, width, routingHeader: cli.routingHeader }),
+              report
+            )
+            if (text !== undefined) process.stdout.write(`${text}\n\n`)
+          })
       )
     // A daemon: the signal interrupts this fiber, not the output, which must still print what is pending.
     const printing = yield* Effect.forkDaemon(output)
     const shutdown = Scope.close(scope, Exit.void).pipe(
       Effect.zipRight(Fiber.join(printing)),
-      Effect.timeout("5 seconds"),
-      Effect.ignore,
+      Effect.timeout("15 seconds"),
+      Effect.catchAllCause((cause) => Effect.sync(() => stderr(sanitize(`while stopping: ${Cause.pretty(cause)}`)))),
       Effect.zipRight(sink.stats),
       Effect.map((stats) =>
         stderr(
           `stopped: ${stats.spans} span(s) in ${stats.accepted} request(s)` +
             (stats.rejected > 0 ? `, ${stats.rejected} request(s) rejected` : "") +
-            (stats.rejectedSpans > 0 ? `, ${stats.rejectedSpans} span(s) rejected` : "")
+            (stats.rejectedSpans > 0 ? `, ${stats.rejectedSpans} span(s) rejected` : "") +
+            (shown.incomplete > 0 ? `, ${shown.incomplete} trace(s) shown incomplete` : "") +
+            (shown.droppedSpans > 0 ? `, ${shown.droppedSpans} span(s) over the per-trace cap not kept` : "")
         )
       )
     )
     yield* Fiber.join(printing).pipe(Effect.onInterrupt(() => shutdown))
-  })
+  }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)))
 
   const fiber = Effect.runFork(program)
   const onSignal = (): void => {
@@ -152,7 +204,7 @@ const start = async (cli: Cli): Promise<void> => {
     process.off("SIGTERM", onSignal)
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       const failure = Cause.failureOption(exit.cause)
-      stderr(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause))
+      stderr(sanitize(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause)))
       process.exitCode = 1
     } else {
       process.exitCode = 0
@@ -165,7 +217,7 @@ const main = (): void => {
   try {
     cli = parse(process.argv.slice(2), process.env)
   } catch (error) {
-    process.stderr.write(`user-tracing-sink: ${error instanceof Error ? error.message : String(error)}\n\n${usage}\n`)
+    process.stderr.write(`user-tracing-sink: ${sanitize(error instanceof Error ? error.message : String(error))}\n\n${usage}\n`)
     process.exitCode = 2
     return
   }
@@ -174,7 +226,7 @@ const main = (): void => {
     return
   }
   start(cli).catch((error: unknown) => {
-    stderr(error instanceof Error ? error.message : String(error))
+    stderr(sanitize(error instanceof Error ? error.message : String(error)))
     process.exitCode = 1
   })
 }

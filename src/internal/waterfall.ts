@@ -7,7 +7,7 @@
  * Everything printed from the wire is sanitized: control characters (ANSI escapes included) and
  * bidirectional overrides are shown escaped, never sent to the terminal.
  */
-import type { ReceivedSpan, ReceivedSpanNode, ReceivedTrace, ReceivedValue } from "../UserTraceSink.js"
+import type { IncompleteReason, ReceivedSpan, ReceivedSpanNode, ReceivedTrace, ReceivedValue } from "../UserTraceSink.js"
 
 /** @internal */
 export interface WaterfallOptions {
@@ -51,12 +51,40 @@ export const useColor = (stream: { readonly isTTY?: boolean | undefined }, env: 
 // ---------------------------------------------------------------------------------------------
 // Text
 
-const unsafeCharacters = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+const unsafeCharacters = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
-/** @internal the text with control and bidi characters escaped (`\n`, `\u001b`, ...) */
+const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+
+/** @internal the text with control, bidi and line/paragraph separator characters escaped (`\n`, `\u001b`, ...) */
 export const sanitize = (text: string): string =>
-  text.replace(unsafeCharacters, (c) =>
-    c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  text.replace(unsafeCharacters, (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : unicodeEscape(c))
+
+// What `JSON.stringify` leaves raw that a terminal acts on: DEL, C1 controls, bidi controls, U+2028/U+2029.
+const unsafeInJson = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/** @internal `JSON.stringify(value)` with the characters it leaves raw that a terminal acts on as `\uXXXX`: the same JSON */
+export const safeJson = (value: unknown): string => JSON.stringify(value).replace(unsafeInJson, unicodeEscape)
+
+/**
+ * @internal
+ * `show()`, or, when it throws, `undefined` once `report` got one escaped line saying so: what
+ * fails for one trace or span is told and skipped, never stopping the ones after it.
+ */
+export const showOrReport = (what: () => string, show: () => string, report: (line: string) => void): string | undefined => {
+  try {
+    return show()
+  } catch (error) {
+    let subject: string
+    try {
+      subject = what()
+    } catch {
+      subject = "an item"
+    }
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    report(truncate(sanitize(`${subject} could not be shown: ${reason}`), 300))
+    return undefined
+  }
+}
 
 const truncate = (text: string, max: number): string =>
   max <= 0 ? "" : text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text
@@ -74,20 +102,36 @@ const needsQuotes = (text: string): boolean => text === "" || /[\s"=,[\]{}]/.tes
 
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 
-/** @internal an attribute value for humans: strings bare unless they need quotes, ints as digits */
-export const formatValue = (value: ReceivedValue, max = 120): string => {
-  let text: string
-  if (value === null) text = "null"
-  else if (typeof value === "string") text = needsQuotes(value) ? JSON.stringify(value) : value
-  else if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") text = String(value)
-  else if (value instanceof Uint8Array) text = `0x${hexOf(value)}`
-  else if (Array.isArray(value)) text = `[${value.map((item: ReceivedValue) => formatValue(item, max)).join(", ")}]`
-  else {
-    const entries = Object.entries(value as { readonly [key: string]: ReceivedValue })
-    text = `{${entries.map(([k, v]) => `${k}: ${formatValue(v, max)}`).join(", ")}}`
+/** Values nested deeper than this are shown as `…`. */
+const maxShownDepth = 16
+
+/** `value` as text, cut a little past `max` characters: long arrays and strings are not formatted whole. */
+const valueText = (value: ReceivedValue, max: number, depth: number): string => {
+  if (value === null) return "null"
+  if (typeof value === "string") {
+    const cut = value.length > max ? value.slice(0, max + 1) : value
+    return needsQuotes(value) ? JSON.stringify(cut) : cut
   }
-  return truncate(sanitize(text), max)
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value)
+  if (value instanceof Uint8Array) return `0x${hexOf(value.subarray(0, max))}`
+  if (depth >= maxShownDepth) return "…"
+  let text = ""
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && text.length <= max; i++) {
+      text += `${i === 0 ? "" : ", "}${valueText(value[i] as ReceivedValue, max, depth + 1)}`
+    }
+    return `[${text}]`
+  }
+  const entries = Object.entries(value as { readonly [key: string]: ReceivedValue })
+  for (let i = 0; i < entries.length && text.length <= max; i++) {
+    const [key, member] = entries[i]
+    text += `${i === 0 ? "" : ", "}${key.slice(0, max)}: ${valueText(member, max, depth + 1)}`
+  }
+  return `{${text}}`
 }
+
+/** @internal an attribute value for humans: strings bare unless they need quotes, ints as digits */
+export const formatValue = (value: ReceivedValue, max = 120): string => truncate(sanitize(valueText(value, max, 0)), max)
 
 // ---------------------------------------------------------------------------------------------
 // Headers and routing
@@ -199,16 +243,43 @@ interface Row {
   readonly detailPrefix: string
 }
 
-const flatten = (roots: ReadonlyArray<ReceivedSpanNode>): ReadonlyArray<Row> => {
+interface Frame {
+  readonly node: ReceivedSpanNode
+  readonly depth: number
+  /** The connector to this node: `""` for a root. */
+  readonly connector: string
+  /** The ancestors' `│  `/`   `, the nearest `levels - 1` only. */
+  readonly continuation: string
+}
+
+/**
+ * The rows of the trees in display order, walked with an explicit stack (a chain of any length
+ * fits). Past `levels` levels, the indentation shows the nearest levels only, after the depth
+ * (`[42] │  └─ name`), so a row stays short however deep it is.
+ */
+const flatten = (roots: ReadonlyArray<ReceivedSpanNode>, levels: number): ReadonlyArray<Row> => {
   const rows: Array<Row> = []
-  const walk = (node: ReceivedSpanNode, prefix: string, continuation: string): void => {
-    rows.push({ node, prefix, detailPrefix: continuation + (node.children.length > 0 ? "│" : " ") })
-    node.children.forEach((child, i) => {
-      const last = i === node.children.length - 1
-      walk(child, continuation + (last ? "└─ " : "├─ "), continuation + (last ? "   " : "│  "))
-    })
+  const stack: Array<Frame> = []
+  const pushChildren = (nodes: ReadonlyArray<ReceivedSpanNode>, depth: number, continuation: string): void => {
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const last = i === nodes.length - 1
+      stack.push({ node: nodes[i], depth, connector: depth === 0 ? "" : last ? "└─ " : "├─ ", continuation })
+    }
   }
-  for (const root of roots) walk(root, "", "")
+  pushChildren(roots, 0, "")
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { connector, continuation, depth, node } = frame
+    const elided = depth > levels ? `[${depth}] ` : ""
+    rows.push({
+      node,
+      prefix: elided + continuation + connector,
+      detailPrefix: " ".repeat(elided.length) + continuation + (connector === "" ? "" : connector === "└─ " ? "   " : "│  ") +
+        (node.children.length > 0 ? "│" : " ")
+    })
+    if (node.children.length === 0) continue
+    const next = depth === 0 ? "" : continuation + (connector === "└─ " ? "   " : "│  ")
+    pushChildren(node.children, depth + 1, next.length > 3 * (levels - 1) ? next.slice(3) : next)
+  }
   return rows
 }
 
@@ -242,28 +313,57 @@ const fitLabel = (prefix: string, name: string, kind: string, width: number) => 
     : { prefix: cutPrefix, name: truncate(name, room), kind: "" }
 }
 
+/** How many services, headers, header values and foreign parents the header lists. */
+const listed = 5
+
+/** The first `listed` items, shown and joined, then how many more there are. */
+const firstFew = (items: Iterable<string>, show: (item: string) => string, separator: string): string => {
+  const shown: Array<string> = []
+  let count = 0
+  for (const item of items) if (count++ < listed) shown.push(show(item))
+  return shown.join(separator) + (count > listed ? ` (+${count - listed} more)` : "")
+}
+
+const incompleteReasons: Record<IncompleteReason, string> = {
+  maxTraceAge: "still receiving spans at the maximum trace age",
+  maxPendingSpans: "shown early to make room for newer traces (pending-span cap)"
+}
+
 /** @internal the waterfall of one trace, lines joined by `\n` (no trailing newline) */
 export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): string => {
   const c = palette(options.color)
-  const width = Math.max(60, options.width ?? 100)
+  const width = Math.min(1000, Math.max(60, Math.floor(options.width ?? 100) || 100))
   const spans = trace.spans
-  if (spans.length === 0) return c.cyanBold(`trace ${trace.traceId}`) + c.dim("  (no spans)")
-  const t0 = spans.reduce((min, s) => (s.startTimeUnixNano < min ? s.startTimeUnixNano : min), spans[0].startTimeUnixNano)
-  const t1 = spans.reduce((max, s) => (s.endTimeUnixNano > max ? s.endTimeUnixNano : max), spans[0].endTimeUnixNano)
+  const title = c.cyanBold(`trace ${sanitize(trace.traceId)}`)
+  if (spans.length === 0) return title + c.dim("  (no spans)")
+  let t0 = spans[0].startTimeUnixNano
+  let t1 = spans[0].endTimeUnixNano
+  for (const span of spans) {
+    if (span.startTimeUnixNano < t0) t0 = span.startTimeUnixNano
+    if (span.endTimeUnixNano > t1) t1 = span.endTimeUnixNano
+  }
   const total = t1 - t0
 
   const lines: Array<string> = []
 
-  // Header: trace id, services, span count, duration; then the headers and where it continues from.
-  const services = Array.from(new Set(spans.map((s) => s.serviceName).filter((s): s is string => s !== undefined)))
+  // Header: trace id, services, span count, duration; then the headers and where it continues
+  // from, each list cut after a few items: a trace of many requests must not print pages of them.
+  const services = new Set<string>()
+  for (const span of spans) if (span.serviceName !== undefined) services.add(span.serviceName)
   lines.push(
-    c.cyanBold(`trace ${trace.traceId}`) +
+    title +
       c.dim(
-        `  ${services.map(sanitize).join(", ") || "(no service.name)"} · ${spans.length} span${
+        `  ${firstFew(services, (name) => sanitize(truncate(name, 60)), ", ") || "(no service.name)"} · ${spans.length} span${
           spans.length === 1 ? "" : "s"
         } · ${formatDuration(total)}`
       )
   )
+  if (trace.incomplete !== undefined) {
+    lines.push(`  ${c.yellow(`incomplete: ${incompleteReasons[trace.incomplete]}; later spans come as another trace`)}`)
+  }
+  if (trace.droppedSpans !== undefined && trace.droppedSpans > 0) {
+    lines.push(`  ${c.yellow(`${trace.droppedSpans} more span(s) received and not kept (over the spans-per-trace cap)`)}`)
+  }
   const headerValues = new Map<string, Set<string>>()
   for (const span of spans) {
     for (const [name, value] of shownHeaders(span.headers, options.routingHeader)) {
@@ -272,25 +372,43 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       values.add(value)
     }
   }
+  let headersShown = 0
   for (const [name, values] of headerValues) {
-    lines.push(`  ${c.magenta(`${sanitize(name)}: ${Array.from(values, (v) => truncate(sanitize(v), 200)).join(" | ")}`)}`)
+    if (headersShown++ === listed) {
+      lines.push(c.dim(`  … ${headerValues.size - listed} more header(s)`))
+      break
+    }
+    lines.push(`  ${c.magenta(`${sanitize(truncate(name, 60))}: ${firstFew(values, (v) => sanitize(truncate(v, 200)), " | ")}`)}`)
   }
+  let rootsShown = 0
   for (const root of trace.roots) {
     const span = root.span
     if (span.parentSpanId === undefined) continue
+    if (rootsShown++ === listed) {
+      const more = trace.roots.filter((node) => node.span.parentSpanId !== undefined).length - listed
+      lines.push(c.dim(`  … ${more} more root(s) whose parent is elsewhere`))
+      break
+    }
+    const parent = sanitize(truncate(span.parentSpanId, 32))
     lines.push(
       c.dim(
         span.remoteParent
-          ? `  continues remote parent ${span.parentSpanId} (${sanitize(truncate(span.name, 40))})` +
-            (span.traceState === undefined ? "" : `, tracestate ${truncate(sanitize(span.traceState), 80)}`)
-          : `  parent ${span.parentSpanId} of ${sanitize(truncate(span.name, 40))} not received`
+          ? `  continues remote parent ${parent} (${sanitize(truncate(span.name, 40))})` +
+            (span.traceState === undefined ? "" : `, tracestate ${sanitize(truncate(span.traceState, 80))}`)
+          : `  parent ${parent} of ${sanitize(truncate(span.name, 40))} not received`
       )
     )
   }
 
-  const rows = flatten(trace.roots)
-  const labels = rows.map((row) => row.prefix + sanitize(row.node.span.name) + kindLabel(row.node.span))
-  const labelWidth = Math.min(Math.max(20, ...labels.map((l) => l.length)), Math.floor(width * 0.45))
+  // Indentation for as many levels as the widest label column shows, the depth in figures past that.
+  const maxLabelWidth = Math.floor(width * 0.45)
+  const rows = flatten(trace.roots, Math.max(4, Math.floor((maxLabelWidth - 16) / 3)))
+  let labelWidth = 20
+  for (const row of rows) {
+    const length = row.prefix.length + sanitize(row.node.span.name).length + kindLabel(row.node.span).length
+    if (length > labelWidth) labelWidth = length
+  }
+  labelWidth = Math.min(labelWidth, maxLabelWidth)
   const durationWidth = 9
   const barWidth = Math.max(10, width - labelWidth - 2 - 1 - durationWidth)
 
