@@ -230,6 +230,8 @@ describe("layerConfig", () => {
     ["USER_TRACING_MAX_BATCH_SIZE", "lots", "output.otlpUds.maxBatchSize"],
     ["USER_TRACING_MAX_ATTEMPTS", "3x", "output.otlpUds.maxAttempts"],
     ["USER_TRACING_MAX_QUEUE_SIZE", "abc", "maxQueueSize"],
+    ["USER_TRACING_MAX_QUEUE_BYTES", "64MB", "maxQueueBytes"],
+    ["USER_TRACING_MAX_BATCH_BYTES", "four", "output.otlpUds.maxBatchBytes"],
     ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
     ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"]
   ] as const)("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>

@@ -225,8 +225,13 @@ const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(confi
  * A number read as text, so that a bad one fails in the schema with the field's path (a
  * `UserTracingSettingsError`) like any other bad value: text that is not a number becomes `NaN`.
  */
-const number = (name: string) =>
-  optional(Config.map(Config.string(name), (text) => (text.trim() === "" ? Number.NaN : Number(text))))
+const toNumber = (text: string): number => text.trim() === "" ? Number.NaN : Number(text)
+
+const number = (name: string) => optional(Config.map(Config.string(name), toNumber))
+
+/** A number as `number` reads it, or `unbounded` for `null`. */
+const numberOrUnbounded = (name: string) =>
+  optional(Config.map(Config.string(name), (text) => text.trim() === "unbounded" ? null : toNumber(text)))
 
 /** `k=v,k2=v2` with percent-encoded values, like `OTEL_EXPORTER_OTLP_HEADERS`. */
 const headerList = (name: string) =>
@@ -260,7 +265,7 @@ const output = Config.all({
   routingHeaderName: optional(Config.string("USER_TRACING_ROUTING_HEADER_NAME")),
   numTasks: number("USER_TRACING_NUM_TASKS"),
   maxBatchSize: number("USER_TRACING_MAX_BATCH_SIZE"),
-  maxBatchBytes: optional(Config.number("USER_TRACING_MAX_BATCH_BYTES")),
+  maxBatchBytes: number("USER_TRACING_MAX_BATCH_BYTES"),
   requestTimeout: duration("USER_TRACING_REQUEST_TIMEOUT"),
   maxAttempts: number("USER_TRACING_MAX_ATTEMPTS")
 }).pipe(Config.mapOrFail(({ headers, routingHeaderName, socketPath, url, ...common }): Either.Either<
@@ -301,14 +306,8 @@ const output = Config.all({
 export const config: Config.Config<SettingsInput> = Config.all({
   enabled: optional(Config.boolean("USER_TRACING_ENABLED")),
   serviceName: optional(Config.string("USER_TRACING_SERVICE_NAME")),
-  maxQueueSize: optional(Config.map(
-    Config.string("USER_TRACING_MAX_QUEUE_SIZE"),
-    (text) => text.trim() === "unbounded" ? null : text.trim() === "" ? Number.NaN : Number(text)
-  )),
-  maxQueueBytes: optional(
-    Config.orElse(Config.number("USER_TRACING_MAX_QUEUE_BYTES"), () =>
-      Config.map(Config.literal("unbounded")("USER_TRACING_MAX_QUEUE_BYTES"), () => null))
-  ),
+  maxQueueSize: numberOrUnbounded("USER_TRACING_MAX_QUEUE_SIZE"),
+  maxQueueBytes: numberOrUnbounded("USER_TRACING_MAX_QUEUE_BYTES"),
   output,
   shutdownTimeout: duration("USER_TRACING_SHUTDOWN_TIMEOUT")
 })
