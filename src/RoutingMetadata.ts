@@ -15,5 +15,8 @@ export interface RoutingMetadata {
   encode(): string
 }
 
-/** Routing from a JSON value: canonical JSON (object keys sorted) serves as both key and header. */
+/**
+ * Routing from a JSON value: canonical JSON (object keys sorted, ASCII only: other characters as
+ * `\uXXXX` escapes) serves as both key and header.
+ */
 export const json: (value: unknown) => RoutingMetadata = internal.json
