@@ -37,6 +37,8 @@ export interface UserSpanEvent {
   /** Unix time in nanoseconds, from Effect's `Clock`. */
   readonly time: bigint
   readonly attributes: ReadonlyArray<readonly [string, AttributeValue]>
+  /** Attributes cut by `limits.maxEventAttributes`. */
+  readonly droppedAttributesCount: number
 }
 
 /** A finished user span: the record handed to the exporter (and to `UserTracingTest.finishedSpans`). */

@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { UserTraceExporter } from "./exporter.js"
 import { UserTracingSettings } from "../UserTracingSettings.js"
-import * as OtlpExporter from "./otlpExporter.js"
+import * as BatchingExporter from "./batchingExporter.js"
 import * as Transport from "./otlpTransport.js"
 import { outputCommon } from "./settings.js"
 
@@ -19,6 +19,6 @@ export const layer = Layer.scoped(
       Effect.sync(() => Transport.make(output)),
       (transport) => Effect.sync(transport.close)
     )
-    return yield* OtlpExporter.make(settings, settings.serviceName, outputCommon(output), transport)
+    return yield* BatchingExporter.make(settings, settings.serviceName, outputCommon(output), transport)
   })
 )

@@ -44,6 +44,7 @@ const SPAN_FLAGS = 16 << 3 | 5
 const EVENT_TIME = 1 << 3 | 1
 const EVENT_NAME = 2 << 3 | 2
 const EVENT_ATTRIBUTES = 3 << 3 | 2
+const EVENT_DROPPED_ATTRIBUTES_COUNT = 4 << 3 | 0
 // KeyValue
 const KEY_VALUE_KEY = 1 << 3 | 2
 const KEY_VALUE_VALUE = 2 << 3 | 2
@@ -144,10 +145,16 @@ const writeEvent = (w: Writer, event: UserSpanEvent): void => {
     const [key, value] = attributes[i]
     writeKeyValue(w, EVENT_ATTRIBUTES, key, value)
   }
+  if (event.droppedAttributesCount > 0) w.uint32(EVENT_DROPPED_ATTRIBUTES_COUNT).uint32(event.droppedAttributesCount)
   w.ldelim()
 }
 
-const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
+/**
+ * @internal
+ * One span as a `ScopeSpans.spans` field (tag, length, `Span`): spans written one after another
+ * are the tail of a `ScopeSpans`, so a request is `frameRequest` around their bytes.
+ */
+export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
   writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
   writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
@@ -169,6 +176,74 @@ const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.ldelim()
 }
 
+const varintSize = (value: number): number =>
+  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
+
+const writeVarint = (buf: Uint8Array, pos: number, value: number): number => {
+  while (value >= 0x80) {
+    buf[pos++] = value & 0x7f | 0x80
+    value >>>= 7
+  }
+  buf[pos++] = value
+  return pos
+}
+
+/**
+ * @internal
+ * What every request of one exporter shares: the `ResourceSpans.resource` field and the
+ * `ScopeSpans.scope` field, encoded once.
+ */
+export interface RequestEnvelope {
+  readonly resource: Uint8Array
+  readonly scope: Uint8Array
+  /** The most bytes `frameRequest` adds around the spans (length prefixes at their widest). */
+  readonly maxOverhead: number
+}
+
+/** @internal */
+export const makeEnvelope = (resource: { readonly serviceName: string }): RequestEnvelope => {
+  const w = protobuf.Writer.create()
+  w.uint32(RESOURCE_SPANS_RESOURCE).fork()
+  writeKeyValue(w, RESOURCE_ATTRIBUTES, "service.name", resource.serviceName)
+  const resourceField = w.ldelim().finish()
+  const scope = protobuf.Writer.create().uint32(SCOPE_SPANS_SCOPE).fork().uint32(SCOPE_NAME).string(libraryName)
+    .uint32(SCOPE_VERSION).string(libraryVersion).ldelim().finish()
+  // Three tags of one byte and three lengths of at most 5 bytes each.
+  return { resource: resourceField, scope, maxOverhead: resourceField.length + scope.length + 3 + 15 }
+}
+
+/** @internal how many bytes `frameRequest` puts before spans of `spansLength` bytes */
+export const framePrefixSize = (envelope: RequestEnvelope, spansLength: number): number => {
+  const scopeSpans = envelope.scope.length + spansLength
+  const resourceSpans = envelope.resource.length + 1 + varintSize(scopeSpans) + scopeSpans
+  return 1 + varintSize(resourceSpans) + envelope.resource.length + 1 + varintSize(scopeSpans) + envelope.scope.length
+}
+
+/**
+ * @internal
+ * Writes the request's envelope into `buf` so that it ends at `spansStart`, where the spans
+ * (`writeSpan` fields) already are, up to `spansEnd`: the body is `buf.subarray(returned, spansEnd)`,
+ * with no copy of the spans. The caller leaves `framePrefixSize` bytes free before `spansStart`.
+ */
+export const frameRequestInPlace = (
+  envelope: RequestEnvelope,
+  buf: Uint8Array,
+  spansStart: number,
+  spansEnd: number
+): number => {
+  const scopeSpans = envelope.scope.length + spansEnd - spansStart
+  const resourceSpans = envelope.resource.length + 1 + varintSize(scopeSpans) + scopeSpans
+  const start = spansStart - framePrefixSize(envelope, spansEnd - spansStart)
+  buf[start] = REQUEST_RESOURCE_SPANS
+  let pos = writeVarint(buf, start + 1, resourceSpans)
+  buf.set(envelope.resource, pos)
+  pos += envelope.resource.length
+  buf[pos] = RESOURCE_SPANS_SCOPE_SPANS
+  pos = writeVarint(buf, pos + 1, scopeSpans)
+  buf.set(envelope.scope, pos)
+  return start
+}
+
 /**
  * @internal
  * An `ExportTraceServiceRequest`: one `ResourceSpans` (resource attribute `service.name`), one
@@ -178,14 +253,13 @@ export const encodeTraceRequest = (
   resource: { readonly serviceName: string },
   spans: ReadonlyArray<FinishedUserSpan>
 ): Uint8Array => {
+  const envelope = makeEnvelope(resource)
   const w = protobuf.Writer.create()
-  w.uint32(REQUEST_RESOURCE_SPANS).fork()
-  w.uint32(RESOURCE_SPANS_RESOURCE).fork()
-  writeKeyValue(w, RESOURCE_ATTRIBUTES, "service.name", resource.serviceName)
-  w.ldelim()
-  w.uint32(RESOURCE_SPANS_SCOPE_SPANS).fork()
-  w.uint32(SCOPE_SPANS_SCOPE).fork().uint32(SCOPE_NAME).string(libraryName).uint32(SCOPE_VERSION).string(libraryVersion)
-    .ldelim()
   for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i])
-  return w.ldelim().ldelim().finish()
+  const spansBytes = w.finish()
+  const prefix = framePrefixSize(envelope, spansBytes.length)
+  const buf = new Uint8Array(prefix + spansBytes.length)
+  buf.set(spansBytes, prefix)
+  frameRequestInPlace(envelope, buf, prefix, buf.length)
+  return buf
 }

@@ -125,12 +125,11 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
       return
     }
     const max = limits.maxAttributeValueLength
+    const kept = Math.min(attributes.length, limits.maxEventAttributes)
+    const cut: Array<readonly [string, AttributeValue]> = new Array(kept)
+    for (let i = 0; i < kept; i++) cut[i] = [attributes[i][0], truncate(attributes[i][1], max)]
     if (this.events === NO_EVENTS) this.events = []
-    this.events.push({
-      name,
-      time,
-      attributes: attributes.map(([key, value]) => [key, truncate(value, max)] as const)
-    })
+    this.events.push({ name, time, attributes: cut, droppedAttributesCount: attributes.length - kept })
   }
 
   // The Finishing view's `event`: timestamped with the span's end time, which the harness sets
