@@ -38,9 +38,12 @@ export const buildCollector = (): string => {
   const binary = Path.join(buildDirectory, `collector-${hash.digest("hex").slice(0, 16)}`)
   if (Fs.existsSync(binary)) return binary
   Fs.mkdirSync(buildDirectory, { recursive: true })
-  for (const stale of Fs.readdirSync(buildDirectory)) Fs.rmSync(Path.join(buildDirectory, stale), { force: true })
+  for (const stale of Fs.readdirSync(buildDirectory)) {
+    if (!stale.endsWith(".partial")) Fs.rmSync(Path.join(buildDirectory, stale), { force: true })
+  }
   const started = Date.now()
-  const partial = `${binary}.partial`
+  // Built under a name of its own, then renamed: a concurrent run never sees half a binary.
+  const partial = `${binary}.${process.pid}.partial`
   // -mod=mod: a fresh machine downloads the modules go.sum pins through the module proxy;
   // -buildvcs=false: the binary does not depend on the work tree's git state.
   go(["build", "-o", partial, "."], { GOFLAGS: "-mod=mod -buildvcs=false" })
