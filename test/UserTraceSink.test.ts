@@ -15,6 +15,7 @@ import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracing
 import type { FinishedUserSpan } from "../src/UserSpan.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
 import { eventually, tempSocketPath } from "./receiver.js"
+import { send, targetOf } from "./sinkClient.js"
 
 // The official OTLP definitions: responses are checked by a decoder we did not write.
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
@@ -56,61 +57,6 @@ const testSpans = (self: Effect.Effect<unknown>) =>
 const simpleTrace = testSpans(Effect.void.pipe(withUserSpan("child"), withUserTrace("root", { routing: acme })))
 
 const protobufBody = (spans: ReadonlyArray<FinishedUserSpan>) => encodeTraceRequest({ serviceName: "hand" }, spans)
-
-interface Answer {
-  readonly status: number
-  readonly headers: Http.IncomingHttpHeaders
-  readonly body: Buffer
-}
-
-type Target = { readonly socketPath: string } | { readonly port: number }
-
-const targetOf = (sink: UserTraceSink.Service): Target =>
-  sink.address._tag === "Unix" ? { socketPath: sink.address.socketPath } : { port: sink.address.port }
-
-/**
- * One request with `node:http`. `pieces` > 1 sends the body in that many writes without a
- * `Content-Length` (chunked transfer encoding); otherwise with one.
- */
-const send = (
-  target: Target,
-  body: Uint8Array | string,
-  options?: {
-    readonly headers?: Record<string, string>
-    readonly method?: string
-    readonly path?: string
-    readonly pieces?: number
-    readonly agent?: Http.Agent
-  }
-) =>
-  Effect.async<Answer, Error>((resume) => {
-    const bytes = typeof body === "string" ? Buffer.from(body) : Buffer.from(body)
-    const pieces = options?.pieces ?? 1
-    const request = Http.request({
-      ...("socketPath" in target ? { socketPath: target.socketPath } : { host: "127.0.0.1", port: target.port }),
-      path: options?.path ?? "/v1/traces",
-      method: options?.method ?? "POST",
-      agent: options?.agent ?? false,
-      headers: {
-        "content-type": "application/x-protobuf",
-        ...(pieces === 1 ? { "content-length": String(bytes.length) } : {}),
-        ...options?.headers
-      }
-    }, (response) => {
-      const chunks: Array<Buffer> = []
-      response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("end", () =>
-        resume(Effect.succeed({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) })))
-    })
-    request.on("error", (error) => resume(Effect.fail(error)))
-    if (pieces === 1) {
-      request.end(bytes)
-    } else {
-      const size = Math.ceil(bytes.length / pieces)
-      for (let i = 0; i < bytes.length; i += size) request.write(bytes.subarray(i, i + size))
-      request.end()
-    }
-  })
 
 const names = (nodes: ReadonlyArray<UserTraceSink.ReceivedSpanNode>): Array<unknown> =>
   nodes.map((node) => node.children.length === 0 ? node.span.name : [node.span.name, names(node.children)])
