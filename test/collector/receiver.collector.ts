@@ -29,6 +29,11 @@ const packageVersion: string = JSON.parse(Fs.readFileSync(new URL("../../package
 
 const acme = RoutingMetadata.json({ tenant: "acme", region: "eu" })
 const globex = RoutingMetadata.json({ tenant: "globex" })
+/** A hand-written routing value with separators HTTP gives meaning to elsewhere: sent and kept verbatim. */
+const initech: RoutingMetadata.RoutingMetadata = {
+  groupKey: () => "initech",
+  encode: () => 'tenant=initech; plan="gold, annual"; next=/a/b?c=d&e=%20'
+}
 const inbound = Option.getOrThrow(Traceparent.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
 const inboundRandom = Option.getOrThrow(Traceparent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"))
 
@@ -73,9 +78,10 @@ const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 const nowNanos = Clock.currentTimeNanos
 
 /**
- * Two tenants' traces: a fresh root (every attribute type, a log, a failing child, a child marked
- * by an `error` attribute), a continued root with `tracestate` and a child, and a continued root
- * whose inbound header has the random flag. Gives the live span of each, by name.
+ * Three tenants' traces: a fresh root (every attribute type, a log, a failing child, a child marked
+ * by an `error` attribute), a continued root with `tracestate` and a child, a continued root whose
+ * inbound header has the random flag, and a root routed by a hand-written value. Gives the live
+ * span of each, by name.
  */
 const scenario = Effect.gen(function*() {
   const spans: Record<string, UserSpan> = {}
@@ -106,6 +112,7 @@ const scenario = Effect.gen(function*() {
   yield* Effect.zipRight(capture("continued"), capture("continued-child").pipe(withUserSpan("continued-child", { kind: "consumer" })))
     .pipe(withUserTrace("continued", { routing: globex, inbound, tracestate: "vendor=x,other=y" }))
   yield* capture("continued-random").pipe(withUserTrace("continued-random", { routing: globex, inbound: inboundRandom }))
+  yield* capture("other-tenant").pipe(withUserTrace("other-tenant", { routing: initech }))
   return spans
 })
 
@@ -115,7 +122,8 @@ const scenarioTenants: Record<string, RoutingMetadata.RoutingMetadata> = {
   flagged: acme,
   continued: globex,
   "continued-child": globex,
-  "continued-random": globex
+  "continued-random": globex,
+  "other-tenant": initech
 }
 
 const byName = (spans: ReadonlyArray<CollectorSpan>) => Object.fromEntries(spans.map((span) => [span.name, span]))
@@ -124,8 +132,15 @@ const byName = (spans: ReadonlyArray<CollectorSpan>) => Object.fromEntries(spans
 const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0: bigint, t1: bigint) => {
   const spans = byName(collector.spans())
   expect(Object.keys(spans).sort()).toEqual(Object.keys(scenarioTenants).sort())
-  const { continued, "continued-child": continuedChild, "continued-random": continuedRandom, failing, flagged, fresh } =
-    spans
+  const {
+    continued,
+    "continued-child": continuedChild,
+    "continued-random": continuedRandom,
+    failing,
+    flagged,
+    fresh,
+    "other-tenant": otherTenant
+  } = spans
   for (const [name, span] of Object.entries(spans)) {
     expect(span.traceId).toBe(live[name].traceId)
     expect(span.spanId).toBe(live[name].spanId)
@@ -146,9 +161,11 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
   expect([continued.traceId, continued.parentSpanId]).toEqual([inbound.traceId, inbound.parentId])
   expect([continuedChild.traceId, continuedChild.parentSpanId]).toEqual([inbound.traceId, continued.spanId])
   expect([continuedRandom.traceId, continuedRandom.parentSpanId]).toEqual([inboundRandom.traceId, inboundRandom.parentId])
+  expect(otherTenant.parentSpanId).toBeUndefined()
+  expect(new Set(Object.values(spans).map((span) => span.traceId)).size).toBe(4)
   // Flags: sampled 0x01, random 0x02 (a trace id made here, or inbound with it), 0x100 "is-remote
   // known", 0x200 "parent is remote".
-  expect([fresh.flags, failing.flags, flagged.flags]).toEqual([0x103, 0x103, 0x103])
+  expect([fresh.flags, failing.flags, flagged.flags, otherTenant.flags]).toEqual([0x103, 0x103, 0x103, 0x103])
   expect([continued.flags, continuedChild.flags, continuedRandom.flags]).toEqual([0x301, 0x101, 0x303])
   expect([continued.traceState, continuedChild.traceState, fresh.traceState]).toEqual(["vendor=x,other=y", "vendor=x,other=y", undefined])
   // Kinds.
@@ -158,7 +175,8 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
     flagged: "producer",
     continued: "internal",
     "continued-child": "consumer",
-    "continued-random": "internal"
+    "continued-random": "internal",
+    "other-tenant": "internal"
   })
   // Children run inside their parent.
   for (const child of [failing, flagged]) {
@@ -187,7 +205,8 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
     flagged: "error",
     continued: "unset",
     "continued-child": "unset",
-    "continued-random": "unset"
+    "continued-random": "unset",
+    "other-tenant": "unset"
   })
   // One routing group per request: no request mixes tenants.
   for (const request of collector.requests) {
@@ -203,7 +222,7 @@ describe.each(["unix", "tcp"] as const)("UserTracing.layer to the Collector's OT
       const t0 = yield* nowNanos
       const [live, delta] = yield* counted(withPipeline(settingsFor(collector), scenario))
       const t1 = yield* nowNanos
-      expect(delta).toEqual({ total: 6, exported: 6, failed: 0, dropped: 0 })
+      expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
       expectScenario(collector, live, t0, t1)
       if (transport === "tcp") expect(collector.requests[0].metadata.host).toEqual([collector.endpoint])
     }).pipe(Effect.scoped))
@@ -235,7 +254,7 @@ describe("otlpHttp with compression and static headers", () => {
       const t0 = yield* nowNanos
       const [live, delta] = yield* counted(withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario))
       const t1 = yield* nowNanos
-      expect(delta).toEqual({ total: 6, exported: 6, failed: 0, dropped: 0 })
+      expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
       expectScenario(collector, live, t0, t1)
       for (const request of collector.requests) {
         expect(request.metadata["content-encoding"]).toEqual(["gzip"])
@@ -424,7 +443,7 @@ describe("cross-check: UserTraceSink and the Collector", () => {
       yield* exportAll(sinkSettings, spans)
       const fromCollector = bySpanId(collector.spans()).map((span) => comparable(span, span.metadata[routingHeaderName]?.join(", ")))
       const fromSink = bySpanId(yield* sink.received).map((span) => comparable(span, span.headers[routingHeaderName]))
-      expect(fromCollector).toHaveLength(6)
+      expect(fromCollector).toHaveLength(7)
       expect(fromCollector).toEqual(fromSink)
       expect(fromCollector).toEqual(bySpanId(spans).map(expectedOnTheWire))
     }).pipe(Effect.scoped))
