@@ -188,13 +188,3 @@ export const collectorSpans = (request: CollectorRequest): ReadonlyArray<Collect
       }))
     )
   })
-
-/** Polls `condition` every 10 ms until it holds or `millis` pass (then fails the test). */
-export const eventually = (condition: () => boolean, millis = 10_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + millis
-    while (!condition()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error("condition not met in time"))
-      yield* Effect.sleep("10 millis")
-    }
-  })
