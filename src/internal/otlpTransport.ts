@@ -44,10 +44,15 @@ const codeOf = (error: unknown): string => {
   return typeof code === "string" ? code : ""
 }
 
-/** Parser errors, a body cut short and oversized heads: the receiver answered, but not in HTTP. */
+/**
+ * Parser errors, a body cut short, oversized heads, and what undici calls a "bad response" (an
+ * unsolicited `100 Continue`, which it does not read: nodejs/undici#197): the receiver answered,
+ * and may have the data, but the answer cannot be read.
+ */
 const isMalformed = (error: unknown): boolean =>
   (error instanceof Error && error.name === "HTTPParserError") ||
-  /^HPE_|^UND_ERR_RES_CONTENT_LENGTH_MISMATCH$|^UND_ERR_HEADERS_OVERFLOW$/.test(codeOf(error))
+  /^HPE_|^UND_ERR_RES_CONTENT_LENGTH_MISMATCH$|^UND_ERR_HEADERS_OVERFLOW$/.test(codeOf(error)) ||
+  (codeOf(error) === "UND_ERR_SOCKET" && /^bad (response|upgrade)$/.test((error as Error).message))
 
 /** Certificate and TLS setup failures do not pass with a retry; neither does a request undici refuses. */
 const isRejected = (error: unknown): boolean => /^UND_ERR_INVALID_ARG$|CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/.test(codeOf(error))
