@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Fiber, Layer, Option } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url"
 import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import { tempSocketPath } from "./receiver.js"
+import { chain, jsonRequest, protobufRequest, send, spanIdOf, traceIdOf } from "./sinkClient.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 
@@ -200,8 +201,12 @@ describe("user-tracing-sink CLI", () => {
         startCli(["--socket", "/tmp/x.sock", "--port", "1"]),
         startCli(["--port", "99999"])
       ])
-      const exits = yield* Effect.all([help.exited, none.exited, both.exited, badPort.exited], { concurrency: "unbounded" })
-      expect(exits.map((exit) => exit.code)).toEqual([0, 2, 2, 2])
+      const badCap = yield* startCli(["--port", "0", "--max-spans-per-trace", "0"])
+      const exits = yield* Effect.all([help.exited, none.exited, both.exited, badPort.exited, badCap.exited], {
+        concurrency: "unbounded"
+      })
+      expect(exits.map((exit) => exit.code)).toEqual([0, 2, 2, 2, 2])
+      expect(badCap.output.stderr).toContain("--max-spans-per-trace must be an integer from 1")
       expect(help.output.stdout).toContain("Usage: user-tracing-sink")
       expect(none.output.stderr).toContain("give --socket PATH or --port N")
       expect(none.output.stderr).toContain("Usage: user-tracing-sink")
@@ -214,5 +219,93 @@ describe("user-tracing-sink CLI", () => {
       const cli = yield* startCli(["--socket", "/nonexistent-dir/x.sock"])
       expect((yield* cli.exited).code).toBe(1)
       expect(cli.output.stderr).toContain("cannot listen on unix socket /nonexistent-dir/x.sock")
+    }).pipe(Effect.scoped))
+})
+
+describe("user-tracing-sink CLI: input that must not silence it", () => {
+  it.live("a chain of 6,000 spans is shown, and the trace after it; a pending one at SIGINT too", () =>
+    Effect.gen(function*() {
+      const socketPath = tempSocketPath()
+      const cli = yield* startCli(["--socket", socketPath, "--quiet-period", "200"])
+      yield* waitFor("the socket", () => isSocket(socketPath))
+      const long = traceIdOf(100)
+      expect((yield* send({ socketPath }, protobufRequest(chain(long, 6_000)))).status).toBe(200)
+      expect((yield* send({ socketPath }, protobufRequest(chain(traceIdOf(101), 2, "after")))).status).toBe(200)
+      yield* waitFor("both traces", () => cli.output.stdout.includes("after-1"))
+      expect(cli.output.stdout).toContain(`trace ${long}  sink-test · 6000 spans`)
+      expect(cli.output.stdout).toMatch(/^\[5999\] .*└─ step-5999 /m)
+      // Rootless, so pending (5 s orphan timeout) when the signal comes.
+      const orphan = chain(traceIdOf(102), 3_000, "orphan").slice(1)
+      expect((yield* send({ socketPath }, protobufRequest(orphan))).status).toBe(200)
+      expect(yield* stop(cli, "SIGINT")).toEqual({ code: 0, signal: null })
+      expect(cli.output.stdout).toContain(`trace ${traceIdOf(102)}  sink-test · 2999 spans`)
+      expect(cli.output.stdout).toContain("orphan-2999")
+      expect(Fs.existsSync(socketPath)).toBe(false)
+      expect(cli.output.stderr).not.toMatch(/could not|Error/)
+    }).pipe(Effect.scoped))
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it.live(`an unrooted trace that keeps growing: shown incomplete at --max-trace-age, drops counted; ${signal} while it grows exits 0`, () =>
+      Effect.gen(function*() {
+        const socketPath = tempSocketPath()
+        const cli = yield* startCli([
+          "--socket",
+          socketPath,
+          "--max-trace-age",
+          "400",
+          "--max-spans-per-trace",
+          "40",
+          "--max-pending-spans",
+          "1000"
+        ])
+        yield* waitFor("the socket", () => isSocket(socketPath))
+        const growing = traceIdOf(200)
+        let sent = 0
+        let answered = 0
+        const feeding = yield* Effect.fork(Effect.forever(Effect.suspend(() => {
+          const batch = Array.from({ length: 10 }, () => ({ traceId: growing, spanId: spanIdOf(++sent), parentSpanId: spanIdOf(0), name: "leaf" }))
+          return send({ socketPath }, protobufRequest(batch)).pipe(
+            Effect.andThen(() => answered++),
+            Effect.ignore,
+            Effect.zipRight(Effect.sleep("20 millis"))
+          )
+        })))
+        yield* waitFor("an incomplete trace", () => cli.output.stdout.includes("incomplete: still receiving spans"))
+        expect(cli.output.stdout).toMatch(/more span\(s\) received and not kept \(over the spans-per-trace cap\)/)
+        const before = cli.output.stdout.split("\n").filter((line) => line.startsWith(`trace ${growing}`)).length
+        // Spans that came after what is shown: pending when the signal comes (or shown since).
+        const answeredBefore = answered
+        yield* waitFor("more spans", () => answered > answeredBefore)
+        const exit = yield* stop(cli, signal)
+        yield* Fiber.interrupt(feeding)
+        expect(exit).toEqual({ code: 0, signal: null })
+        expect(Fs.existsSync(socketPath)).toBe(false)
+        // The trace still pending at the signal is shown too.
+        const after = cli.output.stdout.split("\n").filter((line) => line.startsWith(`trace ${growing}`)).length
+        expect(after).toBeGreaterThan(before)
+        expect(cli.output.stderr).toMatch(/stopped: \d+ span\(s\) in \d+ request\(s\), \d+ trace\(s\) shown incomplete, \d+ span\(s\) over the per-trace cap not kept/)
+      }).pipe(Effect.scoped))
+  }
+
+  it.live("--json escapes C1 and bidi controls and U+2028/U+2029; bad JSON bodies get 400 and the next span is shown", () =>
+    Effect.gen(function*() {
+      const socketPath = tempSocketPath()
+      const cli = yield* startCli(["--socket", socketPath, "--json"])
+      yield* waitFor("the socket", () => isSocket(socketPath))
+      const json = { headers: { "content-type": "application/json" } }
+      const hostile = "pay\u009b2J\u202eevil\u2028line\u2029para\u200f\u061c\u2066"
+      expect((yield* send({ socketPath }, "[".repeat(100_000), json)).status).toBe(400)
+      expect((yield* send({ socketPath }, JSON.stringify({ resourceSpans: [[]] }), json)).status).toBe(400)
+      const body = jsonRequest([{ ...chain(traceIdOf(300), 1, hostile)[0], attributes: { [hostile]: hostile } }])
+      expect((yield* send({ socketPath }, body, json)).status).toBe(200)
+      yield* waitFor("the span", () => cli.output.stdout.includes("\n"))
+      expect(yield* stop(cli, "SIGINT")).toEqual({ code: 0, signal: null })
+      const line = cli.output.stdout.trim()
+      expect(line).not.toMatch(/[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
+      expect(line).toContain("pay\\u009b2J\\u202eevil\\u2028line\\u2029para\\u200f\\u061c\\u2066-0")
+      const span = JSON.parse(line)
+      expect(span.name).toBe(`${hostile}-0`)
+      expect(span.attributes).toEqual({ [hostile]: hostile })
+      expect(cli.output.stderr).toContain("2 request(s) rejected")
     }).pipe(Effect.scoped))
 })
