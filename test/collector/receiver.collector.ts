@@ -353,6 +353,26 @@ describe("max_request_body_size", () => {
     }).pipe(Effect.scoped))
 })
 
+describe("maxBatchBytes below the Collector's max_request_body_size", () => {
+  it.live("large spans are split into requests the Collector accepts: none refused", () =>
+    Effect.gen(function*() {
+      const collector = yield* startCollector({ transport: "unix", maxRequestBodySize: 256 * 1024 })
+      // About 40 KB per span, 1.2 MB in all: one default batch would be refused.
+      const large = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, "x".repeat(4_000)]))
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(collector, { maxBatchBytes: 200 * 1024, maxAttempts: 1 }),
+        Effect.forEach(Array.from({ length: 30 }, (_, i) => i), (i) =>
+          Effect.void.pipe(withUserTrace(`large-${i}`, { routing: acme, attributes: large })), { discard: true })
+      ))
+      expect(delta).toEqual({ total: 30, exported: 30, failed: 0, dropped: 0 })
+      expect(new Set(collector.spans().map((span) => span.name))).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `large-${i}`)))
+      expect(collector.requests.length).toBeGreaterThanOrEqual(6)
+      for (const request of collector.requests) {
+        expect(Number(request.metadata["content-length"][0])).toBeLessThanOrEqual(200 * 1024)
+      }
+    }).pipe(Effect.scoped))
+})
+
 /** A span as both receivers can say it: the fields the cross-check compares. */
 const comparable = (span: {
   readonly traceId: string
