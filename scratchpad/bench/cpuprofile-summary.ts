@@ -51,7 +51,10 @@ export const category = (frame: CallFrame): string => {
   if (url.includes("src/internal/currentSpan.ts")) return "ours: current span slot / FiberRef / clock"
   if (url.includes("src/internal/userTracing.ts")) return "ours: combinators (withUserTrace/withUserSpan/runIn)"
   if (url.includes("src/internal/otlpEncoding.ts") || url.includes("protobufjs")) return "encoding (otlpEncoding + protobufjs)"
-  if (url.includes("src/internal/otlpExporter.ts")) return "ours: exporter queue/batching"
+  if (url.includes("src/internal/exportQueue.ts")) return "ours: export queue (chunks, bounds, fair share)"
+  if (url.includes("src/internal/batchingExporter.ts") || url.includes("src/internal/otlpRequest.ts")) {
+    return "ours: exporter workers and requests"
+  }
   if (url.includes("src/internal/otlpTransport.ts")) return "ours: transport"
   if (url.startsWith("src/")) return "ours: other"
   if (url.startsWith("node:_http") || url.startsWith("node:http") || url.startsWith("node:net") || url.startsWith("node:stream") ||
@@ -76,9 +79,9 @@ const stage = (leaf: CallFrame, stack: ReadonlyArray<string>): string => {
   if (leaf.functionName === "(garbage collector)") return "GC"
   if (leaf.functionName === "(idle)") return "idle"
   const any = (re: RegExp) => stack.some((frame) => re.test(frame))
-  if (any(/src\/internal\/otlpEncoding\.ts|protobufjs/)) return "export: encoding"
+  if (any(/src\/internal\/otlpEncoding\.ts|protobufjs/)) return "export: encoding (at span end)"
   if (any(/src\/internal\/otlpTransport\.ts|node:_http|node:net|node:stream|node:internal\/stream/)) return "export: HTTP request and response (node)"
-  if (any(/src\/internal\/otlpExporter\.ts/)) return "export: queue, batching, worker fiber"
+  if (any(/src\/internal\/(exportQueue|batchingExporter|otlpRequest)\.ts/)) return "export: queue, chunks, worker fibers"
   if (any(/src\/internal\/(userTracing|spanRecord|ids|currentSpan)\.ts|scratchpad\/bench\/variant\.ts/)) {
     return "creation: combinators, span records, ids, clock + workload fiber"
   }

@@ -3,20 +3,19 @@
  * receiver: `node --cpu-prof` on the variant process, then the summary of `cpuprofile-summary.ts`.
  * Profiles land in `bench-results/profiles/`.
  *
- * Usage: tsx scratchpad/bench/profile.ts [variant=ours] [seconds=5] [what-if, e.g. encoding or encoding+batching]
+ * Usage: tsx scratchpad/bench/profile.ts [variant=ours] [seconds=5]
  */
 import { fork } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { build, type WhatIf } from "./build.js"
+import { build } from "./build.js"
 import { summarize } from "./cpuprofile-summary.js"
 import type { VariantConfig, VariantName } from "./variant.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
-const whatIf = process.argv[4] === undefined ? [] : (process.argv[4].split("+") as Array<WhatIf>)
-const entry = await build({ whatIf })
+const entry = await build()
 const variant = (process.argv[2] ?? "ours") as VariantName
 const seconds = Number(process.argv[3] ?? 5)
 const outDir = Path.join(root, "bench-results", "profiles")
@@ -26,7 +25,7 @@ const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-prof-"))
 const receiver = fork(entry.receiver, [socketPath], { execArgv: [], cwd: root })
 await new Promise<void>((resolve) => receiver.once("message", () => resolve()))
 
-const profileDir = Path.join(outDir, `${variant}${whatIf.length === 0 ? "" : "-whatif-" + whatIf.join("-")}-${new Date().toISOString().replace(/[:.]/g, "-")}`)
+const profileDir = Path.join(outDir, `${variant}-${new Date().toISOString().replace(/[:.]/g, "-")}`)
 Fs.mkdirSync(profileDir, { recursive: true })
 const config: VariantConfig = { variant, mode: "steady", socketPath, seconds, warmupSeconds: 1, spans: 0 }
 const result = await new Promise<unknown>((resolve, reject) => {

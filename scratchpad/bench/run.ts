@@ -11,8 +11,9 @@ import { type ChildProcess, fork } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
-import { defaultMaxQueueSize } from "../../src/UserTracingSettings.js"
+import { defaultMaxQueueBytes, defaultMaxQueueSize } from "../../src/UserTracingSettings.js"
 import { build } from "./build.js"
 import { BURST_SPANS, STALL_SPANS, type VariantResult } from "./common.js"
 import type { VariantConfig, VariantName } from "./variant.js"
@@ -22,6 +23,12 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3)
 const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 0.5)
 const reps = Number(process.env.BENCH_REPS ?? 5)
 const runScenarios = process.env.BENCH_SCENARIOS !== "0"
+
+/** The installed version of a peer, as its package.json says. */
+const versionOf = (name: string): string => createRequire(import.meta.url)(`${name}/package.json`).version
+const otelVersions = `sdk-trace-base ${versionOf("@opentelemetry/sdk-trace-base")} + exporter-trace-otlp-proto ${
+  versionOf("@opentelemetry/exporter-trace-otlp-proto")
+}`
 
 interface VariantInfo {
   readonly name: VariantName
@@ -33,14 +40,18 @@ interface VariantInfo {
 
 const variants: ReadonlyArray<VariantInfo> = [
   { name: "ours", label: "1  ours: withUserTrace>withUserSpan>withUserSpan, UDS", exports: true },
+  { name: "ours-runsync", label: "1r ours, each stretch one ManagedRuntime.runSync", exports: true },
   { name: "ours-discard", label: "1d ours, spans discarded (creation cost only)", exports: false, diagnostic: true },
   { name: "ours-dual", label: "2  ours: withDualSpan (user + native internal)", exports: true },
   { name: "otlp-tracer", label: "3  @effect/opentelemetry OtlpTracer (protobuf)", exports: true },
   { name: "nodesdk", label: "4  @effect/opentelemetry NodeSdk + BSP + OTLP proto", exports: true },
-  { name: "otel-sdk", label: "5  OpenTelemetry JS SDK alone (startActiveSpan)", exports: true },
+  { name: "otel-sdk", label: `5  OpenTelemetry JS SDK alone (${otelVersions})`, exports: true },
   { name: "effect-native", label: "6  Effect.withSpan, native tracer, no export", exports: false },
+  { name: "effect-native-runsync", label: "6r the same, ManagedRuntime.runSync", exports: false },
   { name: "inactive-user-span", label: "7a withUserSpan x3, no user root (inactive)", exports: false },
+  { name: "inactive-user-span-runsync", label: "7ar the same, ManagedRuntime.runSync", exports: false },
   { name: "bare", label: "7b the same effect bare", exports: false },
+  { name: "bare-runsync", label: "7br the same, ManagedRuntime.runSync", exports: false },
   { name: "withspan-disabled", label: "7c Effect.withSpan x3, tracing disabled", exports: false }
 ]
 const selected = process.env.BENCH_VARIANTS === undefined
@@ -271,7 +282,8 @@ const main = async () => {
           variant: "ours",
           mode: "stall",
           spans: STALL_SPANS,
-          ...(maxQueueSize === undefined ? {} : { maxQueueSize })
+          // Unbounded: neither bound (the default byte bound would stop the queue at 64 MiB).
+          ...(maxQueueSize === undefined ? {} : { maxQueueSize, maxQueueBytes: null })
         }
         const result = await runChild(config, (message, child) => {
           memory = message.memory as Record<string, number>
@@ -332,25 +344,28 @@ const main = async () => {
   // Ratio of the medians decides; the runs of one repetition are adjacent in time, so the ratio
   // within each repetition is shown too (it cancels slow drift in machine load).
   const rate = (r: Run) => r.measuredSpans / (r.measuredNanos / 1e9)
-  const paired = (other: typeof ours) =>
-    ours!.runs.map((r, i) => rate(r) / rate(other!.runs[i])).map((x) => x.toFixed(2)).join(", ")
-  if (ours !== undefined && otel !== undefined) {
-    const x = ours.spansPerSecond / otel.spansPerSecond
-    targets.push({
-      target: "ours spans/s >= 1.5x OpenTelemetry JS SDK alone",
-      value: `${x.toFixed(2)}x (per repetition: ${paired(otel)})`,
-      holds: x >= 1.5
-    })
+  const paired = (self: typeof ours, other: typeof ours) =>
+    self!.runs.map((r, i) => rate(r) / rate(other!.runs[i])).map((x) => x.toFixed(2)).join(", ")
+  for (const [name, driver] of [["ours", "Effect.runPromise"], ["ours-runsync", "ManagedRuntime.runSync"]] as const) {
+    const s = get(name)
+    if (s !== undefined && otel !== undefined) {
+      const x = s.spansPerSecond / otel.spansPerSecond
+      targets.push({
+        target: `ours (${driver} driver) spans/s >= 2x OpenTelemetry JS SDK (${otelVersions})`,
+        value: `${x.toFixed(2)}x (per repetition: ${paired(s, otel)})`,
+        holds: x >= 2
+      })
+    }
   }
   if (ours !== undefined && otlp !== undefined) {
     const x = ours.spansPerSecond / otlp.spansPerSecond
     targets.push({
       target: "ours spans/s >= 8x OtlpTracer",
-      value: `${x.toFixed(2)}x (per repetition: ${paired(otlp)})`,
+      value: `${x.toFixed(2)}x (per repetition: ${paired(ours, otlp)})`,
       holds: x >= 8
     })
   }
-  for (const name of ["ours", "ours-dual"] as const) {
+  for (const name of ["ours", "ours-runsync", "ours-dual"] as const) {
     const s = get(name)
     if (s !== undefined) {
       const total = s.runs.reduce((n, r) => n + (r.lost ?? 0), 0)
@@ -361,25 +376,26 @@ const main = async () => {
       targets.push({ target: `${name}: 0 spans lost in burst-then-shutdown`, value: `${b.lost} lost`, holds: b.lost === 0 })
     }
   }
-  const inactive = get("inactive-user-span")
-  const bare = get("bare")
-  const native = get("effect-native")
   const disabled = get("withspan-disabled")
-  let inactiveCost: Record<string, number> | undefined
-  if (inactive !== undefined && bare !== undefined && native !== undefined) {
+  const inactiveCost: Record<string, Record<string, number>> = {}
+  for (const [suffix, driver] of [["", "Effect.runPromise"], ["-runsync", "ManagedRuntime.runSync"]] as const) {
+    const inactive = get(`inactive-user-span${suffix}` as VariantName)
+    const bare = get(`bare${suffix}` as VariantName)
+    const native = get(`effect-native${suffix}` as VariantName)
+    if (inactive === undefined || bare === undefined || native === undefined) continue
     // ns/span rows are ns per tree / 3, and each tree makes 3 calls: per-call costs are differences.
     const perInactive = inactive.nsPerSpan - bare.nsPerSpan
     const perWithSpan = native.nsPerSpan - bare.nsPerSpan
-    inactiveCost = {
+    inactiveCost[driver] = {
       inactiveWithUserSpanNs: perInactive,
       withSpanNativeNs: perWithSpan,
-      ...(disabled === undefined ? {} : { withSpanDisabledNs: disabled.nsPerSpan - bare.nsPerSpan }),
+      ...(disabled === undefined || suffix !== "" ? {} : { withSpanDisabledNs: disabled.nsPerSpan - bare.nsPerSpan }),
       fraction: perInactive / perWithSpan
     }
     targets.push({
-      target: "inactive withUserSpan <= 1/20 of an Effect.withSpan call (native tracer)",
+      target: `inactive withUserSpan <= 1/20 of an Effect.withSpan call (native tracer; ${driver} driver)`,
       value: `${fmt(perInactive)} ns vs ${fmt(perWithSpan)} ns = 1/${fmt(perWithSpan / perInactive, 1)}` +
-        (disabled === undefined ? "" : `; withSpan with tracing disabled ${fmt(disabled.nsPerSpan - bare.nsPerSpan)} ns`),
+        (disabled === undefined || suffix !== "" ? "" : `; withSpan with tracing disabled ${fmt(disabled.nsPerSpan - bare.nsPerSpan)} ns`),
       holds: perInactive <= perWithSpan / 20
     })
   }
@@ -389,12 +405,16 @@ const main = async () => {
     // Conservative: the largest per-span figure of either run, by RSS or by heap.
     const perSpan = Math.max(...stall.flatMap((s) => [s.rssBytesPerHeldSpan as number, s.heapBytesPerHeldSpan as number]))
     const full = perSpan * defaultMaxQueueSize
+    const heapPerSpan = unbounded.heapBytesPerHeldSpan as number
     targets.push({
-      target: `memory per queued span stated; default maxQueueSize ${defaultMaxQueueSize} keeps a full queue < 256 MB`,
-      value: `${fmt(unbounded.heapBytesPerHeldSpan as number)} B/span heap, ${fmt(unbounded.rssBytesPerHeldSpan as number)} B/span RSS (unbounded run); ` +
-        `at the worst figure ${fmt(perSpan)} B/span a full queue is ~${fmt(mb(full), 1)} MB` +
-        (bounded === undefined ? "" : `; measured RSS growth at the default bound ${fmt(mb(bounded.rssGrowthBytes as number), 1)} MB`) +
-        `; 256 MB fits ~${fmt((256 * 1024 * 1024) / perSpan)} spans`,
+      target: "bytes held per queued span (4 attributes) <= 250 (heap + external, unbounded run)",
+      value: `${fmt(heapPerSpan)} B/span heap+external, ${fmt(unbounded.rssBytesPerHeldSpan as number)} B/span RSS`,
+      holds: heapPerSpan <= 250
+    })
+    targets.push({
+      target: `a full default queue (${defaultMaxQueueSize} such spans; maxQueueBytes ${mb(defaultMaxQueueBytes)} MiB) < 256 MB`,
+      value: `at the worst figure ${fmt(perSpan)} B/span ~${fmt(mb(full), 1)} MB` +
+        (bounded === undefined ? "" : `; measured RSS growth at the default bounds ${fmt(mb(bounded.rssGrowthBytes as number), 1)} MB`),
       holds: full < 256 * 1024 * 1024
     })
   }

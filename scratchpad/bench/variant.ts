@@ -6,7 +6,7 @@
  *
  * Each variant imports only what it uses (dynamic imports), so its peak RSS is its own.
  */
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import {
   attributes,
   peakRssBytes,
@@ -19,14 +19,18 @@ import {
 
 export type VariantName =
   | "ours"
+  | "ours-runsync"
   | "ours-discard"
   | "ours-dual"
   | "otlp-tracer"
   | "nodesdk"
   | "otel-sdk"
   | "effect-native"
+  | "effect-native-runsync"
   | "inactive-user-span"
+  | "inactive-user-span-runsync"
   | "bare"
+  | "bare-runsync"
   | "withspan-disabled"
 
 export interface VariantConfig {
@@ -40,6 +44,8 @@ export interface VariantConfig {
   readonly spans: number
   /** ours: `maxQueueSize` (`undefined` = the library's default, `null` = unbounded). */
   readonly maxQueueSize?: number | null
+  /** ours: `maxQueueBytes` (`undefined` = the library's default, `null` = unbounded). */
+  readonly maxQueueBytes?: number | null
   /** ours: `output.otlpUds.maxBatchSize` (`undefined` = the default). */
   readonly maxBatchSize?: number
 }
@@ -100,6 +106,58 @@ const driveEffect = (tree: (i: number) => Effect.Effect<void>): Effect.Effect<Dr
       windowStartNanos: start
     }
   })
+
+// ---------------------------------------------------------------------------------------------
+// The plain driver: a synchronous stretch of trees (`runStretch(from, n)`), then a macrotask
+// yield. The OpenTelemetry SDK runs its trees this way, and so does `ManagedRuntime.runSync`.
+
+const driveLoop = async (runStretch: (from: number, n: number) => void): Promise<DriveResult> => {
+  let i = 0
+  const warmEnd = now() + plan.warmupNanos
+  while (plan.warmupNanos > 0 && now() < warmEnd) {
+    runStretch(i, TREES_PER_STRETCH)
+    i += TREES_PER_STRETCH
+    await yieldToEventLoop()
+  }
+  const startTree = i
+  const start = now()
+  let end = start
+  while (i - startTree < plan.maxTrees) {
+    const n = Math.min(plan.stretch, plan.maxTrees - (i - startTree))
+    runStretch(i, n)
+    i += n
+    end = now()
+    if (end - start >= plan.windowNanos) break
+    await yieldToEventLoop()
+  }
+  return {
+    created: i * SPANS_PER_TREE,
+    measuredSpans: (i - startTree) * SPANS_PER_TREE,
+    measuredNanos: end - start,
+    windowStartNanos: start
+  }
+}
+
+/**
+ * The embedding application's driver: a `ManagedRuntime` built from `layer`, each stretch of trees
+ * one `runtime.runSync`, the runtime disposed (flush included) right after the workload.
+ */
+const runManaged = async (
+  tree: (i: number) => Effect.Effect<void>,
+  layer: Layer.Layer<never> | undefined
+): Promise<VariantResult> => {
+  const runtime = ManagedRuntime.make(layer ?? Layer.empty)
+  await runtime.runtime()
+  const stretch = (from: number, n: number) =>
+    Effect.gen(function*() {
+      for (let k = 0; k < n; k++) yield* tree(from + k)
+    })
+  const drive = await driveLoop((from, n) => runtime.runSync(stretch(from, n)))
+  const workloadEnd = now()
+  await runtime.dispose()
+  const shutdownMillis = (now() - workloadEnd) / 1e6
+  return { variant: config.variant, mode: config.mode, ...drive, shutdownMillis, peakRssBytes: peakRssBytes() }
+}
 
 /** Runs the driver with `layer`, closing it (flush included) right after the workload. */
 const runEffect = async (
@@ -184,6 +242,7 @@ const loadOurs = async () => {
       }
     }
     if (config.maxQueueSize !== undefined) settings.maxQueueSize = config.maxQueueSize
+    if (config.maxQueueBytes !== undefined) settings.maxQueueBytes = config.maxQueueBytes
     return UserTracing.layer(settings as Parameters<typeof UserTracing.layer>[0]).pipe(Layer.orDie) as Layer.Layer<never>
   }
 
@@ -277,31 +336,16 @@ const runOtelSdk = async (): Promise<VariantResult> => {
       root.end()
     })
   }
-  let i = 0
-  const warmEnd = now() + plan.warmupNanos
-  while (plan.warmupNanos > 0 && now() < warmEnd) {
-    for (let k = 0; k < TREES_PER_STRETCH; k++) tree(i++)
-    await yieldToEventLoop()
-  }
-  const startTree = i
-  const start = now()
-  let end = start
-  while (i - startTree < plan.maxTrees) {
-    const n = Math.min(plan.stretch, plan.maxTrees - (i - startTree))
-    for (let k = 0; k < n; k++) tree(i++)
-    end = now()
-    if (end - start >= plan.windowNanos) break
-    await yieldToEventLoop()
-  }
+  const drive = await driveLoop((from, n) => {
+    for (let k = 0; k < n; k++) tree(from + k)
+  })
+  const workloadEnd = now()
   await provider.shutdown()
   return {
     variant: config.variant,
     mode: config.mode,
-    created: i * SPANS_PER_TREE,
-    measuredSpans: (i - startTree) * SPANS_PER_TREE,
-    measuredNanos: end - start,
-    windowStartNanos: start,
-    shutdownMillis: (now() - end) / 1e6,
+    ...drive,
+    shutdownMillis: (now() - workloadEnd) / 1e6,
     peakRssBytes: peakRssBytes()
   }
 }
@@ -341,8 +385,9 @@ const runStall = async (): Promise<VariantResult> => {
         rssAfter: after.rss,
         heapUsedBefore: before.heapUsed,
         heapUsedAfter: after.heapUsed,
-        externalBefore: before.external + before.arrayBuffers,
-        externalAfter: after.external + after.arrayBuffers,
+        // `external` already includes `arrayBuffers` (Node counts ArrayBuffers and Buffers in both).
+        externalBefore: before.external,
+        externalAfter: after.external,
         peakRssDuringProduction: peakRssBytes()
       }
       yield* Effect.promise(() => waitForParent({ type: "stalled", memory }))
@@ -364,6 +409,11 @@ const main = async (): Promise<VariantResult> => {
       const result = await runEffect(config.variant === "ours" ? ours.oursTree : ours.dualTree, ours.layer())
       return { ...result, extra: { metrics: await Effect.runPromise(ours.metrics) } }
     }
+    case "ours-runsync": {
+      const ours = await loadOurs()
+      const result = await runManaged(ours.oursTree, ours.layer())
+      return { ...result, extra: { metrics: await Effect.runPromise(ours.metrics) } }
+    }
     case "ours-discard": {
       const ours = await loadOurs()
       return runEffect(ours.oursTree, ours.discardLayer())
@@ -376,10 +426,16 @@ const main = async (): Promise<VariantResult> => {
       return runEffect(withSpanTree, await nodeSdkLayer())
     case "otel-sdk":
       return runOtelSdk()
+    case "inactive-user-span-runsync":
+      return runManaged((await loadOurs()).inactiveTree, undefined)
     case "effect-native":
       return runEffect(withSpanTree, undefined)
+    case "effect-native-runsync":
+      return runManaged(withSpanTree, undefined)
     case "bare":
       return runEffect(bareTree, undefined)
+    case "bare-runsync":
+      return runManaged(bareTree, undefined)
     case "withspan-disabled":
       return runEffect(withSpanTree, undefined, Effect.withTracerEnabled(false))
   }

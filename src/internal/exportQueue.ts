@@ -74,6 +74,7 @@ export interface ExportQueueOptions {
 }
 
 const INVALID_KEY = "\n"
+const EMPTY = new Uint8Array(0)
 const MIN_CAPACITY = 2048
 /** The scratch writer is replaced after a span larger than this, so one huge span is not kept. */
 const MAX_SCRATCH = 1024 * 1024
@@ -300,7 +301,9 @@ export class ExportQueue {
         grown.set(chunk.buf.subarray(0, chunk.length))
         chunk.buf = grown
       }
-      chunk.buf.set(this.scratch.buf.subarray(0, size), chunk.length)
+      // The scratch buffer is a Node `Buffer` (protobufjs's BufferWriter): `copy` makes no view.
+      const encoded = this.scratch.buf as Buffer
+      encoded.copy(chunk.buf, chunk.length, 0, size)
       chunk.length += size
       if (size > MAX_SCRATCH) this.scratch = protobuf.Writer.create()
     }
@@ -320,5 +323,3 @@ export class ExportQueue {
     if (chunk.buf.length > chunk.length) chunk.buf = chunk.buf.slice(0, chunk.length)
   }
 }
-
-const EMPTY = new Uint8Array(0)
