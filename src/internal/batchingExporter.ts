@@ -80,8 +80,11 @@ export const make = Effect.fnUntraced(function*(
       )
     })
 
+  // A chunk emptied by the fair share was settled when it was; the worker skips it.
   const sendChunk = (chunk: Chunk): Effect.Effect<void> =>
     Effect.suspend(() => {
+      if (chunk.settled) return Effect.void
+      queue.take(chunk)
       const spans = chunk.count
       const header = chunk.group.header
       if (header === undefined) {
@@ -112,14 +115,7 @@ export const make = Effect.fnUntraced(function*(
       Effect.catchAllDefect((defect) => logFailure(`user tracing: export of a batch failed: ${String(defect)}`))
     )
 
-  // A chunk emptied by the fair share was settled when it was; the worker skips it.
-  const worker = Effect.forever(
-    Effect.flatMap(Queue.take(chunks), (chunk) => {
-      if (chunk.settled) return Effect.void
-      queue.take(chunk)
-      return sendChunk(chunk)
-    })
-  )
+  const worker = Effect.forever(Effect.flatMap(Queue.take(chunks), sendChunk))
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
     const target = queue.lastChunkId

@@ -111,6 +111,8 @@ export class ExportQueue {
   /** Span bytes one chunk may hold so that its request stays within `maxBatchBytes`. */
   private readonly maxChunkBytes: number
   private scratch = protobuf.Writer.create()
+  /** The span bytes of the last chunk taken or sealed: the next chunk's first capacity. */
+  private lastChunkBytes = 0
   private lastRouting: RoutingMetadata | undefined
   private lastGroup: Group | undefined
 
@@ -153,6 +155,7 @@ export class ExportQueue {
   take(chunk: Chunk): void {
     chunk.taken = true
     chunk.sealed = true
+    this.lastChunkBytes = chunk.length - chunk.reserve
     const group = chunk.group
     const index = group.chunks.indexOf(chunk)
     if (index >= 0) {
@@ -289,7 +292,9 @@ export class ExportQueue {
     }
     if (chunk === undefined || chunk.sealed) {
       const reserve = this.options.envelope.maxOverhead
-      const capacity = reserve + Math.max(size, Math.min(MIN_CAPACITY, this.maxChunkBytes))
+      // Sized like the last chunk that was taken or filled: under load chunks fill alike, so the
+      // buffer seldom grows, and sealing seldom copies it.
+      const capacity = reserve + Math.max(size, Math.min(Math.max(MIN_CAPACITY, this.lastChunkBytes), this.maxChunkBytes))
       chunk = new Chunk(++this.lastChunkId, group, reserve, capacity)
       group.chunks.push(chunk)
       this.unsettled.add(chunk)
@@ -316,10 +321,11 @@ export class ExportQueue {
     if (chunk.ends.length >= this.options.maxBatchSize) this.seal(chunk)
   }
 
-  /** No more spans go in; the buffer is cut to what it holds, so a queued chunk wastes nothing. */
+  /** No more spans go in; a buffer with more than 1/8 unused is cut to what it holds. */
   private seal(chunk: Chunk): void {
     if (chunk.sealed) return
     chunk.sealed = true
-    if (chunk.buf.length > chunk.length) chunk.buf = chunk.buf.slice(0, chunk.length)
+    this.lastChunkBytes = chunk.length - chunk.reserve
+    if (chunk.buf.length - chunk.length > chunk.length >> 3) chunk.buf = chunk.buf.slice(0, chunk.length)
   }
 }
