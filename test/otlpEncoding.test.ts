@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
+import * as fc from "fast-check"
 // The decoder generated from the official opentelemetry-proto files by OpenTelemetry JS: code we did not write.
 import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
@@ -310,4 +311,21 @@ it("libraryVersion is package.json's version", () => {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
   expect(libraryName).toBe(pkg.name)
   expect(libraryVersion).toBe(pkg.version)
+})
+
+describe("integer attributes", () => {
+  it.effect("every safe integer and 2^32 boundaries arrive as the same int64", () =>
+    Effect.gen(function*() {
+      const values = [0, 1, 127, 128, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 32), Number.MAX_SAFE_INTEGER]
+      const random = fc.sample(fc.maxSafeInteger(), { numRuns: 200, seed: 9 })
+      const all = [...values, ...random]
+      const [record] = yield* annotateUserSpan({ values: all }).pipe(
+        withUserTrace("ints", { routing }),
+        Effect.zipRight(UserTracingTest.finishedSpans),
+        Effect.provide(TestUserTracing)
+      )
+      const [span] = officialDecode(encodeTraceRequest({ serviceName: "ints" }, [record])).resourceSpans[0].scopeSpans[0]
+        .spans
+      expect(span.attributes[0].value.arrayValue.values.map((v: any) => v.intValue)).toEqual(all.map(String))
+    }))
 })

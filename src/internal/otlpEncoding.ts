@@ -122,8 +122,10 @@ const writeAnyValue = (w: Writer, value: AttributeValue): void => {
       w.uint32(ANY_BOOL).bool(value)
       break
     case "number":
-      if (Number.isSafeInteger(value)) w.uint32(ANY_INT).int64(value)
-      else w.uint32(ANY_DOUBLE).double(value)
+      // A non-negative int64 below 2^32 is the same varint as a uint32, written with no `LongBits`.
+      if (!Number.isSafeInteger(value)) w.uint32(ANY_DOUBLE).double(value)
+      else if (value >= 0 && value <= 0xffffffff) w.uint32(ANY_INT).uint32(value)
+      else w.uint32(ANY_INT).int64(value)
       break
     case "bigint":
       w.uint32(ANY_INT).int64(int64Bits(value))
