@@ -217,6 +217,35 @@ describe("fair share", () => {
     }).pipe(Effect.scoped))
 })
 
+describe("finishing never throws", () => {
+  it.live("a routing value whose groupKey or encode throws: its spans are rejected and counted, the others go on", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const throwsKey: RoutingMetadata.RoutingMetadata = {
+        groupKey: () => {
+          throw new Error("no key")
+        },
+        encode: () => "x"
+      }
+      const throwsEncode: RoutingMetadata.RoutingMetadata = {
+        groupKey: () => "k",
+        encode: () => {
+          throw new Error("no value")
+        }
+      }
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.all([
+          Effect.void.pipe(withUserTrace("key", { routing: throwsKey })),
+          Effect.void.pipe(withUserTrace("encode", { routing: throwsEncode })),
+          Effect.void.pipe(withUserTrace("good", { routing }))
+        ])
+      ))
+      expect(receiver.spans().map((s) => s.name)).toEqual(["good"])
+      expect(delta).toEqual({ total: 3, exported: 1, failed: 2, dropped: 0 })
+    }).pipe(Effect.scoped))
+})
+
 describe("batch bounds", () => {
   it.live("maxBatchBytes: no body exceeds it, except one holding a single larger span; nothing is lost", () =>
     Effect.gen(function*() {
