@@ -1,54 +1,117 @@
-import { Clock, Context, FiberRef } from "effect"
+import { Clock, Context, Effect, Equal, FiberRef, Hash } from "effect"
 import type * as Fiber from "effect/Fiber"
+import type * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
 import type { UserSpanRecord } from "./spanRecord.js"
 
-// Writing a FiberRef copies the fiber's whole FiberRefs map (PERF-NOTES: `locally` ~4.3 us), too
-// much for every span. So the FiberRef holds a mutable slot that a fiber writes in place, and the
-// FiberRef itself is written at most once per fiber: each fork gets a fresh, claimable slot
-// holding the parent's span, and joining never hands a child's slot back to its parent.
-const NOT_CLAIMABLE: unique symbol = Symbol.for("effect-user-tracing/CurrentSpan/NotClaimable")
+// The current user span has FiberRef semantics: a fork inherits it, a snapshot of the fiber's
+// FiberRefs (`Effect.runtime()`, `getFiberRefs`) keeps the span current when it was taken.
+//
+// Writing a FiberRef copies the fiber's whole FiberRefs map (PERF-NOTES), too much for every span.
+// So the FiberRef holds a mutable slot, and a region writes the slot in place when that is
+// indistinguishable from a FiberRef write: when the fiber's FiberRefs object is still the one the
+// slot was installed into (its `home`). Nothing outside the fiber can hold that object: the only
+// way out is `FiberRuntime.getFiberRefs()`, which first writes `currentRuntimeFlags` and so hands
+// out a *new* object (sharing the slot) and moves the fiber to it. Any snapshot, and any other
+// FiberRef write, therefore makes the next region install a fresh slot, leaving the shared one as
+// the snapshot saw it. A start-up self-check verifies this and otherwise installs on every write.
 
-/** @internal */
-export class CurrentSpanSlot {
+/**
+ * @internal
+ * Equal by value, as Effect compares FiberRef values when it forks, joins and restores refs after a
+ * finalizer: a slot installed anew with the same spans is no change.
+ */
+export class CurrentSpanSlot implements Equal.Equal {
   constructor(
-    // The fiber allowed to write in place; `undefined` until a forked child claims it.
-    public owner: Fiber.RuntimeFiber<unknown, unknown> | typeof NOT_CLAIMABLE | undefined,
-    public span: UserSpanRecord | undefined
+    public span: UserSpanRecord | undefined,
+    /** The fiber's FiberRefs object this slot was installed into; `undefined`: never write in place. */
+    public home: FiberRefs.FiberRefs | undefined,
+    /** The span when the fiber was forked: a join hands the child's span back only if it moved. */
+    readonly forkSpan: UserSpanRecord | undefined
   ) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof CurrentSpanSlot && that.span === this.span && that.forkSpan === this.forkSpan
+  }
+  [Hash.symbol](): number {
+    return 0
+  }
 }
+
+const slot = (
+  span: UserSpanRecord | undefined,
+  home: FiberRefs.FiberRefs | undefined,
+  forkSpan: UserSpanRecord | undefined
+): CurrentSpanSlot => new CurrentSpanSlot(span, home, forkSpan)
 
 /** @internal the current user span of each fiber */
 export const currentSpanSlot: FiberRef.FiberRef<CurrentSpanSlot> = globalValue(
   Symbol.for("effect-user-tracing/CurrentSpan"),
   () =>
-    FiberRef.unsafeMake(new CurrentSpanSlot(NOT_CLAIMABLE, undefined), {
-      fork: (slot) => new CurrentSpanSlot(undefined, slot.span),
-      join: (parent) => parent
+    FiberRef.unsafeMake(slot(undefined, undefined, undefined), {
+      fork: (parent) => slot(parent.span, undefined, parent.span),
+      // Like Effect's own parent span (a patch of `currentContext`): the parent takes the child's
+      // span only when the child changed it (e.g. by `setFiberRefs`); closed regions change nothing.
+      join: (parent, child) => child.span === child.forkSpan ? parent : slot(child.span, undefined, parent.forkSpan)
     })
+)
+
+// The fields of `FiberRuntime` this module relies on; the public `RuntimeFiber` type hides them.
+interface FiberInternals {
+  readonly _fiberRefs: FiberRefs.FiberRefs | undefined
+  setFiberRef<X>(fiberRef: FiberRef.FiberRef<X>, value: X): void
+}
+
+const internals = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberInternals => fiber as unknown as FiberInternals
+
+/**
+ * @internal
+ * Whether this `effect` release hands out FiberRefs objects only as described above; checked once
+ * per process, by a probe fiber.
+ */
+export const checkInPlaceWrites = (): boolean => {
+  try {
+    return Effect.runSync(Effect.withFiberRuntime((fiber) => {
+      const probe = FiberRef.unsafeMake(0)
+      const own = internals(fiber)
+      own.setFiberRef(probe, 1)
+      const installed = own._fiberRefs
+      if (installed === undefined || fiber.getFiberRef(probe) !== 1) return Effect.succeed(false)
+      own.setFiberRef(probe, 2)
+      const written = own._fiberRefs
+      if (written === installed) return Effect.succeed(false)
+      return Effect.map(Effect.runtime<never>(), (runtime) => {
+        const afterSnapshot = own._fiberRefs
+        return runtime.fiberRefs !== written && afterSnapshot !== written && afterSnapshot !== undefined
+      })
+    }))
+  } catch {
+    return false
+  }
+}
+
+/** @internal whether regions may write the slot in place (else every write installs a new slot) */
+export const inPlaceWrites: { enabled: boolean } = globalValue(
+  Symbol.for("effect-user-tracing/CurrentSpan/InPlaceWrites"),
+  () => ({ enabled: checkInPlaceWrites() })
 )
 
 /** @internal the current user span of the fiber, ended or not */
 export const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): UserSpanRecord | undefined =>
   fiber.getFiberRef(currentSpanSlot).span
 
-// Every runtime fiber is a FiberRuntime, which can write its own FiberRefs synchronously; the
-// public RuntimeFiber type leaves the method out.
-interface WritableFiber {
-  setFiberRef<X>(fiberRef: FiberRef.FiberRef<X>, value: X): void
-}
-
-/** @internal a slot this fiber may write in place; written into the FiberRef only the first time */
-export const ownSlot = (fiber: Fiber.RuntimeFiber<unknown, unknown>): CurrentSpanSlot => {
-  const slot = fiber.getFiberRef(currentSpanSlot)
-  if (slot.owner === fiber) return slot
-  if (slot.owner === undefined) {
-    slot.owner = fiber
-    return slot
+/** @internal makes `span` the fiber's current user span, in place when nothing can tell the difference */
+export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: UserSpanRecord | undefined): void => {
+  const own = internals(fiber)
+  const current = fiber.getFiberRef(currentSpanSlot)
+  if (current.span === span) return
+  if (current.home !== undefined && current.home === own._fiberRefs) {
+    current.span = span
+    return
   }
-  const own = new CurrentSpanSlot(fiber, slot.span)
-  ;(fiber as unknown as WritableFiber).setFiberRef(currentSpanSlot, own)
-  return own
+  const fresh = slot(span, undefined, current.forkSpan)
+  own.setFiberRef(currentSpanSlot, fresh)
+  // The object just written is the only one holding `fresh`, and only this fiber sees it.
+  if (inPlaceWrites.enabled) fresh.home = own._fiberRefs
 }
 
 /** @internal now, in unix nanoseconds, from the fiber's `Clock` (a `TestClock` under test) */

@@ -8,7 +8,7 @@ import * as Tracestate from "../Tracestate.js"
 import { UserHarness } from "../UserHarness.js"
 import type { UserTraceOptions } from "../UserTracing.js"
 import type { AttributeValue, FinishCallback, UserSpan, UserSpanOptions } from "../UserSpan.js"
-import { type CurrentSpanSlot, currentSpan, nowNanos, ownSlot } from "./currentSpan.js"
+import { currentSpan, nowNanos, setCurrentSpan } from "./currentSpan.js"
 import type { Harness } from "./harness.js"
 import { generateTraceId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
@@ -73,18 +73,17 @@ const makeChild = (
   return span
 }
 
-// Makes `span` current in the fiber's own slot while `self` runs; restores the previous span and
+// Makes `span` current while `self` runs (like `Effect.locally`); restores the previous span and
 // ends `span` (an undefined span: only hides the previous one) when `self` exits.
 const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  slot: CurrentSpanSlot,
+  previous: UserSpanRecord | undefined,
   span: UserSpanRecord | undefined,
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
-  const previous = slot.span
-  slot.span = span
+  setCurrentSpan(fiber, span)
   return Effect.onExit(self, (exit) => {
-    slot.span = previous
+    setCurrentSpan(fiber, previous)
     if (span !== undefined) span.end(nowNanos(fiber), failedExit(exit))
     return Effect.void
   })
@@ -97,11 +96,12 @@ export const withUserTrace = dual<
 >(3, (self, name, options) =>
   Effect.withFiberRuntime((fiber) => {
     const harness = Context.get(fiber.currentContext, UserHarness)
+    const previous = currentSpan(fiber)
     if (!harness.enabled) {
       // Inactive root: it still hides any ambient user span, so nothing nests under it.
-      return currentSpan(fiber) === undefined ? self : runIn(fiber, ownSlot(fiber), undefined, self)
+      return previous === undefined ? self : runIn(fiber, previous, undefined, self)
     }
-    return runIn(fiber, ownSlot(fiber), makeRoot(harness, fiber, name, options), self)
+    return runIn(fiber, previous, makeRoot(harness, fiber, name, options), self)
   }))
 
 /** What `startUserTrace` returns when no active harness is provided. */
@@ -115,23 +115,22 @@ const inactiveSpan = (name: string): UserSpan => ({
 /** @internal */
 export const startUserTrace = (name: string, options: UserTraceOptions): Effect.Effect<UserSpan, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.withFiberRuntime<readonly [CurrentSpanSlot, UserSpanRecord | undefined, UserSpanRecord | undefined]>(
+    Effect.withFiberRuntime<readonly [UserSpanRecord | undefined, UserSpanRecord | undefined]>(
       (fiber) => {
         const harness = Context.get(fiber.currentContext, UserHarness)
-        const slot = ownSlot(fiber)
-        const previous = slot.span
+        const previous = currentSpan(fiber)
         const root = harness.enabled ? makeRoot(harness, fiber, name, options) : undefined
-        slot.span = root
-        return Effect.succeed([slot, previous, root] as const)
+        setCurrentSpan(fiber, root)
+        return Effect.succeed([previous, root] as const)
       }
     ),
-    ([slot, previous, root], exit) =>
+    ([previous, root], exit) =>
       Effect.withFiberRuntime((fiber) => {
-        slot.span = previous
+        setCurrentSpan(fiber, previous)
         if (root !== undefined) root.end(nowNanos(fiber), failedExit(exit))
         return Effect.void
       })
-  ).pipe(Effect.map(([, , root]): UserSpan => root ?? inactiveSpan(name)))
+  ).pipe(Effect.map(([, root]): UserSpan => root ?? inactiveSpan(name)))
 
 /** @internal */
 export const withUserSpan = dual<
@@ -141,7 +140,7 @@ export const withUserSpan = dual<
   Effect.withFiberRuntime((fiber) => {
     const parent = currentSpan(fiber)
     if (parent === undefined) return self
-    return runIn(fiber, ownSlot(fiber), makeChild(parent, fiber, name, options), self)
+    return runIn(fiber, parent, makeChild(parent, fiber, name, options), self)
   }))
 
 /** @internal */
