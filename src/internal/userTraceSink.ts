@@ -343,7 +343,7 @@ export const make = (options: Options): Effect.Effect<Service, UserTraceSinkErro
         const guarded = (step: () => void) =>
           Effect.sync(step).pipe(
             Effect.catchAllDefect((defect) => Effect.sync(() => failures.push(`pending traces: ${errorMessage(defect)}`))),
-            Effect.zipRight(Effect.suspend(() => Effect.forEach(failures.splice(0), Effect.logWarning, { discard: true })))
+            Effect.zipRight(Effect.suspend(() => Effect.forEach(failures.splice(0), (failure) => Effect.logWarning(failure), { discard: true })))
           )
         const flush = guarded(() => pending.flush()).pipe(Effect.ensuring(out.offer(Option.none())))
         yield* Stream.runForEachChunk(spans, (chunk) =>
