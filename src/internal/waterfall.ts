@@ -187,15 +187,16 @@ const flatten = (roots: ReadonlyArray<ReceivedSpanNode>, levels: number): Readon
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { connector, continuation, depth, node } = frame
     const elided = depth > levels ? `[${depth}] ` : ""
+    // What lines under this node continue with: its own level added to its ancestors'.
+    const own = continuation + (connector === "" ? "" : connector === "└─ " ? "   " : "│  ")
     rows.push({
       node,
       prefix: elided + continuation + connector,
-      detailPrefix: " ".repeat(elided.length) + continuation + (connector === "" ? "" : connector === "└─ " ? "   " : "│  ") +
-        (node.children.length > 0 ? "│" : " ")
+      detailPrefix: " ".repeat(elided.length) + own + (node.children.length > 0 ? "│" : " ")
     })
-    if (node.children.length === 0) continue
-    const next = depth === 0 ? "" : continuation + (connector === "└─ " ? "   " : "│  ")
-    pushChildren(node.children, depth + 1, next.length > 3 * (levels - 1) ? next.slice(3) : next)
+    if (node.children.length > 0) {
+      pushChildren(node.children, depth + 1, own.length > 3 * (levels - 1) ? own.slice(3) : own)
+    }
   }
   return rows
 }
