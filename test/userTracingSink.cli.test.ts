@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option } from "effect"
+import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
 import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
+import * as UserTraceSink from "../src/UserTraceSink.js"
 import { tempSocketPath } from "./receiver.js"
 import { chain, jsonRequest, protobufRequest, send, spanIdOf, traceIdOf } from "./sinkClient.js"
 
@@ -208,6 +209,13 @@ describe("user-tracing-sink CLI", () => {
       expect(exits.map((exit) => exit.code)).toEqual([0, 2, 2, 2, 2])
       expect(badCap.output.stderr).toContain("--max-spans-per-trace must be an integer from 1")
       expect(help.output.stdout).toContain("Usage: user-tracing-sink")
+      // The help states the sink's own defaults.
+      const defaults = [
+        UserTraceSink.defaultMaxSpansPerTrace,
+        UserTraceSink.defaultMaxPendingSpans,
+        Duration.toMillis(UserTraceSink.defaultMaxTraceAge)
+      ]
+      for (const value of defaults) expect(help.output.stdout).toContain(`(default ${value})`)
       expect(none.output.stderr).toContain("give --socket PATH or --port N")
       expect(none.output.stderr).toContain("Usage: user-tracing-sink")
       expect(both.output.stderr).toContain("not both")
