@@ -3,7 +3,9 @@
  * socket or a TCP port, accepts `POST /v1/traces` (protobuf or JSON, plain or gzip,
  * `Content-Length` or chunked), answers like an OTLP collector, and shows what arrived as spans
  * (with the request headers, so the routing header is visible) and as trace trees. The
- * `user-tracing-sink` CLI is this module plus a terminal renderer.
+ * `user-tracing-sink` CLI is this module plus a terminal renderer. Its input is untrusted: a
+ * body that does not decode (OTLP/JSON nested deeper than 256 levels or of the wrong shape
+ * included) gets 400, and no input stops it showing the traces that follow.
  *
  * It depends on `effect` and `node:http` only.
  *
@@ -166,7 +168,7 @@ export interface CompletedTracesOptions {
   readonly maxSpansPerTrace?: number | undefined
   /**
    * Spans kept across all pending traces: a span that would exceed it first makes the oldest
-   * pending trace go, marked `incomplete: "maxPendingSpans"`. A positive integer; default 100,000
+   * pending trace go, marked `incomplete: "maxPendingSpans"`. A positive integer; default 50,000
    * (`defaultMaxPendingSpans`).
    */
   readonly maxPendingSpans?: number | undefined
@@ -201,7 +203,10 @@ export interface Service {
   readonly traces: Effect.Effect<ReadonlyArray<ReceivedTrace>>
   /**
    * Each trace once it looks complete (see `CompletedTracesOptions`); spans arriving for it later
-   * come as another, partial, trace. At close, every pending trace is emitted, then the stream ends.
+   * come as another, partial, trace. What it holds meanwhile is bounded (spans per trace, spans
+   * across traces, age), whatever arrives; a trace let go early says so (`incomplete`,
+   * `droppedSpans`). A trace whose tree cannot be built is emitted flat, with a warning logged.
+   * At close, every pending trace is emitted, then the stream ends.
    */
   readonly completedTraces: (options?: CompletedTracesOptions) => Stream.Stream<ReceivedTrace>
   /** Request and span counters. */
@@ -234,7 +239,7 @@ export const defaultMaxBodySize: number = internal.defaultMaxBodySize
 /** `completedTraces`' default bound on the spans kept per pending trace: 10,000. */
 export const defaultMaxSpansPerTrace: number = pendingTraces.defaultMaxSpansPerTrace
 
-/** `completedTraces`' default bound on the spans kept across pending traces: 100,000. */
+/** `completedTraces`' default bound on the spans kept across pending traces: 50,000 (about 50 MB of spans with a few attributes each). */
 export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpans
 
 /** `completedTraces`' default bound on how long a trace stays pending: 60 seconds. */

@@ -34,7 +34,7 @@ Options:
   --max-spans-per-trace N  spans kept per pending trace; more are counted and shown as dropped
                            (default 10000)
   --max-pending-spans N    spans kept across pending traces; past it the oldest trace is shown
-                           early, marked incomplete (default 100000)
+                           early, marked incomplete (default 50000)
   --width N                line width of the waterfall (default: the terminal's, else 100)
   -h, --help               this help
 

@@ -12,7 +12,7 @@ import { isRootLike, toTrace } from "./receivedSpans.js"
 export const defaultMaxSpansPerTrace = 10_000
 
 /** @internal */
-export const defaultMaxPendingSpans = 100_000
+export const defaultMaxPendingSpans = 50_000
 
 /** @internal */
 export const defaultMaxTraceAge: Duration.Duration = Duration.seconds(60)

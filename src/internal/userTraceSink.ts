@@ -47,14 +47,12 @@ const encodeStatus = (code: number, message: string): Uint8Array =>
 const headerString = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
   value === undefined ? undefined : typeof value === "string" ? value : value.join(", ")
 
-const headersOf = (request: Http.IncomingMessage): Readonly<Record<string, string>> => {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(request.headers)) {
+// `fromEntries` defines own properties: a header named `__proto__` stays a header.
+const headersOf = (request: Http.IncomingMessage): Readonly<Record<string, string>> =>
+  Object.fromEntries(Object.entries(request.headers).flatMap(([name, value]) => {
     const text = headerString(value)
-    if (text !== undefined) headers[name] = text
-  }
-  return headers
-}
+    return text === undefined ? [] : [[name, text]]
+  }))
 
 const formatOf = (contentType: string | undefined): Format | undefined => {
   const mediaType = (contentType ?? "").split(";")[0].trim().toLowerCase()

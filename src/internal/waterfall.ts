@@ -143,8 +143,8 @@ export const shownHeaders = (
 ): ReadonlyArray<readonly [string, string]> => {
   if (routingHeader !== undefined) {
     const name = routingHeader.toLowerCase()
-    const value = headers[name]
-    return value === undefined ? [] : [[name, value]]
+    // Own headers only: not `__proto__` or `constructor` from the prototype.
+    return Object.hasOwn(headers, name) ? [[name, headers[name]]] : []
   }
   return Object.entries(headers).filter(([name]) => !standardHeaders.has(name)).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
 }
@@ -338,9 +338,12 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
   if (spans.length === 0) return title + c.dim("  (no spans)")
   let t0 = spans[0].startTimeUnixNano
   let t1 = spans[0].endTimeUnixNano
+  // The axis covers every start and end: a span may end before it starts, or before the others start.
   for (const span of spans) {
     if (span.startTimeUnixNano < t0) t0 = span.startTimeUnixNano
+    if (span.endTimeUnixNano < t0) t0 = span.endTimeUnixNano
     if (span.endTimeUnixNano > t1) t1 = span.endTimeUnixNano
+    if (span.startTimeUnixNano > t1) t1 = span.startTimeUnixNano
   }
   const total = t1 - t0
 
