@@ -7,11 +7,12 @@ import { withUserSpan } from "./userTracing.js"
 // `Effect.fn` with the user span inside its internal span. Written out rather than wrapping
 // `Effect.fn`, whose stack frames would then point into this module instead of the caller's.
 
-/** An `Error` whose stack is the caller of the function that makes it (two frames). */
+/** An `Error` whose stack is the function that calls this one and its caller (two frames). */
 const callerFrame = (): Error => {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 2
   const error = new Error()
+  Error.captureStackTrace(error, callerFrame)
   Error.stackTraceLimit = limit
   return error
 }
