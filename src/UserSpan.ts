@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type { RoutingMetadata } from "./RoutingMetadata.js"
+import type { Traceparent } from "./Traceparent.js"
 
 /** A user span attribute value: a scalar or a homogeneous-looking array of scalars. */
 export type AttributeValue =
@@ -17,10 +18,42 @@ export type AttributeValue =
 /** The OTLP span kind, in W3C/OpenTelemetry words; `internal` when not given. */
 export type UserSpanKind = "internal" | "server" | "client" | "producer" | "consumer"
 
-/** Options of `withUserTrace`, `withUserSpan` and `startUserTrace`. */
+/** Options of `withUserTrace`, `withUserSpan`, `makeUserSpan` and the other span openers. */
 export interface UserSpanOptions {
   readonly attributes?: Record<string, AttributeValue>
   readonly kind?: UserSpanKind
+  /** Other spans this one relates to, e.g. the traces whose messages a batch consumer handles. */
+  readonly links?: ReadonlyArray<UserSpanLink>
+  /** Unix time in nanoseconds; defaults to now, from Effect's `Clock`. */
+  readonly startTime?: bigint
+}
+
+/** A link to a user span (a handle) or to a span of another service (an inbound `Traceparent`). */
+export interface UserSpanLink {
+  readonly span: UserSpan | Traceparent
+  readonly attributes?: Record<string, AttributeValue>
+  /** The `tracestate` header(s) that came with a `Traceparent`; a handle's comes from its trace. */
+  readonly tracestate?: string | ReadonlyArray<string>
+}
+
+/** A status the application sets: `ok` is final; a message goes with `error` only. */
+export interface UserSpanStatus {
+  readonly code: "unset" | "ok" | "error"
+  readonly message?: string
+}
+
+/** A link as recorded (and as `finishedSpans` shows it). */
+export interface UserSpanLinkRecord {
+  readonly traceId: string
+  readonly spanId: string
+  readonly traceState: string | undefined
+  /** W3C trace flags of the linked span. */
+  readonly traceFlags: number
+  /** True when the linked span belongs to another service (a `Traceparent`). */
+  readonly remote: boolean
+  readonly attributes: ReadonlyArray<readonly [string, AttributeValue]>
+  /** Attributes cut by `limits.maxLinkAttributes`. */
+  readonly droppedAttributesCount: number
 }
 
 /** A live user span, as `currentUserSpan` and `startUserTrace` show it (ids in lowercase hex). */
@@ -63,10 +96,17 @@ export interface FinishedUserSpan {
   /** In insertion order; a replaced key moved to the end. */
   readonly attributes: ReadonlyMap<string, AttributeValue>
   readonly events: ReadonlyArray<UserSpanEvent>
-  /** `error` when the region failed (not interrupted) or an attribute named `error` is set. */
-  readonly status: "unset" | "error"
+  readonly links: ReadonlyArray<UserSpanLinkRecord>
+  /**
+   * `ok` when the application set it (final); else `error` when it set `error`, the region failed
+   * (not interrupted) or an attribute named `error` is set; else `unset`.
+   */
+  readonly status: "unset" | "ok" | "error"
+  /** The application's message for an `error` status; empty otherwise (never an internal cause). */
+  readonly statusMessage: string
   readonly droppedAttributesCount: number
   readonly droppedEventsCount: number
+  readonly droppedLinksCount: number
 }
 
 /** What a finish callback receives (`UserSpan.Finishing`): the span just before it is frozen and exported. */
@@ -76,6 +116,8 @@ export interface Finishing extends UserSpan {
   attribute(key: string, value: AttributeValue): void
   /** Adds an event timestamped with the span's end time. */
   event(name: string, attributes?: Record<string, AttributeValue>): void
+  /** Sets the status, with the rules of `setUserSpanStatus`. */
+  setStatus(status: UserSpanStatus): void
 }
 
 /** A finish callback, run once when its span ends. */

@@ -6,18 +6,33 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Effect, Layer, Option, Scope } from "effect"
+import type { Config, ConfigError, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import type * as Tracer from "effect/Tracer"
-import type { YieldWrap } from "effect/Utils"
 import * as layers from "./internal/layers.js"
+import * as userFn_ from "./internal/userFn.js"
+import * as handles from "./internal/userSpanHandles.js"
 import * as internal from "./internal/userTracing.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 import type { Traceparent } from "./Traceparent.js"
 import type * as UserHarness from "./UserHarness.js"
-import type { AttributeValue, FinishCallback, UserSpan, UserSpanOptions } from "./UserSpan.js"
+import type {
+  AttributeValue,
+  FinishCallback,
+  UserSpan,
+  UserSpanLink,
+  UserSpanOptions,
+  UserSpanStatus
+} from "./UserSpan.js"
 import type * as UserTracingSettings from "./UserTracingSettings.js"
 
-export type { AttributeValue, UserSpan, UserSpanKind, UserSpanOptions } from "./UserSpan.js"
+export type {
+  AttributeValue,
+  UserSpan,
+  UserSpanKind,
+  UserSpanLink,
+  UserSpanOptions,
+  UserSpanStatus
+} from "./UserSpan.js"
 
 /** Options of a root: routing (required), an inbound `traceparent` to continue, its `tracestate`. */
 export interface UserTraceOptions extends UserSpanOptions {
@@ -57,18 +72,92 @@ export const withDualSpan: {
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Tracer.SpanOptions): Effect.Effect<A, E, R>
 } = internal.withDualSpan
 
-/** Like `Effect.fn(name)`: each call of the generator function runs in `withDualSpan(name)`. */
-export const fn: (name: string, options?: Tracer.SpanOptions) => <
-  Eff extends YieldWrap<Effect.Effect<any, any, any>>,
-  AEff,
-  Args extends Array<any>
->(
-  body: (...args: Args) => Generator<Eff, AEff, never>
-) => (...args: Args) => Effect.Effect<
-  AEff,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer E, infer _R>>] ? E : never,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer _E, infer R>>] ? R : never
-> = internal.fn
+/**
+ * Like `Effect.fn(name, options)`: wraps a generator or plain function body (and pipeables) so that
+ * each call runs in `withDualSpan(name)`; the internal span records the definition and call sites.
+ */
+export const fn: (name: string, options?: Tracer.SpanOptions) => Effect.fn.Gen & Effect.fn.NonGen = userFn_.fn
+
+/** Like `fn`, with a user span only: no internal span. */
+export const userFn: (name: string, options?: UserSpanOptions) => Effect.fn.Gen & Effect.fn.NonGen = userFn_.userFn
+
+/**
+ * A child of the current user span that is not made current and does not end by itself: end it
+ * with `endUserSpan`. With no active user span it is an inactive handle that records nothing.
+ */
+export const makeUserSpan: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan> = handles.makeUserSpan
+
+/** Ends a handle once (later calls do nothing): now, or at `endTime`; a failed `exit` gives error. */
+export const endUserSpan: (
+  span: UserSpan,
+  options?: { readonly exit?: Exit.Exit<unknown, unknown>; readonly endTime?: bigint }
+) => Effect.Effect<void> = handles.endUserSpan
+
+/** Makes a handle, runs `evaluate` with it (the span is not made current) and ends it on exit. */
+export const useUserSpan: {
+  <A, E, R>(name: string, evaluate: (span: UserSpan) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  <A, E, R>(
+    name: string,
+    options: UserSpanOptions,
+    evaluate: (span: UserSpan) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R>
+} = handles.useUserSpan
+
+/** A handle ended when the scope closes (error status when the scope closes with a failure). */
+export const makeUserSpanScoped: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan, never, Scope.Scope> =
+  handles.makeUserSpanScoped
+
+/** Runs the effect in a new child span that stays current for it and ends when the scope closes. */
+export const withUserSpanScoped: {
+  (name: string, options?: UserSpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R | Scope.Scope>
+} = handles.withUserSpanScoped
+
+/**
+ * Runs the effect with `span` current: the user spans it opens are children of `span`, in its trace
+ * and routing, whatever was current. `span` is not ended; an inactive handle hides the current span.
+ */
+export const withParentUserSpan: {
+  (span: UserSpan): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan): Effect.Effect<A, E, R>
+} = handles.withParentUserSpan
+
+/** A child span around the stream's consumption: current while the stream produces, ended when it ends. */
+export const withUserSpanStream: {
+  (name: string, options?: UserSpanOptions): <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+  <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions): Stream.Stream<A, E, R>
+} = handles.withUserSpanStream
+
+/** Attributes that every user span opened in the region starts with (like `Effect.annotateSpans`). */
+export const annotateUserSpans: {
+  (key: string, value: AttributeValue): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  (attributes: Record<string, AttributeValue>): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, key: string, value: AttributeValue): Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, attributes: Record<string, AttributeValue>): Effect.Effect<A, E, R>
+} = internal.annotateUserSpans
+
+/**
+ * `false`: the region records no user span (its roots are inactive, the current span is hidden),
+ * like `Effect.withTracerEnabled`; `true` lets roots be active again inside such a region.
+ */
+export const withUserTracingEnabled: {
+  (enabled: boolean): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean): Effect.Effect<A, E, R>
+} = internal.withUserTracingEnabled
+
+/** Sets the current span's status: `ok` is final; `error` may carry a message; `unset` is ignored. */
+export const setUserSpanStatus: (status: UserSpanStatus) => Effect.Effect<void> = internal.setUserSpanStatus
+
+/** Adds an event with typed attributes (cut by the span limits), timestamped now or at `time`. */
+export const addUserSpanEvent: (
+  name: string,
+  attributes?: Record<string, AttributeValue>,
+  options?: { readonly time?: bigint }
+) => Effect.Effect<void> = internal.addUserSpanEvent
+
+/** Links the current user span to other spans (handles or inbound `Traceparent`s). */
+export const linkUserSpans: (links: UserSpanLink | ReadonlyArray<UserSpanLink>) => Effect.Effect<void> =
+  internal.linkUserSpans
 
 /** Sets attributes on the current user span; a key already present is replaced and moves to the end. */
 export const annotateUserSpan: {

@@ -19,6 +19,8 @@ export interface SpanLimitsSettings {
   readonly maxAttributes: number
   readonly maxEvents: number
   readonly maxEventAttributes: number
+  readonly maxLinks: number
+  readonly maxLinkAttributes: number
   readonly maxAttributeValueLength: number
 }
 

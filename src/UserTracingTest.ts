@@ -11,18 +11,30 @@ import type { TestSpans } from "./internal/testTracing.js"
 import type { AttributeValue, FinishedUserSpan } from "./UserSpan.js"
 import type { UserTraceExporter } from "./UserTraceExporter.js"
 
-/** A finished span as a tree node; excluded fields are empty arrays. */
+/**
+ * A finished span as a tree node; excluded `attributes` and `logs` are empty arrays, and
+ * `status`, `events` and `links` are present only when asked for.
+ */
 export interface TestTrace {
   readonly name: string
   readonly attributes: ReadonlyArray<readonly [string, AttributeValue]>
   readonly logs: ReadonlyArray<readonly [string, string]>
   readonly children: ReadonlyArray<TestTrace>
+  /** The status, with the application's message for `error` (`includeStatus`). */
+  readonly status?: { readonly code: "unset" | "ok" | "error"; readonly message: string }
+  /** Every event but `Log entry` (those are `logs`), with typed attributes (`includeEvents`). */
+  readonly events?: ReadonlyArray<{ readonly name: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }>
+  /** The links, by the linked span's name when it is in the sink, else `<trace id>/<span id>` (`includeLinks`). */
+  readonly links?: ReadonlyArray<{ readonly to: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }>
 }
 
-/** Which fields `userTraces` fills; both default to `false`. */
+/** Which fields `userTraces` fills; all default to `false`. */
 export interface TestTraceOptions {
   readonly includeAttributes?: boolean
   readonly includeLogs?: boolean
+  readonly includeStatus?: boolean
+  readonly includeEvents?: boolean
+  readonly includeLinks?: boolean
 }
 
 /** The in-memory sink's service (read by `finishedSpans` and `userTraces`). */

@@ -343,8 +343,11 @@ describe("UserTraceSink: bad requests", () => {
         spanId: "0000000000000000",
         parentSpanId: undefined,
         remoteParent: false,
+        links: [],
+        statusMessage: "",
         droppedAttributesCount: 0,
-        droppedEventsCount: 0
+        droppedEventsCount: 0,
+        droppedLinksCount: 0
       }
       const answer = yield* send(targetOf(sink), protobufBody([bad, spans[1]]))
       expect(answer.status).toBe(200)

@@ -73,7 +73,14 @@ describe("defaults", () => {
           }
         },
         shutdownTimeout: 10_000,
-        limits: { maxAttributes: 128, maxEvents: 128, maxEventAttributes: 128, maxAttributeValueLength: 4096 }
+        limits: {
+          maxAttributes: 128,
+          maxEvents: 128,
+          maxEventAttributes: 128,
+          maxLinks: 128,
+          maxLinkAttributes: 128,
+          maxAttributeValueLength: 4096
+        }
       })
     }))
 })

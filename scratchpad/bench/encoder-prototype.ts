@@ -403,7 +403,10 @@ export const toCompact = (s: FinishedUserSpan): CompactSpan => ({
   kind: s.kind,
   attributes: s.attributes,
   events: s.events,
+  links: s.links,
   status: s.status,
+  statusMessage: s.statusMessage,
   droppedAttributesCount: s.droppedAttributesCount,
-  droppedEventsCount: s.droppedEventsCount
+  droppedEventsCount: s.droppedEventsCount,
+  droppedLinksCount: s.droppedLinksCount
 })

@@ -2,6 +2,7 @@ import { Clock, Context, Effect, Equal, FiberRef, Hash } from "effect"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
+import type { AttributeValue } from "../UserSpan.js"
 import type { UserSpanRecord } from "./spanRecord.js"
 
 // The current user span has FiberRef semantics: a fork inherits it, a snapshot of the fiber's
@@ -117,3 +118,15 @@ export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span
 /** @internal now, in unix nanoseconds, from the fiber's `Clock` (a `TestClock` under test) */
 export const nowNanos = (fiber: Fiber.RuntimeFiber<unknown, unknown>): bigint =>
   Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos()
+
+/** @internal attributes that every user span opened in the region starts with (`annotateUserSpans`) */
+export const regionAttributes: FiberRef.FiberRef<ReadonlyArray<readonly [string, AttributeValue]>> = globalValue(
+  Symbol.for("effect-user-tracing/RegionAttributes"),
+  () => FiberRef.unsafeMake<ReadonlyArray<readonly [string, AttributeValue]>>([])
+)
+
+/** @internal `false` inside `withUserTracingEnabled(false)`: roots there are inactive */
+export const userTracingEnabled: FiberRef.FiberRef<boolean> = globalValue(
+  Symbol.for("effect-user-tracing/UserTracingEnabled"),
+  () => FiberRef.unsafeMake(true)
+)

@@ -12,6 +12,8 @@ export const defaultLimits: SpanLimits = {
   maxAttributes: 128,
   maxEvents: 128,
   maxEventAttributes: 128,
+  maxLinks: 128,
+  maxLinkAttributes: 128,
   maxAttributeValueLength: 4096
 }
 

@@ -7,7 +7,7 @@
  * `field_number << 3 | wire_type` (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
  */
 import protobuf from "protobufjs/minimal.js"
-import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind } from "../UserSpan.js"
+import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../UserSpan.js"
 import { libraryName, libraryVersion } from "./version.js"
 
 type Writer = protobuf.Writer
@@ -38,6 +38,8 @@ const SPAN_ATTRIBUTES = 9 << 3 | 2
 const SPAN_DROPPED_ATTRIBUTES_COUNT = 10 << 3 | 0
 const SPAN_EVENTS = 11 << 3 | 2
 const SPAN_DROPPED_EVENTS_COUNT = 12 << 3 | 0
+const SPAN_LINKS = 13 << 3 | 2
+const SPAN_DROPPED_LINKS_COUNT = 14 << 3 | 0
 const SPAN_STATUS = 15 << 3 | 2
 const SPAN_FLAGS = 16 << 3 | 5
 // Span.Event
@@ -45,6 +47,16 @@ const EVENT_TIME = 1 << 3 | 1
 const EVENT_NAME = 2 << 3 | 2
 const EVENT_ATTRIBUTES = 3 << 3 | 2
 const EVENT_DROPPED_ATTRIBUTES_COUNT = 4 << 3 | 0
+// Span.Link
+const LINK_TRACE_ID = 1 << 3 | 2
+const LINK_SPAN_ID = 2 << 3 | 2
+const LINK_TRACE_STATE = 3 << 3 | 2
+const LINK_ATTRIBUTES = 4 << 3 | 2
+const LINK_DROPPED_ATTRIBUTES_COUNT = 5 << 3 | 0
+const LINK_FLAGS = 6 << 3 | 5
+// Status
+const STATUS_MESSAGE = 2 << 3 | 2
+const STATUS_CODE = 3 << 3 | 0
 // KeyValue
 const KEY_VALUE_KEY = 1 << 3 | 2
 const KEY_VALUE_VALUE = 2 << 3 | 2
@@ -64,8 +76,9 @@ const FLAG_IS_REMOTE = 0x200
 /** `Span.SpanKind` */
 const spanKind: Record<UserSpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
 
-/** A whole encoded `Status { code: STATUS_CODE_ERROR }` (field 3, varint 2), with no message. */
-const STATUS_ERROR = Uint8Array.of(3 << 3 | 0, 2)
+/** Whole encoded `Status { code: STATUS_CODE_ERROR }` and `{ code: STATUS_CODE_OK }`, with no message. */
+const STATUS_ERROR = Uint8Array.of(STATUS_CODE, 2)
+const STATUS_OK = Uint8Array.of(STATUS_CODE, 1)
 
 const ZEROS_16 = new Uint8Array(16)
 const ZEROS_8 = new Uint8Array(8)
@@ -149,6 +162,29 @@ const writeKeyValue = (w: Writer, tag: number, key: string, value: AttributeValu
   w.ldelim().ldelim()
 }
 
+const writeLink = (w: Writer, link: UserSpanLinkRecord): void => {
+  w.uint32(SPAN_LINKS).fork()
+  writeId(w, LINK_TRACE_ID, link.traceId, ZEROS_16)
+  writeId(w, LINK_SPAN_ID, link.spanId, ZEROS_8)
+  if (link.traceState !== undefined) w.uint32(LINK_TRACE_STATE).string(link.traceState)
+  const attributes = link.attributes
+  for (let i = 0; i < attributes.length; i++) writeKeyValue(w, LINK_ATTRIBUTES, attributes[i][0], attributes[i][1])
+  if (link.droppedAttributesCount > 0) w.uint32(LINK_DROPPED_ATTRIBUTES_COUNT).uint32(link.droppedAttributesCount)
+  w.uint32(LINK_FLAGS).fixed32(link.traceFlags | FLAG_HAS_IS_REMOTE | (link.remote ? FLAG_IS_REMOTE : 0))
+  w.ldelim()
+}
+
+const writeStatus = (w: Writer, span: FinishedUserSpan): void => {
+  const status = span.status
+  if (status === "unset") return
+  const message = span.statusMessage
+  if (message === "") {
+    w.uint32(SPAN_STATUS).bytes(status === "error" ? STATUS_ERROR : STATUS_OK)
+  } else {
+    w.uint32(SPAN_STATUS).fork().uint32(STATUS_MESSAGE).string(message).uint32(STATUS_CODE).uint32(2).ldelim()
+  }
+}
+
 const writeEvent = (w: Writer, event: UserSpanEvent): void => {
   w.uint32(SPAN_EVENTS).fork()
   writeFixed64(w, EVENT_TIME, event.time)
@@ -185,7 +221,10 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   const events = span.events
   for (let i = 0; i < events.length; i++) writeEvent(w, events[i])
   if (span.droppedEventsCount > 0) w.uint32(SPAN_DROPPED_EVENTS_COUNT).uint32(span.droppedEventsCount)
-  if (span.status === "error") w.uint32(SPAN_STATUS).bytes(STATUS_ERROR)
+  const links = span.links
+  for (let i = 0; i < links.length; i++) writeLink(w, links[i])
+  if (span.droppedLinksCount > 0) w.uint32(SPAN_DROPPED_LINKS_COUNT).uint32(span.droppedLinksCount)
+  writeStatus(w, span)
   w.uint32(SPAN_FLAGS).fixed32(span.traceFlags | FLAG_HAS_IS_REMOTE | (span.remoteParent ? FLAG_IS_REMOTE : 0))
   w.ldelim()
 }

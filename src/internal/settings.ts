@@ -174,6 +174,8 @@ const SpanLimits = Schema.Struct({
   maxAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxEvents: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxEventAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxLinks: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxLinkAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
 })
 

@@ -1,11 +1,16 @@
 import type { RoutingMetadata } from "../RoutingMetadata.js"
+import { Option } from "effect"
+import * as Tracestate from "../Tracestate.js"
 import type {
   AttributeValue,
   FinishCallback,
   FinishedUserSpan,
   Finishing,
   UserSpanEvent,
-  UserSpanKind
+  UserSpanKind,
+  UserSpanLink,
+  UserSpanLinkRecord,
+  UserSpanStatus
 } from "../UserSpan.js"
 import { generateSpanId } from "./ids.js"
 
@@ -14,6 +19,8 @@ export interface SpanLimits {
   readonly maxAttributes: number
   readonly maxEvents: number
   readonly maxEventAttributes: number
+  readonly maxLinks: number
+  readonly maxLinkAttributes: number
   readonly maxAttributeValueLength: number
 }
 
@@ -53,6 +60,21 @@ const truncate = (value: AttributeValue, max: number): AttributeValue => {
 let nextSequence = 0
 
 const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
+const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
+
+const INVALID_TRACE_ID = "00000000000000000000000000000000"
+
+/** Attributes from a record, cut to `max` entries (the rest counted) and to the value length. */
+const cutAttributes = (
+  attributes: ReadonlyArray<readonly [string, AttributeValue]>,
+  max: number,
+  maxLength: number
+): readonly [ReadonlyArray<readonly [string, AttributeValue]>, number] => {
+  const kept = Math.min(attributes.length, max)
+  const cut: Array<readonly [string, AttributeValue]> = new Array(kept)
+  for (let i = 0; i < kept; i++) cut[i] = [attributes[i][0], truncate(attributes[i][1], maxLength)]
+  return [cut, attributes.length - kept]
+}
 
 /**
  * @internal
@@ -64,13 +86,18 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
   readonly attributes = new Map<string, AttributeValue>()
-  // Most spans have no event: they share one empty array until their first.
+  // Most spans have no event or link: they share one empty array until their first.
   events: Array<UserSpanEvent> = NO_EVENTS
+  links: Array<UserSpanLinkRecord> = NO_LINKS
   endTime = 0n
   failed = false
   ended = false
   droppedAttributesCount = 0
   droppedEventsCount = 0
+  droppedLinksCount = 0
+  /** What the application set: `ok` is final, `unset` sets nothing. */
+  statusSet: "unset" | "ok" | "error" = "unset"
+  statusSetMessage = ""
 
   constructor(
     readonly trace: TraceContext,
@@ -97,8 +124,20 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
   get sampled(): boolean {
     return true
   }
-  get status(): "unset" | "error" {
+  get status(): "unset" | "ok" | "error" {
+    if (this.statusSet !== "unset") return this.statusSet
     return this.failed || this.attributes.has("error") ? "error" : "unset"
+  }
+  get statusMessage(): string {
+    return this.status === "error" ? this.statusSetMessage : ""
+  }
+
+  setStatus(status: UserSpanStatus): void {
+    if (this.statusSet === "ok" || status.code === "unset") return
+    this.statusSet = status.code
+    this.statusSetMessage = status.code === "error" && status.message !== undefined
+      ? status.message.slice(0, this.trace.sink.limits.maxAttributeValueLength)
+      : ""
   }
 
   attribute(key: string, value: AttributeValue): void {
@@ -124,12 +163,51 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
       this.droppedEventsCount++
       return
     }
-    const max = limits.maxAttributeValueLength
-    const kept = Math.min(attributes.length, limits.maxEventAttributes)
-    const cut: Array<readonly [string, AttributeValue]> = new Array(kept)
-    for (let i = 0; i < kept; i++) cut[i] = [attributes[i][0], truncate(attributes[i][1], max)]
+    const [cut, dropped] = cutAttributes(attributes, limits.maxEventAttributes, limits.maxAttributeValueLength)
     if (this.events === NO_EVENTS) this.events = []
-    this.events.push({ name, time, attributes: cut, droppedAttributesCount: attributes.length - kept })
+    this.events.push({ name, time, attributes: cut, droppedAttributesCount: dropped })
+  }
+
+  addLink(link: UserSpanLink): void {
+    const target = link.span
+    if (target.traceId === INVALID_TRACE_ID) return // an inactive handle: nothing to point at
+    const limits = this.trace.sink.limits
+    if (this.links.length >= limits.maxLinks) {
+      this.droppedLinksCount++
+      return
+    }
+    const [attributes, dropped] = cutAttributes(
+      link.attributes === undefined ? [] : Object.entries(link.attributes),
+      limits.maxLinkAttributes,
+      limits.maxAttributeValueLength
+    )
+    let record: UserSpanLinkRecord
+    if ("spanId" in target) {
+      const local = target instanceof UserSpanRecord
+      record = {
+        traceId: target.traceId,
+        spanId: target.spanId,
+        traceState: local ? target.traceState : undefined,
+        traceFlags: local ? target.traceFlags : target.sampled ? 1 : 0,
+        remote: false,
+        attributes,
+        droppedAttributesCount: dropped
+      }
+    } else {
+      record = {
+        traceId: target.traceId,
+        spanId: target.parentId,
+        traceState: link.tracestate === undefined
+          ? undefined
+          : Option.getOrUndefined(Option.map(Tracestate.parse(link.tracestate), Tracestate.format)),
+        traceFlags: target.traceFlags & 0xff,
+        remote: true,
+        attributes,
+        droppedAttributesCount: dropped
+      }
+    }
+    if (this.links === NO_LINKS) this.links = []
+    this.links.push(record)
   }
 
   // The Finishing view's `event`: timestamped with the span's end time, which the harness sets

@@ -67,11 +67,29 @@ export const toTraces = (spans: ReadonlyArray<FinishedUserSpan>, options?: TestT
       else siblings.push(span)
     }
   }
+  const names = new Map(spans.map((span) => [`${span.traceId}/${span.spanId}`, span.name]))
   const build = (span: FinishedUserSpan): TestTrace => ({
     name: span.name,
     attributes: options?.includeAttributes === true ? Array.from(span.attributes) : [],
     logs: options?.includeLogs === true ? logsOf(span) : [],
-    children: (children.get(`${span.traceId}/${span.spanId}`) ?? []).map(build)
+    children: (children.get(`${span.traceId}/${span.spanId}`) ?? []).map(build),
+    ...(options?.includeStatus === true ? { status: { code: span.status, message: span.statusMessage } } : {}),
+    ...(options?.includeEvents === true
+      ? {
+        events: span.events.filter((event) => event.name !== "Log entry").map((event) => ({
+          name: event.name,
+          attributes: event.attributes
+        }))
+      }
+      : {}),
+    ...(options?.includeLinks === true
+      ? {
+        links: span.links.map((link) => {
+          const key = `${link.traceId}/${link.spanId}`
+          return { to: names.get(key) ?? key, attributes: link.attributes }
+        })
+      }
+      : {})
   })
   return roots.map(build)
 }

@@ -3,28 +3,50 @@ import type * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
-import type { YieldWrap } from "effect/Utils"
 import * as Tracestate from "../Tracestate.js"
 import { UserHarness } from "../UserHarness.js"
 import type { UserTraceOptions } from "../UserTracing.js"
-import type { AttributeValue, FinishCallback, UserSpan, UserSpanOptions } from "../UserSpan.js"
-import { currentSpan, nowNanos, setCurrentSpan } from "./currentSpan.js"
-import type { Harness } from "./harness.js"
+import type {
+  AttributeValue,
+  FinishCallback,
+  UserSpan,
+  UserSpanLink,
+  UserSpanOptions,
+  UserSpanStatus
+} from "../UserSpan.js"
+import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
 import { generateTraceId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
 
 const SAMPLED = 0x01
 const RANDOM = 0x02
 
-const failedExit = (exit: Exit.Exit<unknown, unknown>): boolean =>
+/** @internal a failure, not an interruption: the span's status becomes error */
+export const failedExit = (exit: Exit.Exit<unknown, unknown>): boolean =>
   Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
 
-const makeRoot = (
-  harness: Harness,
+/** @internal the options every span opener applies: region attributes, attributes, links */
+export const initSpan = (
+  span: UserSpanRecord,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  options: UserSpanOptions | undefined
+): UserSpanRecord => {
+  const region = fiber.getFiberRef(regionAttributes)
+  for (let i = 0; i < region.length; i++) span.attribute(region[i][0], region[i][1])
+  if (options === undefined) return span
+  if (options.attributes !== undefined) span.attributesFrom(options.attributes)
+  if (options.links !== undefined) for (const link of options.links) span.addLink(link)
+  return span
+}
+
+/** @internal an active root, or `undefined` when no enabled harness is provided or tracing is off here */
+export const makeRoot = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
   options: UserTraceOptions
-): UserSpanRecord => {
+): UserSpanRecord | undefined => {
+  const harness = Context.get(fiber.currentContext, UserHarness)
+  if (!harness.enabled || !fiber.getFiberRef(userTracingEnabled)) return undefined
   const inbound = options.inbound
   let trace: TraceContext
   if (inbound === undefined) {
@@ -47,35 +69,39 @@ const makeRoot = (
     options.kind ?? "internal",
     inbound?.parentId,
     inbound !== undefined,
-    nowNanos(fiber),
+    options.startTime ?? nowNanos(fiber),
     undefined
   )
-  if (options.attributes !== undefined) root.attributesFrom(options.attributes)
-  return root
+  return initSpan(root, fiber, options)
 }
 
-const makeChild = (
+/** @internal a child of `parent`, which need not be current (or still open) */
+export const makeChild = (
   parent: UserSpanRecord,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
   options: UserSpanOptions | undefined
-): UserSpanRecord => {
-  const span = new UserSpanRecord(
-    parent.trace,
-    name,
-    options?.kind ?? "internal",
-    parent.spanId,
-    false,
-    nowNanos(fiber),
-    parent.finishCallback
+): UserSpanRecord =>
+  initSpan(
+    new UserSpanRecord(
+      parent.trace,
+      name,
+      options?.kind ?? "internal",
+      parent.spanId,
+      false,
+      options?.startTime ?? nowNanos(fiber),
+      parent.finishCallback
+    ),
+    fiber,
+    options
   )
-  if (options?.attributes !== undefined) span.attributesFrom(options.attributes)
-  return span
-}
 
-// Makes `span` current while `self` runs (like `Effect.locally`); restores the previous span and
-// ends `span` (an undefined span: only hides the previous one) when `self` exits.
-const runIn = <A, E, R>(
+/**
+ * @internal
+ * Makes `span` current while `self` runs (like `Effect.locally`); restores the previous span and
+ * ends `span` (an undefined span: only hides the previous one) when `self` exits.
+ */
+export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   previous: UserSpanRecord | undefined,
   span: UserSpanRecord | undefined,
@@ -89,26 +115,34 @@ const runIn = <A, E, R>(
   })
 }
 
+/** @internal makes `span` current while `self` runs, without ending it; restores the previous span */
+export const runUnder = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  previous: UserSpanRecord | undefined,
+  span: UserSpanRecord | undefined,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  setCurrentSpan(fiber, span)
+  return Effect.ensuring(self, Effect.sync(() => setCurrentSpan(fiber, previous)))
+}
+
 /** @internal */
 export const withUserTrace = dual<
   (name: string, options: UserTraceOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
 >(3, (self, name, options) =>
   Effect.withFiberRuntime((fiber) => {
-    const harness = Context.get(fiber.currentContext, UserHarness)
     const previous = currentSpan(fiber)
-    if (!harness.enabled) {
-      // Inactive root: it still hides any ambient user span, so nothing nests under it.
-      return previous === undefined ? self : runIn(fiber, previous, undefined, self)
-    }
-    return runIn(fiber, previous, makeRoot(harness, fiber, name, options), self)
+    const root = makeRoot(fiber, name, options)
+    // An inactive root still hides any ambient user span, so nothing nests under it.
+    return root === undefined && previous === undefined ? self : runIn(fiber, previous, root, self)
   }))
 
-/** What `startUserTrace` returns when no active harness is provided. */
-const inactiveSpan = (name: string): UserSpan => ({
+/** @internal the handle of a span that records nothing (no active root or parent) */
+export const inactiveSpan: UserSpan = Object.freeze({
   traceId: "00000000000000000000000000000000",
   spanId: "0000000000000000",
-  name,
+  name: "",
   sampled: false
 })
 
@@ -117,9 +151,8 @@ export const startUserTrace = (name: string, options: UserTraceOptions): Effect.
   Effect.acquireRelease(
     Effect.withFiberRuntime<readonly [UserSpanRecord | undefined, UserSpanRecord | undefined]>(
       (fiber) => {
-        const harness = Context.get(fiber.currentContext, UserHarness)
         const previous = currentSpan(fiber)
-        const root = harness.enabled ? makeRoot(harness, fiber, name, options) : undefined
+        const root = makeRoot(fiber, name, options)
         setCurrentSpan(fiber, root)
         return Effect.succeed([previous, root] as const)
       }
@@ -130,7 +163,7 @@ export const startUserTrace = (name: string, options: UserTraceOptions): Effect.
         if (root !== undefined) root.end(nowNanos(fiber), failedExit(exit))
         return Effect.void
       })
-  ).pipe(Effect.map(([, root]): UserSpan => root ?? inactiveSpan(name)))
+  ).pipe(Effect.map(([, root]): UserSpan => root ?? inactiveSpan))
 
 /** @internal */
 export const withUserSpan = dual<
@@ -152,19 +185,6 @@ export const withDualSpan = dual<
   const userOptions: UserSpanOptions | undefined = options?.kind === undefined ? undefined : { kind: options.kind }
   return Effect.withSpan(withUserSpan(self, name, userOptions), name, options)
 })
-
-/** @internal */
-export const fn = (name: string, options?: Tracer.SpanOptions) =>
-<Eff extends YieldWrap<Effect.Effect<any, any, any>>, AEff, Args extends Array<any>>(
-  body: (...args: Args) => Generator<Eff, AEff, never>
-): (...args: Args) => Effect.Effect<
-  AEff,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer E, infer _R>>] ? E : never,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer _E, infer R>>] ? R : never
-> =>
-  function(this: unknown, ...args: Args) {
-    return withDualSpan(Effect.gen(() => body.apply(this, args)), name, options)
-  }
 
 const withCurrent = (f: (span: UserSpanRecord, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
@@ -195,6 +215,64 @@ export const setUserSpanFinishCallback = (callback: FinishCallback | undefined):
   withCurrent((span) => {
     span.finishCallback = callback
   })
+
+/** @internal */
+export const setUserSpanStatus = (status: UserSpanStatus): Effect.Effect<void> =>
+  withCurrent((span) => {
+    span.setStatus(status)
+  })
+
+/** @internal */
+export const addUserSpanEvent = (
+  name: string,
+  attributes?: Record<string, AttributeValue>,
+  options?: { readonly time?: bigint }
+): Effect.Effect<void> =>
+  withCurrent((span, fiber) => {
+    span.addEvent(name, options?.time ?? nowNanos(fiber), attributes === undefined ? [] : Object.entries(attributes))
+  })
+
+/** @internal */
+export const linkUserSpans = (links: UserSpanLink | ReadonlyArray<UserSpanLink>): Effect.Effect<void> =>
+  withCurrent((span) => {
+    if (Array.isArray(links)) for (const link of links) span.addLink(link)
+    else span.addLink(links as UserSpanLink)
+  })
+
+/** @internal */
+export const annotateUserSpans: {
+  (key: string, value: AttributeValue): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  (attributes: Record<string, AttributeValue>): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, key: string, value: AttributeValue): Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, attributes: Record<string, AttributeValue>): Effect.Effect<A, E, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    keyOrRecord: string | Record<string, AttributeValue>,
+    value?: AttributeValue
+  ): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime((fiber) => {
+      // A FiberRef write costs microseconds: only where a user span can be opened in the region.
+      if (currentSpan(fiber) === undefined && !Context.get(fiber.currentContext, UserHarness).enabled) return self
+      const added = typeof keyOrRecord === "string"
+        ? [[keyOrRecord, value!] as const]
+        : Object.entries(keyOrRecord)
+      return Effect.locallyWith(self, regionAttributes, (outer) => [...outer, ...added])
+    })
+)
+
+/** @internal */
+export const withUserTracingEnabled = dual<
+  (enabled: boolean) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
+>(2, (self, enabled) =>
+  Effect.withFiberRuntime((fiber) => {
+    const previous = currentSpan(fiber)
+    const region = Effect.locally(self, userTracingEnabled, enabled)
+    // Off: the current span is hidden too, so that nothing nests under it.
+    return enabled || previous === undefined ? region : runIn(fiber, previous, undefined, region)
+  }))
 
 /** @internal */
 export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiberRuntime((fiber) =>
