@@ -164,10 +164,13 @@ export const make = (output: Output): Transport => {
         onResponseEnd: () => answer(false),
         onResponseError: (_, error) =>
           settle(Effect.fail(
-            new ExportRequestError({
-              reason: status !== 0 || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
-              message: describe(error)
-            })
+            /^UND_ERR_(HEADERS|BODY)_TIMEOUT$/.test(codeOf(error))
+              // undici's own timers, set to the same duration as ours: the same verdict.
+              ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
+              : new ExportRequestError({
+                reason: status !== 0 || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
+                message: describe(error)
+              })
           ))
       })
       return Effect.sync(() => {
