@@ -24,9 +24,10 @@ describe("what the exporter reads from an answer", () => {
     )
     expect(sanitize("evil\u202eexe.txt\u2028x")).toBe("evil\\u202eexe.txt\\u2028x")
     expect(sanitize("café 東京")).toBe("café 東京")
-    const long = sanitize("x".repeat(10_000))
-    expect(long.length).toBeLessThanOrEqual(210)
-    expect(long.endsWith("...")).toBe(true)
+    for (const long of [sanitize("x".repeat(10_000)), sanitize("\x00".repeat(10_000))]) {
+      expect(long.length).toBeLessThanOrEqual(203)
+      expect(long.endsWith("...")).toBe(true)
+    }
   })
 })
 

@@ -29,14 +29,15 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
  * `MAX_LOGGED_CHARS`.
  */
 export const sanitize = (text: string): string => {
-  const cut = text.length > MAX_LOGGED_CHARS ? `${text.slice(0, MAX_LOGGED_CHARS)}...` : text
-  return cut.replace(
+  // Escaped within a bounded prefix, then cut again: at most MAX_LOGGED_CHARS whatever the input.
+  const escaped = text.slice(0, MAX_LOGGED_CHARS + 1).replace(
     /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     (char) => {
       const code = char.charCodeAt(0)
       return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
     }
   )
+  return escaped.length > MAX_LOGGED_CHARS ? `${escaped.slice(0, MAX_LOGGED_CHARS)}...` : escaped
 }
 
 const bodyText = (answer: Answer): string =>
