@@ -71,8 +71,12 @@ export interface ReceivedLink {
   readonly spanId: string
   /** The link's `trace_state`, `undefined` when empty. */
   readonly traceState: string | undefined
+  /** The OTLP `flags`: W3C trace flags in the low byte, 0x100 "is-remote known", 0x200 "remote". */
+  readonly flags: number
   /** Its attributes, in wire order. */
   readonly attributes: ReadonlyArray<readonly [string, ReceivedValue]>
+  /** The link's `dropped_attributes_count`. */
+  readonly droppedAttributesCount: number
 }
 
 /** One span as received, with the resource, scope and headers of the request that carried it. */
@@ -103,6 +107,8 @@ export interface ReceivedSpan {
   readonly droppedEventsCount: number
   /** In wire order. */
   readonly links: ReadonlyArray<ReceivedLink>
+  /** The span's `dropped_links_count`. */
+  readonly droppedLinksCount: number
   /** The status code in words. */
   readonly status: "unset" | "ok" | "error"
   /** The status message (`""` when none). */

@@ -4,6 +4,9 @@ import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserHarness, UserTracing, UserTracingTest } from "../src/index.js"
 import { defaultLimits } from "../src/internal/harness.js"
 import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
+import { decodeTraceRequest } from "../src/internal/otlpProto.js"
+import { toReceivedSpans, toTraces } from "../src/internal/receivedSpans.js"
+import { renderTrace, spanJson } from "../src/internal/waterfall.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
 import { routing, withRecordingTracer } from "./helpers.js"
 
@@ -379,5 +382,25 @@ describe("the wire", () => {
         { key: "a", value: { arrayValue: { values: [{ stringValue: "p" }, { stringValue: "q" }] } } }
       ])
       expect(spans.get("fine").status).toEqual({ code: 1 })
+    }).pipe(Effect.provide(TestUserTracing)))
+
+  it.effect("the local viewer shows links, status messages and typed event attributes", () =>
+    Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        yield* UserTracing.linkUserSpans({ span: inbound, attributes: { "messaging.batch": 3 } })
+        yield* UserTracing.addUserSpanEvent("retry", { attempt: 2, backoff: 0.25 })
+        yield* UserTracing.setUserSpanStatus({ code: "error", message: "card declined" })
+      }).pipe(withUserTrace("charge", { routing }))
+      const body = encodeTraceRequest({ serviceName: "svc" }, yield* UserTracingTest.finishedSpans)
+      const { spans } = toReceivedSpans(decodeTraceRequest(body), {})
+      const text = renderTrace(toTraces(spans)[0], { color: false, width: 160 })
+      expect(text).toContain(`↗ link ${inbound.traceId}/${inbound.parentId} (remote)`)
+      expect(text).toContain("messaging.batch=3")
+      expect(text).toContain("✗ error: card declined")
+      expect(text).toContain("attempt=2")
+      expect(text).toContain("backoff=0.25")
+      const json = spanJson(spans[0], undefined) as any
+      expect(json.links[0]).toMatchObject({ spanId: inbound.parentId, flags: 0x303 })
+      expect(json.statusMessage).toBe("card declined")
     }).pipe(Effect.provide(TestUserTracing)))
 })

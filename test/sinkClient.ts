@@ -141,6 +141,7 @@ export const receivedSpan = (fields: Partial<UserTraceSink.ReceivedSpan>): UserT
   events: [],
   droppedEventsCount: 0,
   links: [],
+  droppedLinksCount: 0,
   status: "unset",
   statusMessage: "",
   flags: 0,

@@ -82,8 +82,11 @@ export const toReceivedSpans = (
             traceId: link.traceId,
             spanId: link.spanId,
             traceState: link.traceState === "" ? undefined : link.traceState,
-            attributes: toAttributes(link.attributes)
+            flags: link.flags,
+            attributes: toAttributes(link.attributes),
+            droppedAttributesCount: link.droppedAttributesCount
           })),
+          droppedLinksCount: span.droppedLinksCount,
           status: statusOf(span.status?.code),
           statusMessage: span.status?.message ?? "",
           flags: span.flags,

@@ -119,8 +119,11 @@ export const spanJson = (span: ReceivedSpan, routingHeader: string | undefined):
     traceId: link.traceId,
     spanId: link.spanId,
     traceState: link.traceState ?? null,
-    attributes: jsonAttributes(link.attributes)
+    flags: link.flags,
+    attributes: jsonAttributes(link.attributes),
+    droppedAttributesCount: link.droppedAttributesCount
   })),
+  droppedLinksCount: span.droppedLinksCount,
   droppedAttributesCount: span.droppedAttributesCount,
   droppedEventsCount: span.droppedEventsCount,
   flags: span.flags,
@@ -373,9 +376,17 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       lines.push(c.dim(row.detailPrefix) + "  " + c.yellow(first))
       for (const line of rest) lines.push(c.dim(row.detailPrefix) + "    " + c.dim(line))
     }
+    for (const link of span.links) {
+      const target = `↗ link ${sanitize(link.traceId)}/${sanitize(link.spanId)}${(link.flags & 0x200) !== 0 ? " (remote)" : ""}`
+      const fields = link.attributes.map(([key, value]) => `${sanitize(key)}=${formatValue(value)}`)
+      const [first, ...rest] = wrap([target, ...fields], detailWidth)
+      lines.push(c.dim(row.detailPrefix) + "  " + c.cyan(first))
+      for (const line of rest) lines.push(c.dim(row.detailPrefix) + "    " + c.dim(line))
+    }
     const dropped = [
       span.droppedAttributesCount > 0 ? `${span.droppedAttributesCount} attributes dropped` : "",
-      span.droppedEventsCount > 0 ? `${span.droppedEventsCount} events dropped` : ""
+      span.droppedEventsCount > 0 ? `${span.droppedEventsCount} events dropped` : "",
+      span.droppedLinksCount > 0 ? `${span.droppedLinksCount} links dropped` : ""
     ].filter((s) => s !== "")
     if (dropped.length > 0) lines.push(c.dim(row.detailPrefix) + "  " + c.dim(`(${dropped.join(", ")})`))
   })
