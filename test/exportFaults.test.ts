@@ -1,11 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Metric } from "effect"
+import { context as otelContext, propagation, SpanKind, trace } from "@opentelemetry/api"
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node"
 import * as ChildProcess from "node:child_process"
+import * as DiagnosticsChannel from "node:diagnostics_channel"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Zlib from "node:zlib"
+import { Pool } from "undici"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import { RoutingMetadata, UserTracing, UserTracingMetrics, type UserTracingSettings } from "../src/index.js"
 import { routing } from "./helpers.js"
@@ -433,5 +437,56 @@ describe("https", () => {
       expect(receiver.requests[0].spans.sort()).toEqual(["child", "request"])
       expect(receiver.requests[0].headers.authorization).toBe("Bearer child")
       expect(receiver.requests[0].headers.host).toBe(new URL(receiver.url).host)
+    }).pipe(Effect.scoped))
+})
+
+describe("the exporter's I/O under OpenTelemetry instrumentation", () => {
+  it.live("an undici instrumentation that traces and injects traceparent sees no export request", () =>
+    Effect.gen(function*() {
+      const spans = new InMemorySpanExporter()
+      const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] })
+      provider.register()
+      const tracer = provider.getTracer("app")
+      // What @opentelemetry/instrumentation-undici does on each request it sees: a client span
+      // under the active context, and its traceparent injected into the request.
+      const instrument = ({ request }: any) => {
+        const span = tracer.startSpan("POST", { kind: SpanKind.CLIENT }, otelContext.active())
+        const carrier: Record<string, string> = {}
+        propagation.inject(trace.setSpan(otelContext.active(), span), carrier)
+        for (const [name, value] of Object.entries(carrier)) request.addHeader(name, value)
+        span.end()
+      }
+      DiagnosticsChannel.subscribe("undici:request:create", instrument)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          DiagnosticsChannel.unsubscribe("undici:request:create", instrument)
+          trace.disable()
+          otelContext.disable()
+          propagation.disable()
+        })
+      )
+      const receiver = yield* rawReceiver((_, __, socket) => socket.write(ok))
+      // The application's internal span is active while it runs the pipeline.
+      yield* Effect.promise(() =>
+        tracer.startActiveSpan("app", (app) =>
+          Effect.runPromise(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3))).finally(() => app.end())
+        )
+      )
+      expect(names(receiver.requests)).toHaveLength(3)
+      expect(receiver.requests.every((r) => r.headers.traceparent === undefined)).toBe(true)
+      expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(["app"])
+
+      // The same instrumentation on an undici request of the application's own: traced, injected.
+      const pool = new Pool("http://localhost", { socketPath: receiver.socketPath })
+      yield* Effect.promise(() =>
+        tracer.startActiveSpan("app-call", (call) =>
+          pool.request({ method: "POST", path: "/v1/traces", body: Buffer.alloc(0) })
+            .then((response) => response.body.dump())
+            .finally(() => call.end())
+        )
+      )
+      yield* Effect.promise(() => pool.close())
+      expect(receiver.requests.at(-1)!.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(["app", "POST", "app-call"])
     }).pipe(Effect.scoped))
 })

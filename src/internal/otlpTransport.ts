@@ -63,6 +63,29 @@ const describe = (error: unknown): string => {
   return code !== "" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message
 }
 
+/** Where `@opentelemetry/api` 1.x keeps its registered globals, and the key of `suppressTracing`. */
+const OTEL_API = Symbol.for("opentelemetry.js.api.1")
+const OTEL_SUPPRESS_TRACING = Symbol.for("OpenTelemetry SDK Context Key SUPPRESS_TRACING")
+
+interface OtelContext {
+  setValue(key: symbol, value: unknown): OtelContext
+}
+interface OtelContextManager {
+  active(): OtelContext
+  with<A>(context: OtelContext, f: () => A): A
+}
+
+/**
+ * OpenTelemetry's undici instrumentation sees every undici request (through diagnostics_channel):
+ * it would trace an export request in the application's internal pipeline and inject its
+ * `traceparent`. Where an OpenTelemetry context manager is registered, requests are therefore
+ * dispatched in a context with tracing suppressed, as OpenTelemetry's own exporters send theirs.
+ */
+const untraced = <A>(f: () => A): A => {
+  const manager = (globalThis as { [OTEL_API]?: { context?: OtelContextManager } })[OTEL_API]?.context
+  return manager === undefined ? f() : manager.with(manager.active().setValue(OTEL_SUPPRESS_TRACING, true), f)
+}
+
 const gzip = (body: Uint8Array) =>
   Effect.async<Uint8Array>((resume) => {
     // Off the event loop (libuv's pool): a 4 MiB body takes tens of milliseconds to compress.
@@ -132,47 +155,48 @@ export const make = (output: Output): Transport => {
         settle(Effect.fail(new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })))
         stop("request timeout")
       }, timeout)
-      pool.dispatch({
-        method: "POST",
-        path,
-        headers: { ...headers, [common.routingHeaderName]: routingHeaderValue },
-        body
-      }, {
-        onRequestStart: (started) => {
-          controller = started
-          // Timed out or interrupted while it waited for a connection.
-          if (settled) started.abort(new Error("request cancelled"))
-        },
-        onResponseStart: (_, statusCode, responseHeaders) => {
-          // 1xx interim answers come here too; the final one follows.
-          if (statusCode < 200) return
-          status = statusCode
-          contentType = header(responseHeaders["content-type"])
-          retryAfter = header(responseHeaders["retry-after"])
-        },
-        onResponseData: (_, chunk) => {
-          if (settled) return
-          if (size + chunk.length > MAX_ANSWER_BYTES) {
-            chunks.push(chunk.subarray(0, MAX_ANSWER_BYTES - size))
-            answer(true)
-            // The rest is not read: the connection is dropped rather than drained.
-            return stop("answer too long")
-          }
-          chunks.push(chunk)
-          size += chunk.length
-        },
-        onResponseEnd: () => answer(false),
-        onResponseError: (_, error) =>
-          settle(Effect.fail(
-            /^UND_ERR_(HEADERS|BODY)_TIMEOUT$/.test(codeOf(error))
-              // undici's own timers, set to the same duration as ours: the same verdict.
-              ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
-              : new ExportRequestError({
-                reason: status !== 0 || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
-                message: describe(error)
-              })
-          ))
-      })
+      untraced(() =>
+        pool.dispatch({
+          method: "POST",
+          path,
+          headers: { ...headers, [common.routingHeaderName]: routingHeaderValue },
+          body
+        }, {
+          onRequestStart: (started) => {
+            controller = started
+            // Timed out or interrupted while it waited for a connection.
+            if (settled) started.abort(new Error("request cancelled"))
+          },
+          onResponseStart: (_, statusCode, responseHeaders) => {
+            // 1xx interim answers come here too; the final one follows.
+            if (statusCode < 200) return
+            status = statusCode
+            contentType = header(responseHeaders["content-type"])
+            retryAfter = header(responseHeaders["retry-after"])
+          },
+          onResponseData: (_, chunk) => {
+            if (settled) return
+            if (size + chunk.length > MAX_ANSWER_BYTES) {
+              chunks.push(chunk.subarray(0, MAX_ANSWER_BYTES - size))
+              answer(true)
+              // The rest is not read: the connection is dropped rather than drained.
+              return stop("answer too long")
+            }
+            chunks.push(chunk)
+            size += chunk.length
+          },
+          onResponseEnd: () => answer(false),
+          onResponseError: (_, error) =>
+            settle(Effect.fail(
+              /^UND_ERR_(HEADERS|BODY)_TIMEOUT$/.test(codeOf(error))
+                // undici's own timers, set to the same duration as ours: the same verdict.
+                ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
+                : new ExportRequestError({
+                  reason: status !== 0 || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
+                  message: describe(error)
+                })
+            ))
+        }))
       return Effect.sync(() => {
         settled = true
         clearTimeout(timer)
