@@ -41,6 +41,7 @@ interface VariantInfo {
 const variants: ReadonlyArray<VariantInfo> = [
   { name: "ours", label: "1  ours: withUserTrace>withUserSpan>withUserSpan, UDS", exports: true },
   { name: "ours-runsync", label: "1r ours, each stretch one ManagedRuntime.runSync", exports: true },
+  { name: "ours-2tasks", label: "1t ours with output.otlpUds.numTasks: 2", exports: true },
   { name: "ours-discard", label: "1d ours, spans discarded (creation cost only)", exports: false, diagnostic: true },
   { name: "ours-dual", label: "2  ours: withDualSpan (user + native internal)", exports: true },
   { name: "otlp-tracer", label: "3  @effect/opentelemetry OtlpTracer (protobuf)", exports: true },
@@ -365,7 +366,7 @@ const main = async () => {
       holds: x >= 8
     })
   }
-  for (const name of ["ours", "ours-runsync", "ours-dual"] as const) {
+  for (const name of ["ours", "ours-runsync", "ours-2tasks", "ours-dual"] as const) {
     const s = get(name)
     if (s !== undefined) {
       const total = s.runs.reduce((n, r) => n + (r.lost ?? 0), 0)

@@ -20,6 +20,7 @@ import {
 export type VariantName =
   | "ours"
   | "ours-runsync"
+  | "ours-2tasks"
   | "ours-discard"
   | "ours-dual"
   | "otlp-tracer"
@@ -237,7 +238,8 @@ const loadOurs = async () => {
         otlpUds: {
           socketPath: config.socketPath,
           routingHeaderName: "x-user-routing",
-          ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize })
+          ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
+          ...(config.variant === "ours-2tasks" ? { numTasks: 2 } : {})
         }
       }
     }
@@ -404,9 +406,10 @@ const main = async (): Promise<VariantResult> => {
   if (config.mode === "stall") return runStall()
   switch (config.variant) {
     case "ours":
+    case "ours-2tasks":
     case "ours-dual": {
       const ours = await loadOurs()
-      const result = await runEffect(config.variant === "ours" ? ours.oursTree : ours.dualTree, ours.layer())
+      const result = await runEffect(config.variant === "ours-dual" ? ours.dualTree : ours.oursTree, ours.layer())
       return { ...result, extra: { metrics: await Effect.runPromise(ours.metrics) } }
     }
     case "ours-runsync": {
