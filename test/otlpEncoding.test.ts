@@ -329,3 +329,21 @@ describe("integer attributes", () => {
       expect(span.attributes[0].value.arrayValue.values.map((v: any) => v.intValue)).toEqual(all.map(String))
     }))
 })
+
+describe("repeated attributes", () => {
+  it.effect("a value equal to the last one of its key, or not, arrives as set on each span", () =>
+    Effect.gen(function*() {
+      const values = ["a", "a", "a", "b", "b", "a", "é", "é", "x".repeat(300), "x".repeat(300), "a"]
+      const records = yield* Effect.forEach(values, (value, i) =>
+        annotateUserSpan({ route: value, other: i % 2 === 0 ? "even" : "odd", n: i }).pipe(
+          withUserTrace(`s${i}`, { routing })
+        )).pipe(Effect.zipRight(UserTracingTest.finishedSpans), Effect.provide(TestUserTracing))
+      // Twice: the second pass writes every repeated value from the cache.
+      for (let pass = 0; pass < 2; pass++) {
+        const spans = officialDecode(encodeTraceRequest({ serviceName: "r" }, records)).resourceSpans[0].scopeSpans[0].spans
+        expect(spans.map((s: any) => s.attributes.map((a: any) => a.value.stringValue ?? a.value.intValue))).toEqual(
+          values.map((value, i) => [value, i % 2 === 0 ? "even" : "odd", String(i)])
+        )
+      }
+    }))
+})

@@ -103,6 +103,30 @@ const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void =
   }
 }
 
+/** The last id written through it, as hex and as bytes. */
+interface IdCache {
+  hex: string
+  readonly bytes: Uint8Array
+}
+
+const lastTraceId: IdCache = { hex: "", bytes: new Uint8Array(16) }
+const lastSpanId: IdCache = { hex: "", bytes: new Uint8Array(8) }
+
+/**
+ * A span's own ids, decoded once per value: spans of one trace end one after another (same trace
+ * id), and a parent usually ends right after its last child, whose parent id is its span id.
+ */
+const writeCachedId = (w: Writer, tag: number, hex: string, last: IdCache): void => {
+  if (hex !== last.hex) {
+    const bytes = last.bytes
+    for (let i = 0, p = 0; i < hex.length; i += 2, p++) {
+      bytes[p] = hexDigit[hex.charCodeAt(i)] << 4 | hexDigit[hex.charCodeAt(i + 1)]
+    }
+    last.hex = hex
+  }
+  w.uint32(tag).bytes(last.bytes)
+}
+
 // A DataView over the writer's current buffer: `setBigUint64` costs a third of splitting the
 // bigint into two words with `&` and `>>` (which allocate).
 let viewBuffer: Uint8Array | undefined
@@ -162,6 +186,50 @@ const writeKeyValue = (w: Writer, tag: number, key: string, value: AttributeValu
   w.ldelim().ldelim()
 }
 
+/** The last string value seen per span attribute key, and its encoded field once it repeated. */
+interface AttributeCache {
+  value: string
+  field: Uint8Array | undefined
+}
+
+const attributeCache = new Map<string, AttributeCache>()
+const MAX_CACHED_KEYS = 1024
+const MAX_CACHED_CHARS = 256
+
+/**
+ * A span attribute: a string value equal to the last one of its key (a route, a tier: the same on
+ * most spans) is copied as the field encoded when it first repeated, not encoded again. The cache
+ * holds one value per key, for at most `MAX_CACHED_KEYS` keys.
+ */
+const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void => {
+  if (typeof value !== "string" || value.length > MAX_CACHED_CHARS || key.length > MAX_CACHED_CHARS) {
+    return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  }
+  const cached = attributeCache.get(key)
+  if (cached === undefined) {
+    if (attributeCache.size < MAX_CACHED_KEYS) attributeCache.set(key, { value, field: undefined })
+    return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  }
+  if (cached.value !== value) {
+    cached.value = value
+    cached.field = undefined
+    return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  }
+  if (cached.field !== undefined) {
+    w.raw(cached.field)
+    return
+  }
+  const start = w.pos
+  writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  // A copy: the writer's buffer is a Node `Buffer`, whose `slice` is a view.
+  cached.field = Uint8Array.prototype.slice.call(w.buf, start, w.pos)
+}
+
+const writeSpanAttributes = (w: Writer, attributes: ReadonlyMap<string, AttributeValue>): void => {
+  // `forEach`, not `for...of`: no [key, value] pair allocated per attribute.
+  attributes.forEach((value, key) => writeSpanAttribute(w, key, value))
+}
+
 const writeLink = (w: Writer, link: UserSpanLinkRecord): void => {
   w.uint32(SPAN_LINKS).fork()
   writeId(w, LINK_TRACE_ID, link.traceId, ZEROS_16)
@@ -205,18 +273,17 @@ const writeEvent = (w: Writer, event: UserSpanEvent): void => {
  */
 export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
-  writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
-  writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
+  writeCachedId(w, SPAN_TRACE_ID, span.traceId, lastTraceId)
+  writeCachedId(w, SPAN_SPAN_ID, span.spanId, lastSpanId)
   const traceState = span.traceState
   if (traceState !== undefined) w.uint32(SPAN_TRACE_STATE).string(traceState)
   const parentSpanId = span.parentSpanId
-  if (parentSpanId !== undefined) writeId(w, SPAN_PARENT_SPAN_ID, parentSpanId, ZEROS_8)
+  if (parentSpanId !== undefined) writeCachedId(w, SPAN_PARENT_SPAN_ID, parentSpanId, lastSpanId)
   w.uint32(SPAN_NAME).string(span.name)
   w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
   writeFixed64(w, SPAN_START_TIME, span.startTime)
   writeFixed64(w, SPAN_END_TIME, span.endTime)
-  // `forEach`, not `for...of`: no [key, value] pair allocated per attribute.
-  span.attributes.forEach((value, key) => writeKeyValue(w, SPAN_ATTRIBUTES, key, value))
+  writeSpanAttributes(w, span.attributes)
   if (span.droppedAttributesCount > 0) w.uint32(SPAN_DROPPED_ATTRIBUTES_COUNT).uint32(span.droppedAttributesCount)
   const events = span.events
   for (let i = 0; i < events.length; i++) writeEvent(w, events[i])
