@@ -58,7 +58,11 @@ const reserveStock = (baseUrl: string, cartId: string, tenant: string | undefine
 const chargeCard = (cartId: string) =>
   Effect.gen(function*() {
     yield* Effect.sleep("3 millis")
-    if (cartId === "declined") return yield* new CardDeclined()
+    if (cartId === "declined") {
+      // The customer sees why; the internal failure itself never reaches the user span.
+      yield* UserTracing.setUserSpanStatus({ code: "error", message: "card declined by issuer" })
+      return yield* new CardDeclined()
+    }
   }).pipe(UserTracing.withUserSpan("charge-card", { kind: "client", attributes: { "payment.provider": "demo-pay" } }))
 
 const sendReceipt = Effect.sleep("2 millis").pipe(UserTracing.withUserSpan("send-receipt", { kind: "producer" }))
