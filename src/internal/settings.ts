@@ -11,9 +11,9 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
 
 /**
  * @internal
- * Measured by `npm run bench` (stalled receiver): a queued span with 4 attributes holds ~500 B of
- * heap (~550-890 B of RSS), so a full default queue costs ~33-57 MB, far under the 256 MB bound,
- * leaving room for spans several times larger.
+ * Measured by `npm run bench` (stalled receiver): a queued span with 4 attributes is kept encoded
+ * and holds ~175 B of heap and buffers (~245-490 B of RSS), so a full default queue of such spans
+ * costs ~11-32 MB; larger spans meet `maxQueueBytes` first.
  */
 export const defaultMaxQueueSize = 65_536
 
