@@ -81,7 +81,7 @@ const readBody = (req: Http.IncomingMessage) =>
 const withTransport = <A, E, R>(settings: UserTracingSettings.Output, f: (t: Transport.Transport) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(Effect.sync(() => Transport.make(settings)), f, (t) => Effect.sync(t.close))
 
-describe("the transport (node:http)", () => {
+describe("the transport (undici)", () => {
   it.live("sends Host, Content-Type, Content-Length, the routing value verbatim, and nothing of its own", () =>
     Effect.gen(function*() {
       const seen: Array<{ url: string; headers: Http.IncomingHttpHeaders; body: Buffer }> = []

@@ -72,7 +72,7 @@ interface OtelContextManager {
 }
 
 /**
- * OpenTelemetry's HTTP instrumentation wraps node:http and sees every request: it would
+ * OpenTelemetry's HTTP instrumentations (of node:http, of undici) see every request: they would
  * trace an export request in the application's internal pipeline and inject its `traceparent`.
  * Where an OpenTelemetry context manager is registered, requests are therefore started in a
  * context with tracing suppressed, as OpenTelemetry's own exporters send theirs.
