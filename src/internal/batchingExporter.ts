@@ -115,7 +115,14 @@ export const make = Effect.fnUntraced(function*(
       Effect.catchAllDefect((defect) => logFailure(`user tracing: export of a batch failed: ${String(defect)}`))
     )
 
-  const worker = Effect.forever(Effect.flatMap(Queue.take(chunks), sendChunk))
+  // A chunk taken while it is still filling gets one more turn of the event loop (the end of the
+  // application's current stretch), so that a request carries more than one stretch's spans.
+  const nextTurn = Effect.async<void>((resume) => {
+    const handle = setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => clearImmediate(handle))
+  })
+  const worker = Effect.forever(Effect.flatMap(Queue.take(chunks), (chunk) =>
+    chunk.sealed ? sendChunk(chunk) : Effect.zipRight(nextTurn, sendChunk(chunk))))
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
     const target = queue.lastChunkId
