@@ -9,6 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { inject } from "vitest"
+import { eventually } from "../receiver.js"
 
 /** One export request as the Collector's receiver handed it to its consumer. */
 export interface CollectorRequest {
@@ -58,6 +59,11 @@ export interface Collector {
   readonly requests: ReadonlyArray<CollectorRequest>
   /** Every span received so far. */
   readonly spans: () => ReadonlyArray<CollectorSpan>
+  /**
+   * Waits until `count` spans have been read from the program's output: its line is written before
+   * the Collector answers, but reaches this process through a pipe, possibly after the answer.
+   */
+  readonly received: (count: number) => Effect.Effect<void>
   /** Sends SIGTERM and waits for the exit; gives the exit code (`null` when killed by a signal). */
   readonly stop: Effect.Effect<number | null>
 }
@@ -120,6 +126,7 @@ export const startCollector = (options: CollectorOptions) =>
         url: listening.transport === "unix" ? undefined : `http://${listening.endpoint}/v1/traces`,
         requests,
         spans: () => requests.flatMap(collectorSpans),
+        received: (count) => eventually(() => requests.flatMap(collectorSpans).length >= count),
         stop: Effect.promise(() => {
           if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
           return exited

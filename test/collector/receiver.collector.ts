@@ -223,6 +223,7 @@ describe.each(["unix", "tcp"] as const)("UserTracing.layer to the Collector's OT
       const [live, delta] = yield* counted(withPipeline(settingsFor(collector), scenario))
       const t1 = yield* nowNanos
       expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
+      yield* collector.received(7)
       expectScenario(collector, live, t0, t1)
       if (transport === "tcp") expect(collector.requests[0].metadata.host).toEqual([collector.endpoint])
     }).pipe(Effect.scoped))
@@ -236,6 +237,7 @@ describe.each(["unix", "tcp"] as const)("UserTracing.layer to the Collector's OT
         Effect.void.pipe(withUserTrace("a2", { routing: acme }))
       ]))
       yield* exportAll(settingsFor(collector), spans)
+      yield* collector.received(3)
       expect(collector.requests.map((request) => ({
         routing: request.metadata[routingHeaderName],
         names: request.traces.resourceSpans[0].scopeSpans[0].spans.map((span: any) => span.name)
@@ -255,6 +257,7 @@ describe("otlpHttp with compression and static headers", () => {
       const [live, delta] = yield* counted(withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario))
       const t1 = yield* nowNanos
       expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
+      yield* collector.received(7)
       expectScenario(collector, live, t0, t1)
       for (const request of collector.requests) {
         expect(request.metadata["content-encoding"]).toEqual(["gzip"])
@@ -330,6 +333,7 @@ describe("a Collector restarted mid-stream", () => {
           return [second, down] as const
         })
       ))
+      yield* eventually(() => first.spans().length + second.spans().length >= produced)
       const names = [...first.spans(), ...second.spans()].map((span) => span.name)
       expect(names).toHaveLength(produced)
       expect(new Set(names)).toEqual(new Set(Array.from({ length: produced }, (_, i) => `span-${i}`)))
@@ -365,6 +369,7 @@ describe("maxBatchBytes below the Collector's max_request_body_size", () => {
           Effect.void.pipe(withUserTrace(`large-${i}`, { routing: acme, attributes: large })), { discard: true })
       ))
       expect(delta).toEqual({ total: 30, exported: 30, failed: 0, dropped: 0 })
+      yield* collector.received(30)
       expect(new Set(collector.spans().map((span) => span.name))).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `large-${i}`)))
       expect(collector.requests.length).toBeGreaterThanOrEqual(6)
       for (const request of collector.requests) {
@@ -461,6 +466,7 @@ describe("cross-check: UserTraceSink and the Collector", () => {
       // The encoding is deterministic: both receivers get byte-identical requests.
       yield* exportAll(settingsFor(collector), spans)
       yield* exportAll(sinkSettings, spans)
+      yield* collector.received(7)
       const fromCollector = bySpanId(collector.spans()).map((span) => comparable(span, span.metadata[routingHeaderName]?.join(", ")))
       const fromSink = bySpanId(yield* sink.received).map((span) => comparable(span, span.headers[routingHeaderName]))
       expect(fromCollector).toHaveLength(7)
