@@ -118,12 +118,34 @@ message ExportTracePartialSuccess {
   string error_message = 2;
 }`
 
+// What an OTLP/HTTP receiver answers a failed request with (googleapis google/rpc/status.proto;
+// \`details\` left out, skipped when present).
+const rpcStatus = `syntax = "proto3";
+package google.rpc;
+message Status {
+  int32 code = 1;
+  string message = 2;
+}`
+
 const root = new protobuf.Root()
-for (const source of [common, resource, trace, traceService]) protobuf.parse(source, root)
+for (const source of [common, resource, trace, traceService, rpcStatus]) protobuf.parse(source, root)
 root.resolveAll()
 
 const ExportTraceServiceRequest = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
 const ExportTraceServiceResponse = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse")
+const RpcStatus = root.lookupType("google.rpc.Status")
+
+/**
+ * @internal
+ * The message of the `google.rpc.Status` a receiver answers a failure with (protobuf, or JSON
+ * text when `json`); throws when the body is not one.
+ */
+export const decodeStatusMessage = (body: Uint8Array, json: boolean): string => {
+  if (!json) return String(RpcStatus.toObject(RpcStatus.decode(body), { defaults: true }).message)
+  const parsed: unknown = JSON.parse(Buffer.from(body).toString("utf8"))
+  if (!isObject(parsed) || typeof parsed.message !== "string") throw new TypeError("not a google.rpc.Status")
+  return parsed.message
+}
 
 /**
  * @internal

@@ -40,8 +40,24 @@ export const sanitize = (text: string): string => {
   return escaped.length > MAX_LOGGED_CHARS ? `${escaped.slice(0, MAX_LOGGED_CHARS)}...` : escaped
 }
 
-const bodyText = (answer: Answer): string =>
-  answer.body.byteLength === 0 ? "" : `: ${sanitize(Buffer.from(answer.body).toString("utf8"))}`
+/**
+ * The answer's text for the log: the message of the `google.rpc.Status` an OTLP receiver answers a
+ * failure with (protobuf or JSON), else the body as text.
+ */
+const bodyText = (answer: Answer): Effect.Effect<string> => {
+  if (answer.body.byteLength === 0) return Effect.succeed("")
+  const raw = () => `: ${sanitize(Buffer.from(answer.body).toString("utf8"))}`
+  const json = answer.contentType?.includes("json") === true
+  if (!json && answer.contentType?.includes("protobuf") !== true) return Effect.succeed(raw())
+  return Effect.promise(() => import("./otlpProto.js")).pipe(Effect.map(({ decodeStatusMessage }) => {
+    try {
+      const message = decodeStatusMessage(answer.body, json)
+      return message === "" ? raw() : `: ${sanitize(message)}`
+    } catch {
+      return raw()
+    }
+  }))
+}
 
 const isTransientStatus = (status: number): boolean =>
   status === 429 || status === 502 || status === 503 || status === 504
@@ -107,22 +123,16 @@ const accepted = (answer: Answer, spans: number): Effect.Effect<Attempt> => {
 
 const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<Attempt> => {
   if (answer.status >= 200 && answer.status < 300) return accepted(answer, spans)
-  const message = `user tracing: export of ${spans} spans failed: the receiver answered ${answer.status}${bodyText(answer)}`
-  if (isTransientStatus(answer.status)) {
-    return Effect.succeed({
-      _tag: "Retry",
-      delayMillis: parseRetryAfter(answer.retryAfter, Date.now()),
-      message
-    })
-  }
-  if (answer.status === 413) {
-    return Effect.succeed(done(
-      0,
-      spans,
-      `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`
-    ))
-  }
-  return Effect.succeed(done(0, spans, message))
+  return Effect.map(bodyText(answer), (text): Attempt => {
+    const message = `user tracing: export of ${spans} spans failed: the receiver answered ${answer.status}${text}`
+    if (isTransientStatus(answer.status)) {
+      return { _tag: "Retry", delayMillis: parseRetryAfter(answer.retryAfter, Date.now()), message }
+    }
+    if (answer.status === 413) {
+      return done(0, spans, `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`)
+    }
+    return done(0, spans, message)
+  })
 }
 
 const fromError = (error: ExportRequestError, spans: number): Attempt => {

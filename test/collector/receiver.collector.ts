@@ -3,7 +3,7 @@
  * from the README's Collector configuration: what the Collector decodes is what we meant to send.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Metric, Option, Scope } from "effect"
+import { Clock, Effect, Layer, Logger, Metric, Option, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
@@ -348,12 +348,15 @@ describe("max_request_body_size", () => {
     Effect.gen(function*() {
       const collector = yield* startCollector({ transport: "unix", maxRequestBodySize: 256 * 1024 })
       const large = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`a${i}`, "x".repeat(4_000)]))
+      const logs: Array<string> = []
       const [, delta] = yield* counted(withPipeline(
         settingsFor(collector, { maxAttempts: 1 }),
         Effect.void.pipe(withUserTrace("large", { routing: acme, attributes: large }))
-      ))
+      )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))))
       expect(collector.requests).toHaveLength(0)
       expect(delta).toEqual({ total: 1, exported: 0, failed: 1, dropped: 0 })
+      // The Collector's google.rpc.Status message, decoded, not its protobuf bytes.
+      expect(logs.join("\n")).toMatch(/answered 400: [^\\]*request body too large/)
     }).pipe(Effect.scoped))
 })
 
