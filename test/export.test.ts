@@ -1,58 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Metric, Option } from "effect"
+import { ConfigProvider, Effect, Layer, Option } from "effect"
 import {
   RoutingMetadata,
   TestUserTracing,
   Traceparent,
   UserTraceExporter,
   UserTracing,
-  UserTracingMetrics,
   UserTracingSettings,
   UserTracingTest,
   UserTraceSink
 } from "../src/index.js"
 import { routing, withRecordingTracer } from "./helpers.js"
+import { counted, settingsFor, withPipeline } from "./pipeline.js"
 import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
-
-const settingsFor = (
-  socketPath: string,
-  output?: Partial<UserTracingSettings.OtlpUdsOutput> | Record<string, unknown>,
-  rest?: Record<string, unknown>
-): UserTracingSettings.SettingsInput => ({
-  enabled: true,
-  serviceName: "checkout",
-  output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
-  ...rest
-}) as UserTracingSettings.SettingsInput
-
-/** Runs `self` with the live pipeline, then closes the layer (drain included). */
-const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(UserTracing.layer(settings)), (context) => Effect.provide(self, context)))
-
-const metrics = Effect.all({
-  total: Metric.value(UserTracingMetrics.spansTotal),
-  dropped: Metric.value(UserTracingMetrics.spansDropped),
-  exported: Metric.value(UserTracingMetrics.spansExported),
-  failed: Metric.value(UserTracingMetrics.spansFailed)
-}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
-
-/** The metric deltas while `self` ran; asserts total = exported + dropped + failed. */
-const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const before = yield* metrics
-    const value = yield* self
-    const after = yield* metrics
-    const delta = {
-      total: after.total - before.total,
-      dropped: after.dropped - before.dropped,
-      exported: after.exported - before.exported,
-      failed: after.failed - before.failed
-    }
-    expect(delta.total).toBe(delta.exported + delta.dropped + delta.failed)
-    return [value, delta] as const
-  })
 
 const attr = (span: any, key: string) => span.attributes.find((kv: any) => kv.key === key)?.value
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")

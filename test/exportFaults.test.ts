@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Metric } from "effect"
+import { Effect } from "effect"
 import { context as otelContext, propagation, SpanKind, trace } from "@opentelemetry/api"
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node"
 import * as ChildProcess from "node:child_process"
@@ -11,8 +11,9 @@ import { fileURLToPath } from "node:url"
 import * as Zlib from "node:zlib"
 import { Pool } from "undici"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
-import { RoutingMetadata, UserTracing, UserTracingMetrics, type UserTracingSettings } from "../src/index.js"
+import { RoutingMetadata, UserTracing } from "../src/index.js"
 import { routing } from "./helpers.js"
+import { observed, settingsFor, withPipeline } from "./pipeline.js"
 import { eventually, ExportTraceServiceRequest, tempSocketPath } from "./receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
@@ -86,51 +87,6 @@ const rawReceiver = (answer: (request: RawRequest, n: number, socket: Net.Socket
   )
 
 const ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-
-const settingsFor = (
-  socketPath: string,
-  output?: Record<string, unknown>,
-  rest?: Record<string, unknown>
-): UserTracingSettings.SettingsInput => ({
-  enabled: true,
-  serviceName: "checkout",
-  output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
-  ...rest
-}) as UserTracingSettings.SettingsInput
-
-/** Runs `self` with the live pipeline, then closes the layer (drain included). */
-const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(UserTracing.layer(settings)), (context) => Effect.provide(self, context)))
-
-const counts = Effect.all({
-  total: Metric.value(UserTracingMetrics.spansTotal),
-  dropped: Metric.value(UserTracingMetrics.spansDropped),
-  exported: Metric.value(UserTracingMetrics.spansExported),
-  failed: Metric.value(UserTracingMetrics.spansFailed)
-}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
-
-/**
- * Runs `self` with a logger that keeps the messages; returns the metric deltas, the log lines and
- * the wall time. Asserts total = exported + dropped + failed.
- */
-const observed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const logs: Array<string> = []
-    const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))
-    const before = yield* counts
-    const started = Date.now()
-    yield* Effect.provide(self, logger)
-    const millis = Date.now() - started
-    const after = yield* counts
-    const delta = {
-      total: after.total - before.total,
-      exported: after.exported - before.exported,
-      dropped: after.dropped - before.dropped,
-      failed: after.failed - before.failed
-    }
-    expect(delta.total).toBe(delta.exported + delta.dropped + delta.failed)
-    return { delta, logs, millis }
-  })
 
 /** `n` traces of one span each, flushed one by one (each its own request). */
 const tracesOneByOne = (n: number, between: (i: number) => Effect.Effect<void> = () => Effect.void) =>

@@ -1,57 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Metric } from "effect"
+import { ConfigProvider, Effect } from "effect"
 import * as Http from "node:http"
 import {
   RoutingMetadata,
   TestUserTracing,
   UserTracing,
-  UserTracingMetrics,
   UserTracingSettings,
   UserTracingTest
 } from "../src/index.js"
 import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
 import { routing } from "./helpers.js"
+import { counted, settingsFor, withPipeline } from "./pipeline.js"
 import { eventually, ExportTraceServiceRequest, makeReceiver, tempSocketPath } from "./receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
-
-const settingsFor = (
-  socketPath: string,
-  output?: Record<string, unknown>,
-  rest?: Record<string, unknown>
-): UserTracingSettings.SettingsInput => ({
-  enabled: true,
-  serviceName: "checkout",
-  output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
-  ...rest
-}) as UserTracingSettings.SettingsInput
-
-/** Runs `self` with the live pipeline, then closes the layer (drain included). */
-const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(UserTracing.layer(settings)), (context) => Effect.provide(self, context)))
-
-const metrics = Effect.all({
-  total: Metric.value(UserTracingMetrics.spansTotal),
-  dropped: Metric.value(UserTracingMetrics.spansDropped),
-  exported: Metric.value(UserTracingMetrics.spansExported),
-  failed: Metric.value(UserTracingMetrics.spansFailed)
-}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
-
-/** The metric deltas while `self` ran; asserts total = exported + dropped + failed. */
-const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const before = yield* metrics
-    const value = yield* self
-    const after = yield* metrics
-    const delta = {
-      total: after.total - before.total,
-      dropped: after.dropped - before.dropped,
-      exported: after.exported - before.exported,
-      failed: after.failed - before.failed
-    }
-    expect(delta.total).toBe(delta.exported + delta.dropped + delta.failed)
-    return [value, delta] as const
-  })
 
 interface GatedRequest {
   readonly header: string

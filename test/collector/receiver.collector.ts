@@ -3,7 +3,7 @@
  * from the README's Collector configuration: what the Collector decodes is what we meant to send.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Logger, Metric, Option, Scope } from "effect"
+import { Clock, Effect, Layer, Logger, Option, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
@@ -13,11 +13,11 @@ import {
   UserTraceExporter,
   UserTraceSink,
   UserTracing,
-  UserTracingMetrics,
   UserTracingSettings,
   UserTracingTest
 } from "../../src/index.js"
 import type { AttributeValue, FinishedUserSpan, UserSpan } from "../../src/UserSpan.js"
+import { counted, withPipeline } from "../pipeline.js"
 import { eventually } from "../receiver.js"
 import { type Collector, type CollectorSpan, readmeCollectorConfig, startCollector, tempDirectory } from "./collector.js"
 
@@ -48,31 +48,6 @@ const settingsFor = (collector: Collector, common?: Record<string, unknown>): Us
   serviceName: "checkout",
   output: outputFor(collector, common)
 })
-
-/** Runs `self` with `UserTracing.layer(settings)`, then closes the layer (which flushes). */
-const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(UserTracing.layer(settings)), (context) => Effect.provide(self, context)))
-
-const metrics = Effect.all({
-  total: Metric.value(UserTracingMetrics.spansTotal),
-  dropped: Metric.value(UserTracingMetrics.spansDropped),
-  exported: Metric.value(UserTracingMetrics.spansExported),
-  failed: Metric.value(UserTracingMetrics.spansFailed)
-}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
-
-/** The metric deltas while `self` ran. */
-const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const before = yield* metrics
-    const value = yield* self
-    const after = yield* metrics
-    return [value, {
-      total: after.total - before.total,
-      dropped: after.dropped - before.dropped,
-      exported: after.exported - before.exported,
-      failed: after.failed - before.failed
-    }] as const
-  })
 
 /** Effect's clock, which timestamps user spans. */
 const nowNanos = Clock.currentTimeNanos
