@@ -7,7 +7,7 @@
  * BENCH_REPS (5; 0 = scenarios only), BENCH_VARIANTS (comma list of variant names to run a subset;
  * `ours-discard` is a diagnostic row only run when named), BENCH_SCENARIOS=0 to skip the scenarios.
  */
-import { type ChildProcess, fork } from "node:child_process"
+import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -419,6 +419,11 @@ const main = async () => {
       holds: full < 256 * 1024 * 1024
     })
   }
+  // Every other user tracing call with no active user span, in its own process (fresh heap).
+  print("\n" + execFileSync(process.execPath, ["--import", "tsx", Path.join(root, "scratchpad/bench/inactive-api.ts")], {
+    cwd: root,
+    encoding: "utf8"
+  }).trimEnd())
   print("\nTargets\n")
   print(table(["target", "measured", "holds"], targets.map((t) => [t.target, t.value, t.holds === null ? "-" : t.holds ? "yes" : "NO"]), 2))
   const verifyErrors = summary.reduce((n, s) => n + s.verifyErrors, 0)
