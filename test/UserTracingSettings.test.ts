@@ -240,7 +240,8 @@ describe("layerConfig", () => {
     ["USER_TRACING_MAX_QUEUE_BYTES", "64MB", "maxQueueBytes"],
     ["USER_TRACING_MAX_BATCH_BYTES", "four", "output.otlpUds.maxBatchBytes"],
     ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
-    ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"]
+    ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"],
+    ["USER_TRACING_ENABLED", "maybe", "enabled"]
   ] as const)("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(fromEnv([

@@ -231,6 +231,18 @@ const toNumber = (text: string): number => text.trim() === "" ? Number.NaN : Num
 
 const number = (name: string) => optional(Config.map(Config.string(name), toNumber))
 
+/**
+ * A boolean in the words `Config.boolean` takes; any other text goes to the schema as is, so that
+ * it fails there with the field's path, like a bad number.
+ */
+const boolean = (name: string) =>
+  optional(Config.map(Config.string(name), (text): boolean => {
+    const word = text.trim().toLowerCase()
+    if (word === "true" || word === "yes" || word === "on" || word === "1") return true
+    if (word === "false" || word === "no" || word === "off" || word === "0") return false
+    return text as unknown as boolean
+  }))
+
 /** A number as `number` reads it, or `unbounded` for `null`. */
 const numberOrUnbounded = (name: string) =>
   optional(Config.map(Config.string(name), (text) => text.trim() === "unbounded" ? null : toNumber(text)))
@@ -306,7 +318,7 @@ const output = Config.all({
 
 /** @internal */
 export const config: Config.Config<SettingsInput> = Config.all({
-  enabled: optional(Config.boolean("USER_TRACING_ENABLED")),
+  enabled: boolean("USER_TRACING_ENABLED"),
   serviceName: optional(Config.string("USER_TRACING_SERVICE_NAME")),
   maxQueueSize: numberOrUnbounded("USER_TRACING_MAX_QUEUE_SIZE"),
   maxQueueBytes: numberOrUnbounded("USER_TRACING_MAX_QUEUE_BYTES"),
