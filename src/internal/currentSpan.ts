@@ -38,21 +38,16 @@ export class CurrentSpanSlot implements Equal.Equal {
   }
 }
 
-const slot = (
-  span: UserSpanRecord | undefined,
-  home: FiberRefs.FiberRefs | undefined,
-  forkSpan: UserSpanRecord | undefined
-): CurrentSpanSlot => new CurrentSpanSlot(span, home, forkSpan)
-
 /** @internal the current user span of each fiber */
 export const currentSpanSlot: FiberRef.FiberRef<CurrentSpanSlot> = globalValue(
   Symbol.for("effect-user-tracing/CurrentSpan"),
   () =>
-    FiberRef.unsafeMake(slot(undefined, undefined, undefined), {
-      fork: (parent) => slot(parent.span, undefined, parent.span),
+    FiberRef.unsafeMake(new CurrentSpanSlot(undefined, undefined, undefined), {
+      fork: (parent) => new CurrentSpanSlot(parent.span, undefined, parent.span),
       // Like Effect's own parent span (a patch of `currentContext`): the parent takes the child's
       // span only when the child changed it (e.g. by `setFiberRefs`); closed regions change nothing.
-      join: (parent, child) => child.span === child.forkSpan ? parent : slot(child.span, undefined, parent.forkSpan)
+      join: (parent, child) =>
+        child.span === child.forkSpan ? parent : new CurrentSpanSlot(child.span, undefined, parent.forkSpan)
     })
 )
 
@@ -109,7 +104,7 @@ export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span
     current.span = span
     return
   }
-  const fresh = slot(span, undefined, current.forkSpan)
+  const fresh = new CurrentSpanSlot(span, undefined, current.forkSpan)
   own.setFiberRef(currentSpanSlot, fresh)
   // The object just written is the only one holding `fresh`, and only this fiber sees it.
   if (inPlaceWrites.enabled) fresh.home = own._fiberRefs

@@ -1,6 +1,6 @@
 import { Config, ConfigError, Data, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import type * as SchemaAST from "effect/SchemaAST"
-import type { Output, OutputCommon } from "../UserTracingSettings.js"
+import type { Output, OutputCommon, SpanLimitsSettings } from "../UserTracingSettings.js"
 import { isHeaderName, isHeaderValue } from "./httpSyntax.js"
 
 /** @internal */
@@ -178,6 +178,9 @@ const SpanLimits = Schema.Struct({
   maxLinkAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
   maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
 })
+
+/** @internal the span limits' defaults (SPEC section 2), as the schema fills them */
+export const defaultLimits: SpanLimitsSettings = SpanLimits.make({})
 
 const required = (path: string) => ({ path: [path], message: "is required when enabled" })
 

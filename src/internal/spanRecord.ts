@@ -12,17 +12,11 @@ import type {
   UserSpanLinkRecord,
   UserSpanStatus
 } from "../UserSpan.js"
+import type { SpanLimitsSettings } from "../UserTracingSettings.js"
 import { generateSpanId } from "./ids.js"
 
-/** @internal what bounds the memory of one span */
-export interface SpanLimits {
-  readonly maxAttributes: number
-  readonly maxEvents: number
-  readonly maxEventAttributes: number
-  readonly maxLinks: number
-  readonly maxLinkAttributes: number
-  readonly maxAttributeValueLength: number
-}
+/** @internal what bounds the memory of one span: the settings' `limits` */
+export type SpanLimits = SpanLimitsSettings
 
 /** @internal where finished spans go, and the limits they were cut to: the harness's view */
 export interface SpanSink {

@@ -3,7 +3,8 @@ import { UserHarness } from "../UserHarness.js"
 import type { FinishedUserSpan } from "../UserSpan.js"
 import type { TestTrace, TestTraceOptions } from "../UserTracingTest.js"
 import { UserTraceExporter } from "./exporter.js"
-import * as Harness from "./harness.js"
+import type * as Harness from "./harness.js"
+import { defaultLimits } from "./settings.js"
 import { UserSpanRecord } from "./spanRecord.js"
 
 /** @internal the finished spans of one `TestUserTracing` layer; empty when none is provided */
@@ -24,7 +25,7 @@ export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = L
     })
     const harness: Harness.Harness = {
       enabled: true,
-      limits: Harness.defaultLimits,
+      limits: defaultLimits,
       export: exporter.export,
       forceFlush: exporter.forceFlush
     }
@@ -67,7 +68,9 @@ export const toTraces = (spans: ReadonlyArray<FinishedUserSpan>, options?: TestT
       else siblings.push(span)
     }
   }
-  const names = new Map(spans.map((span) => [`${span.traceId}/${span.spanId}`, span.name]))
+  const names = options?.includeLinks === true
+    ? new Map(spans.map((span) => [`${span.traceId}/${span.spanId}`, span.name]))
+    : undefined
   const build = (span: FinishedUserSpan): TestTrace => ({
     name: span.name,
     attributes: options?.includeAttributes === true ? Array.from(span.attributes) : [],
@@ -86,7 +89,7 @@ export const toTraces = (spans: ReadonlyArray<FinishedUserSpan>, options?: TestT
       ? {
         links: span.links.map((link) => {
           const key = `${link.traceId}/${link.spanId}`
-          return { to: names.get(key) ?? key, attributes: link.attributes }
+          return { to: names?.get(key) ?? key, attributes: link.attributes }
         })
       }
       : {})

@@ -4,7 +4,7 @@ import type * as Scope from "effect/Scope"
 import type { UserSpan, UserSpanOptions } from "../UserSpan.js"
 import { currentSpan, nowNanos, userTracingEnabled } from "./currentSpan.js"
 import { UserSpanRecord } from "./spanRecord.js"
-import { failedExit, inactiveSpan, makeChild, runUnder } from "./userTracing.js"
+import { failedExit, inactiveSpan, makeChild, runIn } from "./userTracing.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
@@ -63,7 +63,7 @@ export const withParentUserSpan = dual<
     const previous = currentSpan(fiber)
     const parent = span instanceof UserSpanRecord && fiber.getFiberRef(userTracingEnabled) ? span : undefined
     if (parent === previous) return self
-    return runUnder(fiber, previous, parent, self)
+    return runIn(fiber, previous, parent, self, false)
   }))
 
 /** @internal */

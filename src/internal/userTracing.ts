@@ -98,32 +98,23 @@ export const makeChild = (
 
 /**
  * @internal
- * Makes `span` current while `self` runs (like `Effect.locally`); restores the previous span and
- * ends `span` (an undefined span: only hides the previous one) when `self` exits.
+ * Makes `span` current while `self` runs (like `Effect.locally`) and restores the previous span
+ * when it exits, ending `span` too unless `ends` is false (a parent made current by
+ * `withParentUserSpan`). An undefined span only hides the previous one.
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   previous: UserSpanRecord | undefined,
   span: UserSpanRecord | undefined,
-  self: Effect.Effect<A, E, R>
+  self: Effect.Effect<A, E, R>,
+  ends = true
 ): Effect.Effect<A, E, R> => {
   setCurrentSpan(fiber, span)
   return Effect.onExit(self, (exit) => {
     setCurrentSpan(fiber, previous)
-    if (span !== undefined) span.end(nowNanos(fiber), failedExit(exit))
+    if (ends && span !== undefined) span.end(nowNanos(fiber), failedExit(exit))
     return Effect.void
   })
-}
-
-/** @internal makes `span` current while `self` runs, without ending it; restores the previous span */
-export const runUnder = <A, E, R>(
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  previous: UserSpanRecord | undefined,
-  span: UserSpanRecord | undefined,
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
-  setCurrentSpan(fiber, span)
-  return Effect.ensuring(self, Effect.sync(() => setCurrentSpan(fiber, previous)))
 }
 
 /** @internal */
