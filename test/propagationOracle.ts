@@ -18,7 +18,10 @@ export type Op =
   | { readonly _tag: "sleep"; readonly millis: number }
   | { readonly _tag: "log" }
   | { readonly _tag: "captureRuntime"; readonly slot: number }
-  /** Runs `body` through the runtime captured in `slot` (if captured yet), awaiting it. */
+  /**
+   * Runs `body` through the runtime captured in `slot` (if captured yet), awaiting it. Interrupting
+   * the awaiting fiber leaves the run going, as with a callback; the program awaits it at its end.
+   */
   | { readonly _tag: "runCaptured"; readonly slot: number; readonly body: ReadonlyArray<Op> }
   | { readonly _tag: "captureRefs"; readonly slot: number }
   /** A fresh fiber restores the FiberRefs captured in `slot` (if any), then runs `body`. */
@@ -27,7 +30,8 @@ export type Op =
 interface Captures {
   readonly runtimes: Map<number, Runtime.Runtime<never>>
   readonly refs: Map<number, FiberRefs.FiberRefs>
-  readonly daemons: Array<Fiber.RuntimeFiber<void>>
+  /** Fibers that outlive their region (daemons, runs through a captured runtime), awaited at the end. */
+  readonly detached: Array<Fiber.RuntimeFiber<void>>
 }
 
 const runOps = (ops: ReadonlyArray<Op>, captures: Captures): Effect.Effect<void> =>
@@ -48,7 +52,7 @@ const runOp = (op: Op, captures: Captures, joins: Array<Fiber.RuntimeFiber<void>
       })
     case "forkDaemon":
       return Effect.map(Effect.forkDaemon(runOps(op.body, captures)), (fiber) => {
-        captures.daemons.push(fiber)
+        captures.detached.push(fiber)
       })
     case "all":
       return Effect.all(op.bodies.map((body) => runOps(body, captures)), { concurrency: "unbounded", discard: true })
@@ -66,7 +70,9 @@ const runOp = (op: Op, captures: Captures, joins: Array<Fiber.RuntimeFiber<void>
       return Effect.suspend(() => {
         const runtime = captures.runtimes.get(op.slot)
         if (runtime === undefined) return Effect.void
-        return Effect.promise(() => Runtime.runPromise(runtime)(runOps(op.body, captures)))
+        const run = Runtime.runFork(runtime)(runOps(op.body, captures))
+        captures.detached.push(run)
+        return Effect.asVoid(Fiber.await(run))
       })
     case "captureRefs":
       return Effect.map(Effect.getFiberRefs, (refs) => {
@@ -84,17 +90,22 @@ const runOp = (op: Op, captures: Captures, joins: Array<Fiber.RuntimeFiber<void>
   }
 }
 
-/** The program: two concurrent roots (tenants A and B) sharing captures, then the daemons awaited. */
+/** The program: two concurrent roots (tenants A and B) sharing captures, then the detached fibers awaited. */
 export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const captures: Captures = { runtimes: new Map(), refs: new Map(), daemons: [] }
+    const captures: Captures = { runtimes: new Map(), refs: new Map(), detached: [] }
     const root = (name: string, ops: ReadonlyArray<Op>) =>
       runOps(ops, captures).pipe(
         UserTracing.withUserTrace(name, { routing: RoutingMetadata.json({ tenant: name }) }),
         Effect.withSpan(name)
       )
     return Effect.all([root("root-A", a), root("root-B", b)], { concurrency: "unbounded", discard: true }).pipe(
-      Effect.zipRight(Effect.suspend(() => Effect.forEach(captures.daemons, Fiber.await, { discard: true })))
+      // A detached fiber may detach more while it is awaited.
+      Effect.zipRight(Effect.whileLoop({
+        while: () => captures.detached.length > 0,
+        body: () => Fiber.await(captures.detached.shift()!),
+        step: () => {}
+      }))
     )
   })
 
