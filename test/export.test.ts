@@ -10,6 +10,7 @@ import {
   UserTracingTest,
   UserTraceSink
 } from "../src/index.js"
+import type { FinishedUserSpan } from "../src/UserSpan.js"
 import { routing, withRecordingTracer } from "./helpers.js"
 import { counted, settingsFor, withPipeline } from "./pipeline.js"
 import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
@@ -96,6 +97,44 @@ describe("the wire", () => {
         receiver.requests.map((r) => [r.headers["x-user-routing"], r.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)])
       )
       expect(byHeader).toEqual({ '"tenant-a"': ["a", "a2"], '"tenant-b"': ["b"] })
+    }).pipe(Effect.scoped))
+
+  it.live("a FinishedUserSpan made by the application (not a record of the harness) goes out with its hex ids", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const forwarded: FinishedUserSpan = {
+        traceId: "0AF7651916CD43DD8448EB211C80319C",
+        spanId: "b7ad6b7169203331",
+        parentSpanId: "00f067aa0ba902b7",
+        remoteParent: true,
+        traceFlags: 1,
+        traceState: undefined,
+        routing,
+        name: "forwarded",
+        kind: "server",
+        startTime: 1n,
+        endTime: 2n,
+        attributes: new Map([["k", "v"]]),
+        events: [],
+        links: [],
+        status: "unset",
+        statusMessage: "",
+        droppedAttributesCount: 0,
+        droppedEventsCount: 0,
+        droppedLinksCount: 0
+      }
+      const exporterLayer = UserTraceExporter.layer.pipe(
+        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const exporter = yield* UserTraceExporter.UserTraceExporter
+        exporter.export(forwarded)
+        yield* exporter.forceFlush
+      }).pipe(Effect.provide(exporterLayer)))
+      const [span] = receiver.requests[0].decoded.resourceSpans[0].scopeSpans[0].spans
+      expect([hex(span.traceId), hex(span.spanId), hex(span.parentSpanId)])
+        .toEqual(["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "00f067aa0ba902b7"])
+      expect(span.name).toBe("forwarded")
     }).pipe(Effect.scoped))
 
   it.live("a routing value with CR or LF never reaches the wire; the other group does", () =>

@@ -8,6 +8,8 @@
  */
 import protobuf from "protobufjs/minimal.js"
 import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../UserSpan.js"
+import { hexByte, type SpanIdWords } from "./ids.js"
+import { UserSpanRecord } from "./spanRecord.js"
 import { libraryName, libraryVersion } from "./version.js"
 
 type Writer = protobuf.Writer
@@ -83,13 +85,6 @@ const STATUS_OK = Uint8Array.of(STATUS_CODE, 1)
 const ZEROS_16 = new Uint8Array(16)
 const ZEROS_8 = new Uint8Array(8)
 
-/** Hex digit values by character code ("0"-"9", "a"-"f", "A"-"F"). */
-const hexDigit = new Uint8Array(128)
-for (let i = 0; i < 10; i++) hexDigit[48 + i] = i
-for (let i = 0; i < 6; i++) hexDigit[65 + i] = hexDigit[97 + i] = 10 + i
-
-const MASK_32 = 0xffffffffn
-
 /**
  * Writes a hex id as a bytes field, decoded in place in the writer's buffer (`zeros` reserves
  * its `hex.length / 2` bytes): no per-id allocation. protobufjs 8's writer is one contiguous
@@ -98,34 +93,17 @@ const MASK_32 = 0xffffffffn
 const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void => {
   w.uint32(tag).bytes(zeros)
   const buf = w.buf
-  for (let i = 0, p = w.pos - zeros.length; i < hex.length; i += 2, p++) {
-    buf[p] = hexDigit[hex.charCodeAt(i)] << 4 | hexDigit[hex.charCodeAt(i + 1)]
+  for (let i = 0, p = w.pos - zeros.length; i < 2 * zeros.length; i += 2, p++) {
+    buf[p] = hexByte(hex, i)
   }
 }
 
-/** The last id written through it, as hex and as bytes. */
-interface IdCache {
-  hex: string
-  readonly bytes: Uint8Array
+/** A span id field from its words (`SpanIdWords`): the 8 bytes, little-endian words as they were drawn. */
+const writeIdWords = (w: Writer, tag: number, id: SpanIdWords): void => {
+  w.uint32(tag).uint32(8).fixed32(id.idLow).fixed32(id.idHigh)
 }
 
-const lastTraceId: IdCache = { hex: "", bytes: new Uint8Array(16) }
-const lastSpanId: IdCache = { hex: "", bytes: new Uint8Array(8) }
-
-/**
- * A span's own ids, decoded once per value: spans of one trace end one after another (same trace
- * id), and a parent usually ends right after its last child, whose parent id is its span id.
- */
-const writeCachedId = (w: Writer, tag: number, hex: string, last: IdCache): void => {
-  if (hex !== last.hex) {
-    const bytes = last.bytes
-    for (let i = 0, p = 0; i < hex.length; i += 2, p++) {
-      bytes[p] = hexDigit[hex.charCodeAt(i)] << 4 | hexDigit[hex.charCodeAt(i + 1)]
-    }
-    last.hex = hex
-  }
-  w.uint32(tag).bytes(last.bytes)
-}
+const MASK_32 = 0xffffffffn
 
 // A DataView over the writer's current buffer: `setBigUint64` costs a third of splitting the
 // bigint into two words with `&` and `>>` (which allocate).
@@ -273,12 +251,19 @@ const writeEvent = (w: Writer, event: UserSpanEvent): void => {
  */
 export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
-  writeCachedId(w, SPAN_TRACE_ID, span.traceId, lastTraceId)
-  writeCachedId(w, SPAN_SPAN_ID, span.spanId, lastSpanId)
+  // The pipeline's own records carry their ids as bytes; any other `FinishedUserSpan`, as hex.
+  const record = span instanceof UserSpanRecord ? span : undefined
+  if (record !== undefined) w.uint32(SPAN_TRACE_ID).bytes(record.trace.traceIdBytes)
+  else writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
+  if (record !== undefined) writeIdWords(w, SPAN_SPAN_ID, record)
+  else writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
   const traceState = span.traceState
   if (traceState !== undefined) w.uint32(SPAN_TRACE_STATE).string(traceState)
-  const parentSpanId = span.parentSpanId
-  if (parentSpanId !== undefined) writeCachedId(w, SPAN_PARENT_SPAN_ID, parentSpanId, lastSpanId)
+  if (record !== undefined) {
+    if (record.parent !== undefined) writeIdWords(w, SPAN_PARENT_SPAN_ID, record.parent)
+  } else if (span.parentSpanId !== undefined) {
+    writeId(w, SPAN_PARENT_SPAN_ID, span.parentSpanId, ZEROS_8)
+  }
   w.uint32(SPAN_NAME).string(span.name)
   w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
   writeFixed64(w, SPAN_START_TIME, span.startTime)

@@ -13,7 +13,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import type { SpanLimitsSettings } from "../UserTracingSettings.js"
-import { generateSpanId } from "./ids.js"
+import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes } from "./ids.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
 export type SpanLimits = SpanLimitsSettings
@@ -26,6 +26,8 @@ export interface SpanSink {
 
 /** @internal what every span of one trace shares, set once at the root */
 export class TraceContext {
+  /** The trace id's 16 bytes, decoded once per trace when the first span is encoded. */
+  private idBytes: Uint8Array | undefined
   constructor(
     readonly traceId: string,
     readonly traceFlags: number,
@@ -33,6 +35,9 @@ export class TraceContext {
     readonly routing: RoutingMetadata,
     readonly sink: SpanSink
   ) {}
+  get traceIdBytes(): Uint8Array {
+    return this.idBytes ??= traceIdBytes(this.traceId)
+  }
 }
 
 const truncate = (value: AttributeValue, max: number): AttributeValue => {
@@ -75,8 +80,10 @@ const cutAttributes = (
  * One user span, mutable until `end`, then handed as is to the exporter: the same object is the
  * live span, the `Finishing` view and the finished record, so finishing copies nothing.
  */
-export class UserSpanRecord implements Finishing, FinishedUserSpan {
-  readonly spanId: string = generateSpanId()
+export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords {
+  readonly idLow: number
+  readonly idHigh: number
+  private idHex: string | undefined
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
   readonly attributes = new Map<string, AttributeValue>()
@@ -97,11 +104,23 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan {
     readonly trace: TraceContext,
     public name: string,
     readonly kind: UserSpanKind,
-    readonly parentSpanId: string | undefined,
+    /** The parent span (a record, or the inbound parent id); `undefined` for a fresh root. */
+    readonly parent: SpanIdWords | undefined,
     readonly remoteParent: boolean,
     readonly startTime: bigint,
     public finishCallback: FinishCallback | undefined
-  ) {}
+  ) {
+    const at = drawSpanId()
+    this.idLow = idWord(at)
+    this.idHigh = idWord(at + 4)
+  }
+
+  get spanId(): string {
+    return this.idHex ??= spanIdHex(this.idLow, this.idHigh)
+  }
+  get parentSpanId(): string | undefined {
+    return this.parent?.spanId
+  }
 
   get traceId(): string {
     return this.trace.traceId

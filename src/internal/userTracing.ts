@@ -15,7 +15,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
-import { generateTraceId } from "./ids.js"
+import { generateTraceId, RemoteSpanId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
 
 const SAMPLED = 0x01
@@ -67,7 +67,7 @@ export const makeRoot = (
     trace,
     name,
     options.kind ?? "internal",
-    inbound?.parentId,
+    inbound === undefined ? undefined : new RemoteSpanId(inbound.parentId),
     inbound !== undefined,
     options.startTime ?? nowNanos(fiber),
     undefined
@@ -87,7 +87,7 @@ export const makeChild = (
       parent.trace,
       name,
       options?.kind ?? "internal",
-      parent.spanId,
+      parent,
       false,
       options?.startTime ?? nowNanos(fiber),
       parent.finishCallback
