@@ -275,8 +275,14 @@ describe("layerConfig", () => {
         Effect.flip(fromEnv([output, ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"], ["USER_TRACING_HEADERS", headers]])(
           fromConfig
         ))
-      expect(String(yield* env("novalue"))).toContain("USER_TRACING_HEADERS")
-      expect(String(yield* env("k=%E0%A4%A"))).toContain("USER_TRACING_HEADERS")
+      for (const malformed of ["novalue", "k=%E0%A4%A", "=v"]) {
+        const error = yield* env(malformed)
+        expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
+        expect(error).toMatchObject({
+          path: "output.otlpHttp.headers",
+          message: expect.stringContaining("USER_TRACING_HEADERS: a list of name=value")
+        })
+      }
       expect(yield* env("k=a%0Ab")).toMatchObject({ path: "output.otlpHttp.headers.k" })
       expect(yield* env("x-route=1")).toMatchObject({ path: "output.otlpHttp.headers.x-route" })
       expect(String(yield* env("k=v", ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]))).toContain("USER_TRACING_URL only")

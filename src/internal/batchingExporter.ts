@@ -5,7 +5,7 @@ import { type Chunk, ExportQueue } from "./exportQueue.js"
 import * as Metrics from "./metrics.js"
 import { makeEnvelope } from "./otlpEncoding.js"
 import * as OtlpRequest from "./otlpRequest.js"
-import type { Transport } from "./otlpTransport.js"
+import { REQUESTS_PER_WORKER, type Transport } from "./otlpTransport.js"
 
 const LOG_INTERVAL_MILLIS = 10_000
 
@@ -13,7 +13,8 @@ const LOG_INTERVAL_MILLIS = 10_000
  * @internal
  * The batching exporter of the design card: finishing a span encodes it into its routing group's
  * chunk (`ExportQueue`); each new chunk is offered to an Effect `Queue`, taken by `numTasks`
- * worker fibers forked in the layer's scope, which send it as one request. A finalizer flushes
+ * worker fibers forked in the layer's scope, which send it as one request (up to
+ * `REQUESTS_PER_WORKER` in flight per worker). A finalizer flushes
  * everything before the layer closes.
  */
 export const make = Effect.fnUntraced(function*(
@@ -121,8 +122,19 @@ export const make = Effect.fnUntraced(function*(
     const handle = setImmediate(() => resume(Effect.void))
     return Effect.sync(() => clearImmediate(handle))
   })
-  const worker = Effect.forever(Effect.flatMap(Queue.take(chunks), (chunk) =>
-    chunk.sealed ? sendChunk(chunk) : Effect.zipRight(nextTurn, sendChunk(chunk))))
+  const sendTaken = (chunk: Chunk) => chunk.sealed ? sendChunk(chunk) : Effect.zipRight(nextTurn, sendChunk(chunk))
+  // A worker keeps up to REQUESTS_PER_WORKER requests in flight: it takes the next chunk and sends
+  // it while the previous request awaits its answer. One at a time, a worker waits for the event
+  // loop between an answer and the next request (undici checks a reused connection a turn later),
+  // and lost spans in the bench's steady state (issue 9). The sends are the worker's children:
+  // interrupting the worker interrupts them.
+  const worker = Effect.flatMap(Effect.makeSemaphore(REQUESTS_PER_WORKER), (inFlight) =>
+    Effect.forever(
+      inFlight.take(1).pipe(
+        Effect.zipRight(Queue.take(chunks)),
+        Effect.flatMap((chunk) => Effect.fork(Effect.ensuring(sendTaken(chunk), inFlight.release(1))))
+      )
+    ))
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
     const target = queue.lastChunkId

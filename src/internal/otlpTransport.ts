@@ -33,6 +33,9 @@ export interface Transport {
   readonly close: () => void
 }
 
+/** @internal requests one export worker keeps in flight, each on its own kept-alive connection */
+export const REQUESTS_PER_WORKER = 2
+
 /** An OTLP answer is a few bytes; more is only read for the log line, so it is cut here. */
 const MAX_ANSWER_BYTES = 64 * 1024
 
@@ -94,15 +97,15 @@ const gzip = (body: Uint8Array) =>
 
 /**
  * @internal
- * The HTTP client of one output: an undici `Pool` with one kept-alive connection per worker, to
- * the Unix socket or the URL's origin (`https:` verifies with Node's CAs, which include
- * `NODE_EXTRA_CA_CERTS`). The request headers are built once; only the routing value varies.
+ * The HTTP client of one output: an undici `Pool` with one kept-alive connection per request in
+ * flight (`REQUESTS_PER_WORKER` per worker), to the Unix socket or the URL's origin (`https:`
+ * verifies with Node's CAs, which include `NODE_EXTRA_CA_CERTS`). The request headers are built once; only the routing value varies.
  */
 export const make = (output: Output): Transport => {
   const common = outputCommon(output)
   const timeout = Duration.toMillis(common.requestTimeout)
   const options = {
-    connections: common.numTasks,
+    connections: common.numTasks * REQUESTS_PER_WORKER,
     // A POST is never pipelined (undici waits for the answer before the next one), so this sends
     // exactly as `pipelining: 1` does; but with 1 undici reuses a kept-alive connection only after
     // the event loop's next check phase, and with the check phase busy (a service at full load)

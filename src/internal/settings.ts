@@ -104,7 +104,9 @@ const HttpUrl = Schema.String.pipe(
 )
 
 /** Static extra headers (an auth token, say): legal names and values, none the exporter sets. */
-const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).pipe(Schema.filter((headers) => {
+const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).annotations(
+  message("must be header names and values (USER_TRACING_HEADERS: a list of name=value, values percent-encoded)")
+).pipe(Schema.filter((headers) => {
   for (const [name, value] of Object.entries(headers)) {
     const problem = headerNameProblem(name)
     if (problem !== undefined) return { path: [name], message: `header name ${problem}` }
@@ -250,9 +252,12 @@ const boolean = (name: string) =>
 const numberOrUnbounded = (name: string) =>
   optional(Config.map(Config.string(name), (text) => text.trim() === "unbounded" ? null : toNumber(text)))
 
-/** `k=v,k2=v2` with percent-encoded values, like `OTEL_EXPORTER_OTLP_HEADERS`. */
+/**
+ * `k=v,k2=v2` with percent-encoded values, like `OTEL_EXPORTER_OTLP_HEADERS`. Text that is not
+ * such a list goes to the schema as is, so that it fails there with the field's path.
+ */
 const headerList = (name: string) =>
-  optional(Config.mapOrFail(Config.string(name), (text) => {
+  optional(Config.map(Config.string(name), (text): Record<string, string> => {
     const headers: Record<string, string> = {}
     for (const entry of text.split(",")) {
       if (entry.trim() === "") continue
@@ -263,12 +268,10 @@ const headerList = (name: string) =>
       } catch {
         value = undefined
       }
-      if (value === undefined) {
-        return Either.left(ConfigError.InvalidData([name], "must be a list of name=value, values percent-encoded"))
-      }
+      if (value === undefined) return text as unknown as Record<string, string>
       headers[entry.slice(0, equals).trim()] = value
     }
-    return Either.right(headers)
+    return headers
   }))
 
 /** A number is milliseconds; anything else goes to the schema as a duration string. */
