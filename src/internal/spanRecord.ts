@@ -13,7 +13,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import type { SpanLimitsSettings } from "../UserTracingSettings.js"
-import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes } from "./ids.js"
+import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
 export type SpanLimits = SpanLimitsSettings
@@ -26,17 +26,25 @@ export interface SpanSink {
 
 /** @internal what every span of one trace shares, set once at the root */
 export class TraceContext {
-  /** The trace id's 16 bytes, decoded once per trace when the first span is encoded. */
+  // A fresh trace's id is drawn as bytes, a continued one arrives as hex: the other form is made
+  // once, when first asked (the encoder asks for bytes, a `traceparent` for hex).
+  private idHex: string | undefined
   private idBytes: Uint8Array | undefined
   constructor(
-    readonly traceId: string,
+    traceId: string | Uint8Array,
     readonly traceFlags: number,
     readonly traceState: string | undefined,
     readonly routing: RoutingMetadata,
     readonly sink: SpanSink
-  ) {}
+  ) {
+    if (typeof traceId === "string") this.idHex = traceId
+    else this.idBytes = traceId
+  }
+  get traceId(): string {
+    return this.idHex ??= traceIdHex(this.idBytes!)
+  }
   get traceIdBytes(): Uint8Array {
-    return this.idBytes ??= traceIdBytes(this.traceId)
+    return this.idBytes ??= traceIdBytes(this.idHex!)
   }
 }
 

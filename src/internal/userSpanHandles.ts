@@ -2,6 +2,7 @@ import { Effect, type Exit, Predicate, Stream } from "effect"
 import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { UserSpan, UserSpanOptions } from "../UserSpan.js"
+import { effectDual } from "./effectDual.js"
 import { currentSpan, nowNanos, userTracingEnabled } from "./currentSpan.js"
 import { UserSpanRecord } from "./spanRecord.js"
 import { failedExit, inactiveSpan, makeChild, runIn } from "./userTracing.js"
@@ -67,10 +68,10 @@ export const withParentUserSpan = dual<
   }))
 
 /** @internal */
-export const withUserSpanScoped = dual<
+export const withUserSpanScoped = effectDual<
   (name: string, options?: UserSpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R | Scope.Scope>
->((args) => Effect.isEffect(args[0]), (self, name, options) =>
+>(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
   Effect.flatMap(makeUserSpanScoped(name, options), (span) => withParentUserSpan(self, span)))
 
 /** @internal */

@@ -15,6 +15,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
+import { effectDual } from "./effectDual.js"
 import { generateTraceId, RemoteSpanId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
 
@@ -157,21 +158,21 @@ export const startUserTrace = (name: string, options: UserTraceOptions): Effect.
   ).pipe(Effect.map(([, root]): UserSpan => root ?? inactiveSpan))
 
 /** @internal */
-export const withUserSpan = dual<
+export const withUserSpan = effectDual<
   (name: string, options?: UserSpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R>
->((args) => Effect.isEffect(args[0]), (self, name, options) =>
-  Effect.withFiberRuntime((fiber) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
     const parent = currentSpan(fiber)
     if (parent === undefined) return self
     return runIn(fiber, parent, makeChild(parent, fiber, name, options), self)
   }))
 
 /** @internal */
-export const withDualSpan = dual<
+export const withDualSpan = effectDual<
   (name: string, options?: Tracer.SpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Tracer.SpanOptions) => Effect.Effect<A, E, R>
->((args) => Effect.isEffect(args[0]), (self, name, options) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: Tracer.SpanOptions | undefined) => {
   // Only the kind crosses over: the internal span's attributes and links stay internal.
   const userOptions: UserSpanOptions | undefined = options?.kind === undefined ? undefined : { kind: options.kind }
   return Effect.withSpan(withUserSpan(self, name, userOptions), name, options)
@@ -236,8 +237,7 @@ export const annotateUserSpans: {
   (attributes: Record<string, AttributeValue>): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, key: string, value: AttributeValue): Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, attributes: Record<string, AttributeValue>): Effect.Effect<A, E, R>
-} = dual(
-  (args) => Effect.isEffect(args[0]),
+} = effectDual(
   <A, E, R>(
     self: Effect.Effect<A, E, R>,
     keyOrRecord: string | Record<string, AttributeValue>,
