@@ -9,7 +9,7 @@
 import protobuf from "protobufjs/minimal.js"
 import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../UserSpan.js"
 import { hexByte, type SpanIdWords } from "./ids.js"
-import { UserSpanRecord } from "./spanRecord.js"
+import { type TraceContext, UserSpanRecord } from "./spanRecord.js"
 import { libraryName, libraryVersion } from "./version.js"
 
 type Writer = protobuf.Writer
@@ -96,6 +96,12 @@ const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void =
   for (let i = 0, p = w.pos - zeros.length; i < 2 * zeros.length; i += 2, p++) {
     buf[p] = hexByte(hex, i)
   }
+}
+
+/** The trace id field from the trace's words. */
+const writeTraceIdWords = (w: Writer, trace: TraceContext): void => {
+  w.uint32(SPAN_TRACE_ID).uint32(16).fixed32(trace.idWord0).fixed32(trace.idWord1).fixed32(trace.idWord2)
+    .fixed32(trace.idWord3)
 }
 
 /** A span id field from its words (`SpanIdWords`): the 8 bytes, little-endian words as they were drawn. */
@@ -253,7 +259,7 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
   // The pipeline's own records carry their ids as bytes; any other `FinishedUserSpan`, as hex.
   const record = span instanceof UserSpanRecord ? span : undefined
-  if (record !== undefined) w.uint32(SPAN_TRACE_ID).bytes(record.trace.traceIdBytes)
+  if (record !== undefined) writeTraceIdWords(w, record.trace)
   else writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
   if (record !== undefined) writeIdWords(w, SPAN_SPAN_ID, record)
   else writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)

@@ -13,7 +13,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import type { SpanLimitsSettings } from "../UserTracingSettings.js"
-import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
+import { drawSpanId, drawTraceId, hexWord, idWord, spanIdHex, type SpanIdWords, traceIdHex } from "./ids.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
 export type SpanLimits = SpanLimitsSettings
@@ -26,25 +26,37 @@ export interface SpanSink {
 
 /** @internal what every span of one trace shares, set once at the root */
 export class TraceContext {
-  // A fresh trace's id is drawn as bytes, a continued one arrives as hex: the other form is made
-  // once, when first asked (the encoder asks for bytes, a `traceparent` for hex).
+  // The trace id as four little-endian words, drawn for a fresh trace, parsed from the inbound
+  // hex for a continued one; its hex is made once, when first asked (a `traceparent`, a handle).
+  readonly idWord0: number
+  readonly idWord1: number
+  readonly idWord2: number
+  readonly idWord3: number
   private idHex: string | undefined
-  private idBytes: Uint8Array | undefined
   constructor(
-    traceId: string | Uint8Array,
+    /** The inbound trace id (32 hex characters); `undefined`: a fresh random one. */
+    traceId: string | undefined,
     readonly traceFlags: number,
     readonly traceState: string | undefined,
     readonly routing: RoutingMetadata,
     readonly sink: SpanSink
   ) {
-    if (typeof traceId === "string") this.idHex = traceId
-    else this.idBytes = traceId
+    if (traceId === undefined) {
+      const at = drawTraceId()
+      this.idWord0 = idWord(at)
+      this.idWord1 = idWord(at + 4)
+      this.idWord2 = idWord(at + 8)
+      this.idWord3 = idWord(at + 12)
+    } else {
+      this.idHex = traceId
+      this.idWord0 = hexWord(traceId, 0)
+      this.idWord1 = hexWord(traceId, 8)
+      this.idWord2 = hexWord(traceId, 16)
+      this.idWord3 = hexWord(traceId, 24)
+    }
   }
   get traceId(): string {
-    return this.idHex ??= traceIdHex(this.idBytes!)
-  }
-  get traceIdBytes(): Uint8Array {
-    return this.idBytes ??= traceIdBytes(this.idHex!)
+    return this.idHex ??= traceIdHex(this.idWord0, this.idWord1, this.idWord2, this.idWord3)
   }
 }
 
