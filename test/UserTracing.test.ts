@@ -74,9 +74,15 @@ describe("attributes and logs", () => {
         for (let i = 0; i < 130; i++) yield* UserTracing.annotateUserSpan(`k${i}`, i)
         for (let i = 0; i < 129; i++) yield* UserTracing.logUserSpan({ i: String(i) })
         yield* UserTracing.annotateUserSpan("k0", "x".repeat(5000))
+        // Replacing keys of a full span is not a drop; each key is still held once, moved to the end.
+        yield* UserTracing.annotateUserSpan("k5", "again")
+        yield* UserTracing.annotateUserSpan("k100", "again")
+        yield* UserTracing.annotateUserSpan("k5", "last")
       }).pipe(withUserTrace("request", { routing }))
       const [span] = yield* UserTracingTest.finishedSpans
       expect(span.attributes.size).toBe(128)
+      expect([...span.attributes.keys()].slice(-3)).toEqual(["k0", "k100", "k5"])
+      expect(span.attributes.get("k5")).toBe("last")
       expect(span.droppedAttributesCount).toBe(2)
       expect(span.events.length).toBe(128)
       expect(span.droppedEventsCount).toBe(1)

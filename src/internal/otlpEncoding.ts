@@ -209,6 +209,11 @@ const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void
   cached.field = Uint8Array.prototype.slice.call(w.buf, start, w.pos)
 }
 
+/** A record's attributes: keys and values alternating. */
+const writeAttributeList = (w: Writer, list: ReadonlyArray<string | AttributeValue>): void => {
+  for (let i = 0; i < list.length; i += 2) writeSpanAttribute(w, list[i] as string, list[i + 1])
+}
+
 const writeSpanAttributes = (w: Writer, attributes: ReadonlyMap<string, AttributeValue>): void => {
   // `forEach`, not `for...of`: no [key, value] pair allocated per attribute.
   attributes.forEach((value, key) => writeSpanAttribute(w, key, value))
@@ -274,7 +279,8 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
   writeFixed64(w, SPAN_START_TIME, span.startTime)
   writeFixed64(w, SPAN_END_TIME, span.endTime)
-  writeSpanAttributes(w, span.attributes)
+  if (record !== undefined) writeAttributeList(w, record.attributeList)
+  else writeSpanAttributes(w, span.attributes)
   if (span.droppedAttributesCount > 0) w.uint32(SPAN_DROPPED_ATTRIBUTES_COUNT).uint32(span.droppedAttributesCount)
   const events = span.events
   for (let i = 0; i < events.length; i++) writeEvent(w, events[i])

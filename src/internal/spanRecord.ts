@@ -78,6 +78,9 @@ const truncate = (value: AttributeValue, max: number): AttributeValue => {
 
 let nextSequence = 0
 
+/** From this many attributes on, a span finds keys through a Map rather than a scan. */
+const INDEXED_ATTRIBUTES = 16
+
 const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
 const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
 
@@ -106,7 +109,13 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   private idHex: string | undefined
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
-  readonly attributes = new Map<string, AttributeValue>()
+  /**
+   * The attributes in insertion order, keys and values alternating: cheaper to make and to read
+   * than a Map for the few a span has (the `attributes` Map is made when asked). Keys are found by
+   * a scan, or through `attributeIndex` once there are many.
+   */
+  readonly attributeList: Array<string | AttributeValue> = []
+  private attributeIndex: Map<string, number> | undefined
   // Most spans have no event or link: they share one empty array until their first.
   events: Array<UserSpanEvent> = NO_EVENTS
   links: Array<UserSpanLinkRecord> = NO_LINKS
@@ -157,9 +166,15 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   get sampled(): boolean {
     return true
   }
+  get attributes(): ReadonlyMap<string, AttributeValue> {
+    const list = this.attributeList
+    const attributes = new Map<string, AttributeValue>()
+    for (let i = 0; i < list.length; i += 2) attributes.set(list[i] as string, list[i + 1])
+    return attributes
+  }
   get status(): "unset" | "ok" | "error" {
     if (this.statusSet !== "unset") return this.statusSet
-    return this.failed || this.attributes.has("error") ? "error" : "unset"
+    return this.failed || this.attributeAt("error") >= 0 ? "error" : "unset"
   }
   get statusMessage(): string {
     return this.status === "error" ? this.statusSetMessage : ""
@@ -174,16 +189,35 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   }
 
   attribute(key: string, value: AttributeValue): void {
-    const attributes = this.attributes
+    const list = this.attributeList
     const limits = this.trace.sink.limits
-    if (attributes.has(key)) {
-      // A replaced key moves to the end: Map keeps insertion order.
-      attributes.delete(key)
-    } else if (attributes.size >= limits.maxAttributes) {
+    const at = this.attributeAt(key)
+    if (at >= 0) {
+      // A replaced key moves to the end, as in a Map; the index is made again when next needed.
+      list.splice(at, 2)
+      this.attributeIndex = undefined
+    } else if (list.length >= 2 * limits.maxAttributes) {
       this.droppedAttributesCount++
       return
     }
-    attributes.set(key, truncate(value, limits.maxAttributeValueLength))
+    list.push(key, truncate(value, limits.maxAttributeValueLength))
+    this.attributeIndex?.set(key, list.length - 2)
+  }
+
+  /** Where `key` is in `attributeList`, or -1. */
+  private attributeAt(key: string): number {
+    const list = this.attributeList
+    if (list.length < 2 * INDEXED_ATTRIBUTES) {
+      for (let i = 0; i < list.length; i += 2) if (list[i] === key) return i
+      return -1
+    }
+    let index = this.attributeIndex
+    if (index === undefined) {
+      index = new Map()
+      for (let i = 0; i < list.length; i += 2) index.set(list[i] as string, i)
+      this.attributeIndex = index
+    }
+    return index.get(key) ?? -1
   }
 
   attributesFrom(record: Record<string, AttributeValue>): void {
