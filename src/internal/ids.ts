@@ -3,8 +3,8 @@ import { randomFillSync } from "node:crypto"
 // Ids are cut from a pool of CSPRNG bytes refilled 64 KiB at a time: one syscall per ~6,000 spans,
 // and ids stay unpredictable (W3C Level 2 "random" flag) without a hand-rolled generator.
 //
-// Ids are kept as 32-bit words (their bytes, little-endian), not as strings: the encoder writes
-// the words as they are, and the hex is made only when something asks for it (a
+// A span id is kept as two 32-bit words (its 8 bytes, little-endian), not as a string: the encoder
+// writes the words as they are, and the hex is made only when something asks for it (a
 // `traceparent`, a handle's `spanId`, a test). A hex id per span, then decoded back to bytes by
 // the encoder, was a tenth of the cost of a span (issue 9's profile).
 const POOL_SIZE = 64 * 1024
@@ -31,12 +31,13 @@ const draw = (bytes: number): number => {
   }
 }
 
-/**
- * @internal
- * Draws a random, non-zero 128-bit trace id and returns where it is: read it with `idWord` at
- * `at`, `at + 4`, `at + 8` and `at + 12` before the next draw.
- */
-export const drawTraceId = (): number => draw(16)
+/** @internal a random, non-zero 128-bit trace id, as its 16 bytes (`traceIdHex` makes its hex) */
+export const generateTraceId = (): Uint8Array => {
+  const start = draw(16)
+  const bytes = new Uint8Array(16)
+  for (let i = 0; i < 16; i++) bytes[i] = pool[start + i]
+  return bytes
+}
 
 /** @internal a span id: its bytes as two little-endian words, and its hex */
 export interface SpanIdWords {
@@ -68,9 +69,12 @@ const BYTE_HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, byte) =>
 const wordHex = (word: number): string =>
   BYTE_HEX[word & 0xff] + BYTE_HEX[(word >>> 8) & 0xff] + BYTE_HEX[(word >>> 16) & 0xff] + BYTE_HEX[word >>> 24]
 
-/** @internal the 32 lowercase hex characters of a trace id given as its four little-endian words */
-export const traceIdHex = (word0: number, word1: number, word2: number, word3: number): string =>
-  wordHex(word0) + wordHex(word1) + wordHex(word2) + wordHex(word3)
+/** @internal the 32 lowercase hex characters of a trace id's 16 bytes */
+export const traceIdHex = (bytes: Uint8Array): string => {
+  let hex = ""
+  for (let i = 0; i < 16; i++) hex += BYTE_HEX[bytes[i]]
+  return hex
+}
 
 /** @internal the hex of a span id given as words */
 export const spanIdHex = (idLow: number, idHigh: number): string => wordHex(idLow) + wordHex(idHigh)
@@ -80,8 +84,8 @@ const hexDigit = (code: number): number => code < 128 ? HEX_DIGIT[code] : 0
 /** @internal the byte written as 2 hex characters at `at` */
 export const hexByte = (hex: string, at: number): number => hexDigit(hex.charCodeAt(at)) << 4 | hexDigit(hex.charCodeAt(at + 1))
 
-/** @internal the little-endian word of the 4 bytes written as 8 hex characters at `at` */
-export const hexWord = (hex: string, at: number): number =>
+/** The little-endian word of the 4 bytes written as 8 hex characters at `at`. */
+const parseWord = (hex: string, at: number): number =>
   (hexByte(hex, at) | hexByte(hex, at + 2) << 8 | hexByte(hex, at + 4) << 16 | hexByte(hex, at + 6) << 24) >>> 0
 
 /** @internal a span id that arrived as hex (an inbound `traceparent`'s parent id) */
@@ -90,7 +94,16 @@ export class RemoteSpanId implements SpanIdWords {
   readonly idHigh: number
   /** `spanId`: 16 hex characters, validated by the `traceparent` parser. */
   constructor(readonly spanId: string) {
-    this.idLow = hexWord(spanId, 0)
-    this.idHigh = hexWord(spanId, 8)
+    this.idLow = parseWord(spanId, 0)
+    this.idHigh = parseWord(spanId, 8)
   }
+}
+
+/** @internal the 16 bytes of a trace id given as 32 hex characters */
+export const traceIdBytes = (hex: string): Uint8Array => {
+  const bytes = new Uint8Array(16)
+  for (let i = 0; i < 16; i++) {
+    bytes[i] = hexByte(hex, 2 * i)
+  }
+  return bytes
 }

@@ -9,7 +9,7 @@
 import protobuf from "protobufjs/minimal.js"
 import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../UserSpan.js"
 import { hexByte, type SpanIdWords } from "./ids.js"
-import { type TraceContext, UserSpanRecord } from "./spanRecord.js"
+import { UserSpanRecord } from "./spanRecord.js"
 import { libraryName, libraryVersion } from "./version.js"
 
 type Writer = protobuf.Writer
@@ -96,12 +96,6 @@ const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void =
   for (let i = 0, p = w.pos - zeros.length; i < 2 * zeros.length; i += 2, p++) {
     buf[p] = hexByte(hex, i)
   }
-}
-
-/** The trace id field from the trace's words. */
-const writeTraceIdWords = (w: Writer, trace: TraceContext): void => {
-  w.uint32(SPAN_TRACE_ID).uint32(16).fixed32(trace.idWord0).fixed32(trace.idWord1).fixed32(trace.idWord2)
-    .fixed32(trace.idWord3)
 }
 
 /** A span id field from its words (`SpanIdWords`): the 8 bytes, little-endian words as they were drawn. */
@@ -209,11 +203,6 @@ const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void
   cached.field = Uint8Array.prototype.slice.call(w.buf, start, w.pos)
 }
 
-/** A record's attributes: keys and values alternating. */
-const writeAttributeList = (w: Writer, list: ReadonlyArray<string | AttributeValue>): void => {
-  for (let i = 0; i < list.length; i += 2) writeSpanAttribute(w, list[i] as string, list[i + 1])
-}
-
 const writeSpanAttributes = (w: Writer, attributes: ReadonlyMap<string, AttributeValue>): void => {
   // `forEach`, not `for...of`: no [key, value] pair allocated per attribute.
   attributes.forEach((value, key) => writeSpanAttribute(w, key, value))
@@ -264,7 +253,7 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
   // The pipeline's own records carry their ids as bytes; any other `FinishedUserSpan`, as hex.
   const record = span instanceof UserSpanRecord ? span : undefined
-  if (record !== undefined) writeTraceIdWords(w, record.trace)
+  if (record !== undefined) w.uint32(SPAN_TRACE_ID).bytes(record.trace.traceIdBytes)
   else writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
   if (record !== undefined) writeIdWords(w, SPAN_SPAN_ID, record)
   else writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
@@ -279,8 +268,7 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
   writeFixed64(w, SPAN_START_TIME, span.startTime)
   writeFixed64(w, SPAN_END_TIME, span.endTime)
-  if (record !== undefined) writeAttributeList(w, record.attributeList)
-  else writeSpanAttributes(w, span.attributes)
+  writeSpanAttributes(w, span.attributes)
   if (span.droppedAttributesCount > 0) w.uint32(SPAN_DROPPED_ATTRIBUTES_COUNT).uint32(span.droppedAttributesCount)
   const events = span.events
   for (let i = 0; i < events.length; i++) writeEvent(w, events[i])

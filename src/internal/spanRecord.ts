@@ -13,7 +13,7 @@ import type {
   UserSpanStatus
 } from "../UserSpan.js"
 import type { SpanLimitsSettings } from "../UserTracingSettings.js"
-import { drawSpanId, drawTraceId, hexWord, idWord, spanIdHex, type SpanIdWords, traceIdHex } from "./ids.js"
+import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
 export type SpanLimits = SpanLimitsSettings
@@ -26,37 +26,25 @@ export interface SpanSink {
 
 /** @internal what every span of one trace shares, set once at the root */
 export class TraceContext {
-  // The trace id as four little-endian words, drawn for a fresh trace, parsed from the inbound
-  // hex for a continued one; its hex is made once, when first asked (a `traceparent`, a handle).
-  readonly idWord0: number
-  readonly idWord1: number
-  readonly idWord2: number
-  readonly idWord3: number
+  // A fresh trace's id is drawn as bytes, a continued one arrives as hex: the other form is made
+  // once, when first asked (the encoder asks for bytes, a `traceparent` for hex).
   private idHex: string | undefined
+  private idBytes: Uint8Array | undefined
   constructor(
-    /** The inbound trace id (32 hex characters); `undefined`: a fresh random one. */
-    traceId: string | undefined,
+    traceId: string | Uint8Array,
     readonly traceFlags: number,
     readonly traceState: string | undefined,
     readonly routing: RoutingMetadata,
     readonly sink: SpanSink
   ) {
-    if (traceId === undefined) {
-      const at = drawTraceId()
-      this.idWord0 = idWord(at)
-      this.idWord1 = idWord(at + 4)
-      this.idWord2 = idWord(at + 8)
-      this.idWord3 = idWord(at + 12)
-    } else {
-      this.idHex = traceId
-      this.idWord0 = hexWord(traceId, 0)
-      this.idWord1 = hexWord(traceId, 8)
-      this.idWord2 = hexWord(traceId, 16)
-      this.idWord3 = hexWord(traceId, 24)
-    }
+    if (typeof traceId === "string") this.idHex = traceId
+    else this.idBytes = traceId
   }
   get traceId(): string {
-    return this.idHex ??= traceIdHex(this.idWord0, this.idWord1, this.idWord2, this.idWord3)
+    return this.idHex ??= traceIdHex(this.idBytes!)
+  }
+  get traceIdBytes(): Uint8Array {
+    return this.idBytes ??= traceIdBytes(this.idHex!)
   }
 }
 
@@ -77,9 +65,6 @@ const truncate = (value: AttributeValue, max: number): AttributeValue => {
 }
 
 let nextSequence = 0
-
-/** From this many attributes on, a span finds keys through a Map rather than a scan. */
-const INDEXED_ATTRIBUTES = 16
 
 const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
 const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
@@ -109,13 +94,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   private idHex: string | undefined
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
-  /**
-   * The attributes in insertion order, keys and values alternating: cheaper to make and to read
-   * than a Map for the few a span has (the `attributes` Map is made when asked). Keys are found by
-   * a scan, or through `attributeIndex` once there are many.
-   */
-  readonly attributeList: Array<string | AttributeValue> = []
-  private attributeIndex: Map<string, number> | undefined
+  readonly attributes = new Map<string, AttributeValue>()
   // Most spans have no event or link: they share one empty array until their first.
   events: Array<UserSpanEvent> = NO_EVENTS
   links: Array<UserSpanLinkRecord> = NO_LINKS
@@ -166,15 +145,9 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   get sampled(): boolean {
     return true
   }
-  get attributes(): ReadonlyMap<string, AttributeValue> {
-    const list = this.attributeList
-    const attributes = new Map<string, AttributeValue>()
-    for (let i = 0; i < list.length; i += 2) attributes.set(list[i] as string, list[i + 1])
-    return attributes
-  }
   get status(): "unset" | "ok" | "error" {
     if (this.statusSet !== "unset") return this.statusSet
-    return this.failed || this.attributeAt("error") >= 0 ? "error" : "unset"
+    return this.failed || this.attributes.has("error") ? "error" : "unset"
   }
   get statusMessage(): string {
     return this.status === "error" ? this.statusSetMessage : ""
@@ -189,35 +162,16 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   }
 
   attribute(key: string, value: AttributeValue): void {
-    const list = this.attributeList
+    const attributes = this.attributes
     const limits = this.trace.sink.limits
-    const at = this.attributeAt(key)
-    if (at >= 0) {
-      // A replaced key moves to the end, as in a Map; the index is made again when next needed.
-      list.splice(at, 2)
-      this.attributeIndex = undefined
-    } else if (list.length >= 2 * limits.maxAttributes) {
+    if (attributes.has(key)) {
+      // A replaced key moves to the end: Map keeps insertion order.
+      attributes.delete(key)
+    } else if (attributes.size >= limits.maxAttributes) {
       this.droppedAttributesCount++
       return
     }
-    list.push(key, truncate(value, limits.maxAttributeValueLength))
-    this.attributeIndex?.set(key, list.length - 2)
-  }
-
-  /** Where `key` is in `attributeList`, or -1. */
-  private attributeAt(key: string): number {
-    const list = this.attributeList
-    if (list.length < 2 * INDEXED_ATTRIBUTES) {
-      for (let i = 0; i < list.length; i += 2) if (list[i] === key) return i
-      return -1
-    }
-    let index = this.attributeIndex
-    if (index === undefined) {
-      index = new Map()
-      for (let i = 0; i < list.length; i += 2) index.set(list[i] as string, i)
-      this.attributeIndex = index
-    }
-    return index.get(key) ?? -1
+    attributes.set(key, truncate(value, limits.maxAttributeValueLength))
   }
 
   attributesFrom(record: Record<string, AttributeValue>): void {

@@ -16,7 +16,7 @@ import type {
 } from "../UserSpan.js"
 import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
 import { effectDual } from "./effectDual.js"
-import { RemoteSpanId } from "./ids.js"
+import { generateTraceId, RemoteSpanId } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
 
 const SAMPLED = 0x01
@@ -51,7 +51,7 @@ export const makeRoot = (
   const inbound = options.inbound
   let trace: TraceContext
   if (inbound === undefined) {
-    trace = new TraceContext(undefined, SAMPLED | RANDOM, undefined, options.routing, harness)
+    trace = new TraceContext(generateTraceId(), SAMPLED | RANDOM, undefined, options.routing, harness)
   } else {
     const traceState = options.tracestate === undefined
       ? undefined
