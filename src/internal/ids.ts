@@ -3,12 +3,16 @@ import { randomFillSync } from "node:crypto"
 // Ids are cut from a pool of CSPRNG bytes refilled 64 KiB at a time: one syscall per ~6,000 spans,
 // and ids stay unpredictable (W3C Level 2 "random" flag) without a hand-rolled generator.
 //
-// A span id is kept as two 32-bit words (its 8 bytes, little-endian), not as a string: the encoder
+// A span id is kept as two 32-bit words, not as a string: the encoder
 // writes the words as they are, and the hex is made only when something asks for it (a
 // `traceparent`, a handle's `spanId`, a test). A hex id per span, then decoded back to bytes by
 // the encoder, was a tenth of the cost of a span (issue 9's profile).
 const POOL_SIZE = 64 * 1024
-const pool = Buffer.allocUnsafe(POOL_SIZE)
+// Read as bytes (trace ids) and as 32-bit words (span ids); draws are 8 or 16 bytes from offset 0,
+// so a span id is two whole words. A word is the platform's reading of its 4 random bytes: random
+// either way, and both the hex and the wire bytes are made from the word.
+const poolWords = new Uint32Array(POOL_SIZE / 4)
+const pool = new Uint8Array(poolWords.buffer)
 let offset = POOL_SIZE
 
 const isZero = (start: number, bytes: number): boolean => {
@@ -22,7 +26,7 @@ const isZero = (start: number, bytes: number): boolean => {
 const draw = (bytes: number): number => {
   for (;;) {
     if (offset + bytes > POOL_SIZE) {
-      randomFillSync(pool)
+      randomFillSync(poolWords)
       offset = 0
     }
     const start = offset
@@ -39,11 +43,9 @@ export const generateTraceId = (): Uint8Array => {
   return bytes
 }
 
-/** @internal a span id: its bytes as two little-endian words, and its hex */
+/** @internal a span id: its bytes as two words (bytes 0-3 and 4-7, little-endian), and its hex */
 export interface SpanIdWords {
-  /** Bytes 0-3 of the id, little-endian. */
   readonly idLow: number
-  /** Bytes 4-7 of the id, little-endian. */
   readonly idHigh: number
   /** 16 lowercase hex characters. */
   readonly spanId: string
@@ -56,8 +58,8 @@ export interface SpanIdWords {
  */
 export const drawSpanId = (): number => draw(8)
 
-/** @internal the little-endian 32-bit word at `at` of the pool (see `drawSpanId`) */
-export const idWord = (at: number): number => pool.readUInt32LE(at)
+/** @internal the 32-bit word at byte `at` of the pool (see `drawSpanId`) */
+export const idWord = (at: number): number => poolWords[at >>> 2]
 
 /** Hex digit values by character code ("0"-"9", "a"-"f", "A"-"F"; anything else counts as 0). */
 const HEX_DIGIT = new Uint8Array(128)

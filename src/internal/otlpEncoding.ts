@@ -203,9 +203,15 @@ const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void
   cached.field = Uint8Array.prototype.slice.call(w.buf, start, w.pos)
 }
 
+// `forEach` with one callback made once, not `for...of` nor a closure per span: nothing is
+// allocated per attribute or per span. The callback writes to `attributesWriter`.
+let attributesWriter: Writer | undefined
+const writeAttributeEntry = (value: AttributeValue, key: string): void => writeSpanAttribute(attributesWriter!, key, value)
+
 const writeSpanAttributes = (w: Writer, attributes: ReadonlyMap<string, AttributeValue>): void => {
-  // `forEach`, not `for...of`: no [key, value] pair allocated per attribute.
-  attributes.forEach((value, key) => writeSpanAttribute(w, key, value))
+  attributesWriter = w
+  attributes.forEach(writeAttributeEntry)
+  attributesWriter = undefined
 }
 
 const writeLink = (w: Writer, link: UserSpanLinkRecord): void => {
