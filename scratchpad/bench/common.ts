@@ -1,7 +1,10 @@
 /**
  * What every benchmark variant shares: the workload's shape and attributes, the yield to the
- * event loop, and an `http.Agent` that connects to the receiver's Unix socket.
+ * event loop, an `http.Agent` that connects to the receiver's Unix socket, and the output the
+ * transport benchmarks give the library's transport.
  */
+import { Duration } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import type * as Stream from "node:stream"
@@ -54,3 +57,32 @@ export interface VariantResult {
 }
 
 export const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024
+
+/** The library's transport to `socketPath`, as the transport benchmarks drive it: one try per request. */
+export const transportOutput = (socketPath: string) => ({
+  otlpUds: {
+    socketPath,
+    routingHeaderName: "x-user-routing",
+    numTasks: 1,
+    maxBatchSize: 512,
+    maxBatchBytes: 4 * 1024 * 1024,
+    requestTimeout: Duration.seconds(10),
+    maxAttempts: 1,
+    compression: "none" as const
+  }
+})
+
+/**
+ * A plain node:http receiver on `socketPath`, in its own process, for the transport benchmarks:
+ * reads the whole body, answers 200 with an empty protobuf body, keeps connections alive.
+ */
+export const startPlainReceiver = async (socketPath: string): Promise<ChildProcess.ChildProcess> => {
+  const server = ChildProcess.spawn(process.execPath, [
+    "-e",
+    `require("node:http").createServer((req, res) => {
+      req.on("data", () => {}).on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
+    }).listen(${JSON.stringify(socketPath)}, () => console.log("ready"))`
+  ], { stdio: ["ignore", "pipe", "inherit"] })
+  await new Promise<void>((ready) => server.stdout!.once("data", () => ready()))
+  return server
+}

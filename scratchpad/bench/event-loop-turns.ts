@@ -7,25 +7,19 @@
  *
  *   npx tsx scratchpad/bench/event-loop-turns.ts
  */
-import { Duration, Effect } from "effect"
-import * as ChildProcess from "node:child_process"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
 import * as Transport from "../../src/internal/otlpTransport.js"
+import { startPlainReceiver, transportOutput } from "./common.js"
 
 const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-turns-")), "otlp.sock")
 const body = new Uint8Array(80 * 1024).map((_, i) => (i * 7919) & 0xff)
 const headers = { "content-type": "application/x-protobuf", "x-user-routing": "r" }
-const server = ChildProcess.spawn(process.execPath, [
-  "-e",
-  `require("node:http").createServer((req, res) => {
-    req.on("data", () => {}).on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
-  }).listen(${JSON.stringify(socketPath)}, () => console.log("ready"))`
-], { stdio: ["ignore", "pipe", "inherit"] })
-await new Promise<void>((ready) => server.stdout!.once("data", () => ready()))
+const server = await startPlainReceiver(socketPath)
 
 let turns = 0
 let producing = false
@@ -63,18 +57,7 @@ for (const pipelining of [1, 2]) {
   })
   await pool.close()
 }
-const transport = Transport.make({
-  otlpUds: {
-    socketPath,
-    routingHeaderName: "x-user-routing",
-    numTasks: 1,
-    maxBatchSize: 512,
-    maxBatchBytes: 4 * 1024 * 1024,
-    requestTimeout: Duration.seconds(10),
-    maxAttempts: 1,
-    compression: "none"
-  }
-})
+const transport = Transport.make(transportOutput(socketPath))
 await measure("this library's transport", (requests) =>
   Effect.runPromise(Effect.asVoid(Effect.repeatN(transport.send("r", body), requests - 1))))
 transport.close()

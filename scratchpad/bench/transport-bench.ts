@@ -8,13 +8,13 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Duration, Effect } from "effect"
-import * as ChildProcess from "node:child_process"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
 import * as Transport from "../../src/internal/otlpTransport.js"
+import { startPlainReceiver, transportOutput } from "./common.js"
 
 const requests = Number(process.argv[2] ?? 4000)
 const rounds = Number(process.argv[3] ?? 5)
@@ -22,14 +22,7 @@ const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-transpor
 const body = new Uint8Array(56 * 1024).map((_, i) => (i * 7919) & 0xff)
 const routing = '{"tenant":"acme"}'
 
-// The receiver: reads the whole body, answers 200 with an empty protobuf body, keeps alive.
-const server = ChildProcess.spawn(process.execPath, [
-  "-e",
-  `require("node:http").createServer((req, res) => {
-    req.on("data", () => {}).on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
-  }).listen(${JSON.stringify(socketPath)}, () => console.log("ready"))`
-], { stdio: ["ignore", "pipe", "inherit"] })
-await new Promise<void>((ready) => server.stdout!.once("data", () => ready()))
+const server = await startPlainReceiver(socketPath)
 
 const undiciPlain = async (n: number) => {
   const pool = new Pool("http://localhost", { socketPath, connections: 1 })
@@ -47,18 +40,7 @@ const undiciPlain = async (n: number) => {
 }
 
 const ours = async (n: number) => {
-  const transport = Transport.make({
-    otlpUds: {
-      socketPath,
-      routingHeaderName: "x-user-routing",
-      numTasks: 1,
-      maxBatchSize: 512,
-      maxBatchBytes: 4 * 1024 * 1024,
-      requestTimeout: Duration.seconds(10),
-      maxAttempts: 1,
-      compression: "none"
-    }
-  })
+  const transport = Transport.make(transportOutput(socketPath))
   await Effect.runPromise(Effect.gen(function*() {
     for (let i = 0; i < n; i++) {
       const answer = yield* transport.send(routing, body)
