@@ -43,7 +43,7 @@ export const generateTraceId = (): Uint8Array => {
   return bytes
 }
 
-/** @internal a span id: its bytes as two words (bytes 0-3 and 4-7, little-endian), and its hex */
+/** @internal a span id: its bytes 0-3 and 4-7 as two words read little-endian, and its hex */
 export interface SpanIdWords {
   readonly idLow: number
   readonly idHigh: number
@@ -65,6 +65,7 @@ export const idWord = (at: number): number => poolWords[at >>> 2]
 const HEX_DIGIT = new Uint8Array(128)
 for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i
 for (let i = 0; i < 6; i++) HEX_DIGIT[65 + i] = HEX_DIGIT[97 + i] = 10 + i
+const hexDigit = (code: number): number => code < 128 ? HEX_DIGIT[code] : 0
 
 const BYTE_HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
 
@@ -80,8 +81,6 @@ export const traceIdHex = (bytes: Uint8Array): string => {
 
 /** @internal the hex of a span id given as words */
 export const spanIdHex = (idLow: number, idHigh: number): string => wordHex(idLow) + wordHex(idHigh)
-
-const hexDigit = (code: number): number => code < 128 ? HEX_DIGIT[code] : 0
 
 /** @internal the byte written as 2 hex characters at `at` */
 export const hexByte = (hex: string, at: number): number => hexDigit(hex.charCodeAt(at)) << 4 | hexDigit(hex.charCodeAt(at + 1))

@@ -98,7 +98,7 @@ const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void =
   }
 }
 
-/** A span id field from its words (`SpanIdWords`): the 8 bytes, little-endian words as they were drawn. */
+/** A span id field from its two words (`SpanIdWords`), each written little-endian. */
 const writeIdWords = (w: Writer, tag: number, id: SpanIdWords): void => {
   w.uint32(tag).uint32(8).fixed32(id.idLow).fixed32(id.idHigh)
 }
@@ -226,6 +226,10 @@ const writeLink = (w: Writer, link: UserSpanLinkRecord): void => {
   w.ldelim()
 }
 
+const writeTraceState = (w: Writer, traceState: string | undefined): void => {
+  if (traceState !== undefined) w.uint32(SPAN_TRACE_STATE).string(traceState)
+}
+
 const writeStatus = (w: Writer, span: FinishedUserSpan): void => {
   const status = span.status
   if (status === "unset") return
@@ -257,18 +261,18 @@ const writeEvent = (w: Writer, event: UserSpanEvent): void => {
  */
 export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SCOPE_SPANS_SPANS).fork()
-  // The pipeline's own records carry their ids as bytes; any other `FinishedUserSpan`, as hex.
-  const record = span instanceof UserSpanRecord ? span : undefined
-  if (record !== undefined) w.uint32(SPAN_TRACE_ID).bytes(record.trace.traceIdBytes)
-  else writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
-  if (record !== undefined) writeIdWords(w, SPAN_SPAN_ID, record)
-  else writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
-  const traceState = span.traceState
-  if (traceState !== undefined) w.uint32(SPAN_TRACE_STATE).string(traceState)
-  if (record !== undefined) {
-    if (record.parent !== undefined) writeIdWords(w, SPAN_PARENT_SPAN_ID, record.parent)
-  } else if (span.parentSpanId !== undefined) {
-    writeId(w, SPAN_PARENT_SPAN_ID, span.parentSpanId, ZEROS_8)
+  // The pipeline's own records carry their ids as words and bytes; any other `FinishedUserSpan`
+  // (an application's, handed to the exporter) as hex.
+  if (span instanceof UserSpanRecord) {
+    w.uint32(SPAN_TRACE_ID).bytes(span.trace.traceIdBytes)
+    writeIdWords(w, SPAN_SPAN_ID, span)
+    writeTraceState(w, span.traceState)
+    if (span.parent !== undefined) writeIdWords(w, SPAN_PARENT_SPAN_ID, span.parent)
+  } else {
+    writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
+    writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)
+    writeTraceState(w, span.traceState)
+    if (span.parentSpanId !== undefined) writeId(w, SPAN_PARENT_SPAN_ID, span.parentSpanId, ZEROS_8)
   }
   w.uint32(SPAN_NAME).string(span.name)
   w.uint32(SPAN_KIND).uint32(spanKind[span.kind])
