@@ -8,7 +8,7 @@
  */
 import protobuf from "protobufjs/minimal.js"
 import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../UserSpan.js"
-import { hexByte, type SpanIdWords } from "./ids.js"
+import { hexByte } from "./ids.js"
 import { UserSpanRecord } from "./spanRecord.js"
 import { libraryName, libraryVersion } from "./version.js"
 
@@ -98,9 +98,9 @@ const writeId = (w: Writer, tag: number, hex: string, zeros: Uint8Array): void =
   }
 }
 
-/** A span id field from its two words (`SpanIdWords`), each written little-endian. */
-const writeIdWords = (w: Writer, tag: number, id: SpanIdWords): void => {
-  w.uint32(tag).uint32(8).fixed32(id.idLow).fixed32(id.idHigh)
+/** A span id field from its two words, each written little-endian. */
+const writeIdWords = (w: Writer, tag: number, idLow: number, idHigh: number): void => {
+  w.uint32(tag).uint32(8).fixed32(idLow).fixed32(idHigh)
 }
 
 const MASK_32 = 0xffffffffn
@@ -265,9 +265,9 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   // (an application's, handed to the exporter) as hex.
   if (span instanceof UserSpanRecord) {
     w.uint32(SPAN_TRACE_ID).bytes(span.trace.traceIdBytes)
-    writeIdWords(w, SPAN_SPAN_ID, span)
+    writeIdWords(w, SPAN_SPAN_ID, span.idLow, span.idHigh)
     writeTraceState(w, span.traceState)
-    if (span.parent !== undefined) writeIdWords(w, SPAN_PARENT_SPAN_ID, span.parent)
+    if (span.hasParent) writeIdWords(w, SPAN_PARENT_SPAN_ID, span.parentLow, span.parentHigh)
   } else {
     writeId(w, SPAN_TRACE_ID, span.traceId, ZEROS_16)
     writeId(w, SPAN_SPAN_ID, span.spanId, ZEROS_8)

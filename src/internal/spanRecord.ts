@@ -92,6 +92,9 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   readonly idLow: number
   readonly idHigh: number
   private idHex: string | undefined
+  readonly hasParent: boolean
+  readonly parentLow: number
+  readonly parentHigh: number
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
   readonly attributes = new Map<string, AttributeValue>()
@@ -113,7 +116,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
     public name: string,
     readonly kind: UserSpanKind,
     /** The parent span (a record, or the inbound parent id); `undefined` for a fresh root. */
-    readonly parent: SpanIdWords | undefined,
+    parent: SpanIdWords | undefined,
     readonly remoteParent: boolean,
     readonly startTime: bigint,
     public finishCallback: FinishCallback | undefined
@@ -121,13 +124,17 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
     const at = drawSpanId()
     this.idLow = idWord(at)
     this.idHigh = idWord(at + 4)
+    // The parent's id, not the parent: a span must not keep its (possibly ended) parent alive.
+    this.hasParent = parent !== undefined
+    this.parentLow = parent === undefined ? 0 : parent.idLow
+    this.parentHigh = parent === undefined ? 0 : parent.idHigh
   }
 
   get spanId(): string {
     return this.idHex ??= spanIdHex(this.idLow, this.idHigh)
   }
   get parentSpanId(): string | undefined {
-    return this.parent?.spanId
+    return this.hasParent ? spanIdHex(this.parentLow, this.parentHigh) : undefined
   }
 
   get traceId(): string {
