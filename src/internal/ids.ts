@@ -43,12 +43,10 @@ export const generateTraceId = (): Uint8Array => {
   return bytes
 }
 
-/** @internal a span id: its bytes 0-3 and 4-7 as two words read little-endian, and its hex */
+/** @internal a span id: its bytes 0-3 and 4-7 as two words read little-endian (hex: `spanIdHex`) */
 export interface SpanIdWords {
   readonly idLow: number
   readonly idHigh: number
-  /** 16 lowercase hex characters. */
-  readonly spanId: string
 }
 
 /**
@@ -89,16 +87,8 @@ export const hexByte = (hex: string, at: number): number => hexDigit(hex.charCod
 const parseWord = (hex: string, at: number): number =>
   (hexByte(hex, at) | hexByte(hex, at + 2) << 8 | hexByte(hex, at + 4) << 16 | hexByte(hex, at + 6) << 24) >>> 0
 
-/** @internal a span id that arrived as hex (an inbound `traceparent`'s parent id) */
-export class RemoteSpanId implements SpanIdWords {
-  readonly idLow: number
-  readonly idHigh: number
-  /** `spanId`: 16 hex characters, validated by the `traceparent` parser. */
-  constructor(readonly spanId: string) {
-    this.idLow = parseWord(spanId, 0)
-    this.idHigh = parseWord(spanId, 8)
-  }
-}
+/** @internal the words of a span id that arrived as 16 hex characters (an inbound parent id) */
+export const spanIdWords = (hex: string): SpanIdWords => ({ idLow: parseWord(hex, 0), idHigh: parseWord(hex, 8) })
 
 /** @internal the 16 bytes of a trace id given as 32 hex characters */
 export const traceIdBytes = (hex: string): Uint8Array => {

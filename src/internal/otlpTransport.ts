@@ -107,9 +107,9 @@ export const make = (output: Output): Transport => {
   const options = {
     connections: common.numTasks * REQUESTS_PER_WORKER,
     // A POST is never pipelined (undici waits for the answer before the next one), so this sends
-    // exactly as `pipelining: 1` does; but with 1 undici reuses a kept-alive connection only after
-    // the event loop's next check phase, and with the check phase busy (a service at full load)
-    // a worker then sent a third as many requests and the bench lost up to 33 % of spans.
+    // as `pipelining: 1` does, but with the event loop busy a request one after another on a
+    // connection took 2.05 turns, against 3.0 with `pipelining: 1`
+    // (scratchpad/bench/event-loop-turns.ts); hence also two requests in flight per worker.
     pipelining: 2,
     connectTimeout: timeout,
     headersTimeout: timeout,

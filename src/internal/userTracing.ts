@@ -16,7 +16,7 @@ import type {
 } from "../UserSpan.js"
 import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
 import { effectDual } from "./effectDual.js"
-import { generateTraceId, RemoteSpanId } from "./ids.js"
+import { generateTraceId, spanIdWords } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
 
 const SAMPLED = 0x01
@@ -68,7 +68,7 @@ export const makeRoot = (
     trace,
     name,
     options.kind ?? "internal",
-    inbound === undefined ? undefined : new RemoteSpanId(inbound.parentId),
+    inbound === undefined ? undefined : spanIdWords(inbound.parentId),
     inbound !== undefined,
     options.startTime ?? nowNanos(fiber),
     undefined
