@@ -111,11 +111,21 @@ export const runIn = <A, E, R>(
   ends = true
 ): Effect.Effect<A, E, R> => {
   setCurrentSpan(fiber, span)
-  return Effect.onExit(self, (exit) => {
-    setCurrentSpan(fiber, previous)
-    if (ends && span !== undefined) span.end(nowNanos(fiber), failedExit(exit))
-    return Effect.void
-  })
+  // `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.matchCauseEffect(restore(self), {
+      onFailure: (cause) => {
+        setCurrentSpan(fiber, previous)
+        if (ends && span !== undefined) span.end(nowNanos(fiber), !Cause.isInterruptedOnly(cause))
+        return Effect.failCause(cause)
+      },
+      onSuccess: (value) => {
+        setCurrentSpan(fiber, previous)
+        if (ends && span !== undefined) span.end(nowNanos(fiber), false)
+        return Effect.succeed(value)
+      }
+    })
+  )
 }
 
 /** @internal */
