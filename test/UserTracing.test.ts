@@ -359,6 +359,40 @@ describe("finish callback and ending", () => {
     }).pipe(Effect.provide(TestUserTracing)))
 })
 
+describe("interruption", () => {
+  it.effect("a span keeps the interruptibility it was opened with", () =>
+    Effect.gen(function*() {
+      const interruptible = Effect.checkInterruptible((isInterruptible) => Effect.succeed(isInterruptible))
+      const traced = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(withUserSpan("a"), withUserTrace("r", { routing }))
+      expect(yield* traced(interruptible)).toBe(true)
+      expect(yield* Effect.uninterruptible(traced(interruptible))).toBe(false)
+      expect(yield* Effect.uninterruptible(traced(Effect.interruptible(interruptible)))).toBe(true)
+      expect(yield* Effect.uninterruptibleMask((restore) => traced(restore(interruptible)))).toBe(true)
+    }).pipe(Effect.provide(TestUserTracing)))
+
+  it.effect("an interrupted span ends, and the finalizers around it see its parent as current", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(
+        Deferred.succeed(gate, void 0).pipe(
+          Effect.zipRight(Effect.never),
+          withUserSpan("inner"),
+          Effect.onInterrupt(() => UserTracing.annotateUserSpan("finalizer", "ran")),
+          withUserSpan("outer"),
+          withUserTrace("request", { routing })
+        )
+      )
+      yield* Deferred.await(gate)
+      yield* Fiber.interrupt(fiber)
+      const spans = yield* UserTracingTest.finishedSpans
+      const byName = new Map(spans.map((s) => [s.name, s]))
+      expect(spans.map((s) => [s.name, s.status])).toEqual([["inner", "unset"], ["outer", "unset"], ["request", "unset"]])
+      expect([...byName.get("outer")!.attributes]).toEqual([["finalizer", "ran"]])
+      expect(byName.get("inner")!.attributes.size).toBe(0)
+      expect(byName.get("inner")!.parentSpanId).toBe(byName.get("outer")!.spanId)
+    }).pipe(Effect.provide(TestUserTracing)))
+})
+
 describe("the two pipelines are apart", () => {
   it.effect("Effect.log adds no user event; a failure's cause text appears nowhere in the user span", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { Cause, Context, Effect, Exit, Option } from "effect"
 import type * as Fiber from "effect/Fiber"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
@@ -112,20 +113,30 @@ export const runIn = <A, E, R>(
 ): Effect.Effect<A, E, R> => {
   setCurrentSpan(fiber, span)
   // `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.matchCauseEffect(restore(self), {
-      onFailure: (cause) => {
-        setCurrentSpan(fiber, previous)
-        if (ends && span !== undefined) span.end(nowNanos(fiber), !Cause.isInterruptedOnly(cause))
-        return Effect.failCause(cause)
-      },
-      onSuccess: (value) => {
-        setCurrentSpan(fiber, previous)
-        if (ends && span !== undefined) span.end(nowNanos(fiber), false)
-        return Effect.succeed(value)
-      }
-    })
-  )
+  const handlers = {
+    onFailure: (cause: Cause.Cause<E>) => {
+      setCurrentSpan(fiber, previous)
+      if (ends && span !== undefined) span.end(nowNanos(fiber), !Cause.isInterruptedOnly(cause))
+      return Effect.failCause(cause)
+    },
+    onSuccess: (value: A) => {
+      setCurrentSpan(fiber, previous)
+      if (ends && span !== undefined) span.end(nowNanos(fiber), false)
+      return Effect.succeed(value)
+    }
+  }
+  // The mask of `Effect.uninterruptibleMask`, told from the fiber's flags: one op and closure fewer.
+  const flags = runtimeFlags(fiber)
+  if (flags === undefined) return Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), handlers))
+  return RuntimeFlags.interruption(flags)
+    ? Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(self), handlers))
+    : Effect.matchCauseEffect(self, handlers)
+}
+
+/** The flags `FiberRuntime` runs with now (a field the public `RuntimeFiber` type hides). */
+const runtimeFlags = (fiber: Fiber.RuntimeFiber<unknown, unknown>): RuntimeFlags.RuntimeFlags | undefined => {
+  const flags = (fiber as unknown as { readonly currentRuntimeFlags?: unknown }).currentRuntimeFlags
+  return typeof flags === "number" ? flags as RuntimeFlags.RuntimeFlags : undefined
 }
 
 /** @internal */
