@@ -112,25 +112,33 @@ export const runIn = <A, E, R>(
   ends = true
 ): Effect.Effect<A, E, R> => {
   setCurrentSpan(fiber, span)
-  // `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run.
-  const handlers = {
-    onFailure: (cause: Cause.Cause<E>) => {
-      setCurrentSpan(fiber, previous)
-      if (ends && span !== undefined) span.end(nowNanos(fiber), !Cause.isInterruptedOnly(cause))
-      return Effect.failCause(cause)
-    },
-    onSuccess: (value: A) => {
-      setCurrentSpan(fiber, previous)
-      if (ends && span !== undefined) span.end(nowNanos(fiber), false)
-      return Effect.succeed(value)
-    }
-  }
+  const handlers = new RegionExit<A, E>(fiber, previous, span, ends)
   // The mask of `Effect.uninterruptibleMask`, told from the fiber's flags: one op and closure fewer.
   const flags = runtimeFlags(fiber)
   if (flags === undefined) return Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), handlers))
   return RuntimeFlags.interruption(flags)
     ? Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(self), handlers))
     : Effect.matchCauseEffect(self, handlers)
+}
+
+/** `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run. */
+class RegionExit<A, E> {
+  constructor(
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly previous: UserSpanRecord | undefined,
+    readonly span: UserSpanRecord | undefined,
+    readonly ends: boolean
+  ) {}
+  readonly onFailure = (cause: Cause.Cause<E>): Effect.Effect<never, E> => {
+    setCurrentSpan(this.fiber, this.previous)
+    if (this.ends && this.span !== undefined) this.span.end(nowNanos(this.fiber), !Cause.isInterruptedOnly(cause))
+    return Effect.failCause(cause)
+  }
+  readonly onSuccess = (value: A): Effect.Effect<A> => {
+    setCurrentSpan(this.fiber, this.previous)
+    if (this.ends && this.span !== undefined) this.span.end(nowNanos(this.fiber), false)
+    return Effect.succeed(value)
+  }
 }
 
 /** The flags `FiberRuntime` runs with now (a field the public `RuntimeFiber` type hides). */
