@@ -137,6 +137,46 @@ describe("the wire", () => {
       expect(span.name).toBe("forwarded")
     }).pipe(Effect.scoped))
 
+  it.live("a span that cannot be encoded is lost and counted; the spans beside it in its batch arrive intact", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const forwarded = (name: string, attributes: Map<string, unknown>): FinishedUserSpan => ({
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        spanId: "b7ad6b7169203331",
+        parentSpanId: undefined,
+        remoteParent: false,
+        traceFlags: 1,
+        traceState: undefined,
+        routing,
+        name,
+        kind: "internal",
+        startTime: 1n,
+        endTime: 2n,
+        attributes: attributes as FinishedUserSpan["attributes"],
+        events: [],
+        links: [],
+        status: "unset",
+        statusMessage: "",
+        droppedAttributesCount: 0,
+        droppedEventsCount: 0,
+        droppedLinksCount: 0
+      })
+      const exporterLayer = UserTraceExporter.layer.pipe(
+        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
+      )
+      const [, delta] = yield* counted(Effect.scoped(Effect.gen(function*() {
+        const exporter = yield* UserTraceExporter.UserTraceExporter
+        // One batch: the malformed span fails half-written, between two good ones.
+        exporter.export(forwarded("before", new Map([["k", "v"]])))
+        exporter.export(forwarded("malformed", new Map<string, unknown>([["k", "v"], ["nested", [null]]])))
+        exporter.export(forwarded("after", new Map([["k", "w"]])))
+        yield* exporter.forceFlush
+      }).pipe(Effect.provide(exporterLayer))))
+      const spans = receiver.requests.flatMap((r) => r.decoded.resourceSpans[0].scopeSpans[0].spans)
+      expect(spans.map((s: any) => [s.name, attr(s, "k").stringValue])).toEqual([["before", "v"], ["after", "w"]])
+      expect(delta).toEqual({ total: 3, exported: 2, failed: 1, dropped: 0 })
+    }).pipe(Effect.scoped))
+
   it.live("a routing value with CR or LF never reaches the wire; the other group does", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver()

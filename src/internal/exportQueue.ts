@@ -26,7 +26,9 @@ export class Chunk {
   settled = false
 
   constructor(readonly id: number, readonly group: Group, readonly reserve: number, capacity: number) {
-    this.buf = new Uint8Array(capacity)
+    // A Node `Buffer` (protobufjs's BufferWriter writes strings with its `utf8Write`), not zero-filled:
+    // every byte sent is written first.
+    this.buf = Buffer.allocUnsafeSlow(capacity)
     this.length = reserve
   }
 
@@ -110,7 +112,9 @@ export class ExportQueue {
   private readonly maxBytes: number
   /** Span bytes one chunk may hold so that its request stays within `maxBatchBytes`. */
   private readonly maxChunkBytes: number
-  private scratch = protobuf.Writer.create()
+  /** Writes every span, into its chunk's buffer or the scratch. */
+  private writer = protobuf.Writer.create()
+  private scratch: Uint8Array = Buffer.allocUnsafeSlow(MIN_CAPACITY)
   /** The span bytes of the last chunk taken or sealed: the next chunk's first capacity. */
   private lastChunkBytes = 0
   private lastRouting: RoutingMetadata | undefined
@@ -130,25 +134,58 @@ export class ExportQueue {
       return
     }
     const group = this.groupOf(span.routing)
-    let size = 0
-    if (group.header !== undefined) {
-      const w = this.scratch
-      w.pos = 0
-      try {
-        writeSpan(w, span)
-      } catch {
-        // Finishing a span must never throw: a span that cannot be encoded is lost, and counted.
-        this.scratch = protobuf.Writer.create()
-        this.counters.failed++
-        return
-      }
-      size = w.pos
+    if (group.header === undefined) {
+      const open = this.openChunk(group)
+      return this.enqueue(group, open, open === undefined ? 0 : open.length, 0)
     }
+    // The span is written where it will stay, after the open chunk's spans: no copy. With no open
+    // chunk, it goes to the scratch buffer, copied into the chunk made for it.
+    const open = this.openChunk(group)
+    const w = this.writer
+    w.buf = open === undefined ? this.scratch : open.buf
+    const start = w.pos = open === undefined ? 0 : open.length
+    try {
+      writeSpan(w, span)
+    } catch {
+      // Finishing a span must never throw: a span that cannot be encoded is lost, and counted.
+      // What it wrote lies past the chunk's length, where the next span overwrites it; the
+      // writer, left mid-span, is replaced.
+      this.writer = protobuf.Writer.create()
+      this.counters.failed++
+      return
+    }
+    // The writer may have grown the buffer: it holds everything the old one did.
+    if (open === undefined) this.scratch = w.buf
+    else open.buf = w.buf
+    this.enqueue(group, open, start, w.pos - start)
+    if (this.scratch.length > MAX_SCRATCH) this.scratch = Buffer.allocUnsafeSlow(MIN_CAPACITY)
+  }
+
+  /** Queues a span written at `start` (`size` bytes) in `open`'s buffer or the scratch, within the bounds. */
+  private enqueue(group: Group, open: Chunk | undefined, start: number, size: number): void {
     if ((this.queuedSpans + 1 > this.maxSpans || this.queuedBytes + size > this.maxBytes) && !this.makeRoom(group, size)) {
       this.counters.dropped++
       return
     }
-    this.append(group, size)
+    let chunk: Chunk
+    if (open === undefined) {
+      chunk = this.newChunk(group, this.scratch, start, size)
+    } else if (open.bytes + size > this.maxChunkBytes) {
+      // Full: the span moves to a new chunk (its bytes stay in `source` when `seal` trims).
+      const source = open.buf
+      this.seal(open)
+      chunk = this.newChunk(group, source, start, size)
+    } else {
+      chunk = open
+    }
+    chunk.length += size
+    chunk.ends.push(chunk.length)
+    if (group.spans === 0) this.groupsQueued++
+    group.spans++
+    group.bytes += size
+    this.queuedSpans++
+    this.queuedBytes += size
+    if (chunk.ends.length >= this.options.maxBatchSize) this.seal(chunk)
   }
 
   /** Marks `chunk` taken (no more spans go in): it leaves the queue and its bounds. */
@@ -284,41 +321,24 @@ export class ExportQueue {
     }
   }
 
-  /** Appends the span in the scratch writer (`size` bytes) to the group's open chunk. */
-  private append(group: Group, size: number): void {
-    let chunk = group.chunks.length === 0 ? undefined : group.chunks[group.chunks.length - 1]
-    if (chunk !== undefined && !chunk.sealed && chunk.count > 0 && chunk.bytes + size > this.maxChunkBytes) {
-      this.seal(chunk)
-    }
-    if (chunk === undefined || chunk.sealed) {
-      const reserve = this.options.envelope.maxOverhead
-      // Sized like the last chunk that was taken or filled: under load chunks fill alike, so the
-      // buffer seldom grows, and sealing seldom copies it.
-      const capacity = reserve + Math.max(size, Math.min(Math.max(MIN_CAPACITY, this.lastChunkBytes), this.maxChunkBytes))
-      chunk = new Chunk(++this.lastChunkId, group, reserve, capacity)
-      group.chunks.push(chunk)
-      this.unsettled.add(chunk)
-      this.options.offer(chunk)
-    }
-    if (size > 0) {
-      if (chunk.length + size > chunk.buf.length) {
-        const grown = new Uint8Array(Math.max(chunk.length + size, Math.min(chunk.buf.length * 2, chunk.reserve + this.maxChunkBytes)))
-        grown.set(chunk.buf.subarray(0, chunk.length))
-        chunk.buf = grown
-      }
-      // The scratch buffer is a Node `Buffer` (protobufjs's BufferWriter): `copy` makes no view.
-      const encoded = this.scratch.buf as Buffer
-      encoded.copy(chunk.buf, chunk.length, 0, size)
-      chunk.length += size
-      if (size > MAX_SCRATCH) this.scratch = protobuf.Writer.create()
-    }
-    chunk.ends.push(chunk.length)
-    if (group.spans === 0) this.groupsQueued++
-    group.spans++
-    group.bytes += size
-    this.queuedSpans++
-    this.queuedBytes += size
-    if (chunk.ends.length >= this.options.maxBatchSize) this.seal(chunk)
+  /** The group's chunk that spans still go into, if any. */
+  private openChunk(group: Group): Chunk | undefined {
+    const last = group.chunks.length === 0 ? undefined : group.chunks[group.chunks.length - 1]
+    return last === undefined || last.sealed ? undefined : last
+  }
+
+  /** A new open chunk for `group`, starting with the `size` bytes at `start` of `source`. */
+  private newChunk(group: Group, source: Uint8Array, start: number, size: number): Chunk {
+    const reserve = this.options.envelope.maxOverhead
+    // Sized like the last chunk that was taken or filled: under load chunks fill alike, so the
+    // buffer seldom grows, and sealing seldom copies it.
+    const capacity = reserve + Math.max(size, Math.min(Math.max(MIN_CAPACITY, this.lastChunkBytes), this.maxChunkBytes))
+    const chunk = new Chunk(++this.lastChunkId, group, reserve, capacity)
+    chunk.buf.set(source.subarray(start, start + size), reserve)
+    group.chunks.push(chunk)
+    this.unsettled.add(chunk)
+    this.options.offer(chunk)
+    return chunk
   }
 
   /** No more spans go in; a buffer with more than 1/8 unused is cut to what it holds. */
@@ -326,6 +346,9 @@ export class ExportQueue {
     if (chunk.sealed) return
     chunk.sealed = true
     this.lastChunkBytes = chunk.length - chunk.reserve
-    if (chunk.buf.length - chunk.length > chunk.length >> 3) chunk.buf = chunk.buf.slice(0, chunk.length)
+    // A copy: `Buffer`'s own `slice` is a view, which would keep the whole buffer.
+    if (chunk.buf.length - chunk.length > chunk.length >> 3) {
+      chunk.buf = Uint8Array.prototype.slice.call(chunk.buf, 0, chunk.length)
+    }
   }
 }

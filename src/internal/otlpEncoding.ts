@@ -105,20 +105,14 @@ const writeIdWords = (w: Writer, tag: number, idLow: number, idHigh: number): vo
 
 const MASK_32 = 0xffffffffn
 
-// A DataView over the writer's current buffer: `setBigUint64` costs a third of splitting the
-// bigint into two words with `&` and `>>` (which allocate).
-let viewBuffer: Uint8Array | undefined
-let view: DataView | undefined
+// The bigint split into its two words through an 8-byte DataView: `setBigUint64` costs a third of
+// splitting it with `&` and `>>` (which allocate bigints).
+const fixed64 = new DataView(new ArrayBuffer(8))
 
 /** A `fixed64` field from unsigned nanoseconds, little-endian. */
 const writeFixed64 = (w: Writer, tag: number, value: bigint): void => {
-  w.uint32(tag).fixed32(0).fixed32(0)
-  const buf = w.buf
-  if (buf !== viewBuffer) {
-    viewBuffer = buf
-    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  }
-  view!.setBigUint64(w.pos - 8, value, true)
+  fixed64.setBigUint64(0, value, true)
+  w.uint32(tag).fixed32(fixed64.getUint32(0, true)).fixed32(fixed64.getUint32(4, true))
 }
 
 /** An `int64` from a bigint, wrapped to 64 bits (two's complement, as `BigInt.asIntN(64)`). */
