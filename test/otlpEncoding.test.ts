@@ -8,7 +8,7 @@ import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../s
 import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
 import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "../src/internal/otlpProto.js"
 import { libraryName, libraryVersion } from "../src/internal/version.js"
-import type { FinishedUserSpan } from "../src/UserSpan.js"
+import type { AttributeValue, FinishedUserSpan } from "../src/UserSpan.js"
 import { routing } from "./helpers.js"
 
 const { annotateUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing
@@ -327,6 +327,36 @@ describe("integer attributes", () => {
       const [span] = officialDecode(encodeTraceRequest({ serviceName: "ints" }, [record])).resourceSpans[0].scopeSpans[0]
         .spans
       expect(span.attributes[0].value.arrayValue.values.map((v: any) => v.intValue)).toEqual(all.map(String))
+    }))
+})
+
+describe("scalar attributes", () => {
+  it.effect("bools and integers, each under its own key (short, long, non-ASCII), arrive as set", () =>
+    Effect.gen(function*() {
+      const integers = [0, 1, 127, 128, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 32), Number.MAX_SAFE_INTEGER, 1.5]
+      const keys = ["k", "ключ", "x".repeat(200), "y".repeat(300)]
+      const attributes: Record<string, AttributeValue> = {}
+      for (const key of keys) {
+        attributes[`${key}-true`] = true
+        attributes[`${key}-false`] = false
+        integers.forEach((value, i) => (attributes[`${key}-${i}`] = value))
+      }
+      // Twice: the second span is written with the keys already seen.
+      const records = yield* Effect.forEach([1, 2], (i) => annotateUserSpan(attributes).pipe(withUserTrace(`s${i}`, { routing })))
+        .pipe(Effect.zipRight(UserTracingTest.finishedSpans), Effect.provide(TestUserTracing))
+      const spans = officialDecode(encodeTraceRequest({ serviceName: "scalars" }, records)).resourceSpans[0].scopeSpans[0].spans
+      for (const span of spans) {
+        const decoded = Object.fromEntries(span.attributes.map((kv: any) => [kv.key, kv.value]))
+        expect(Object.keys(decoded)).toEqual(Object.keys(attributes))
+        for (const key of keys) {
+          expect(decoded[`${key}-true`]).toEqual({ boolValue: true })
+          // Written explicitly (a default value the official decoder leaves out of the object).
+          expect(decoded[`${key}-false`].boolValue ?? false).toBe(false)
+          integers.forEach((value, i) =>
+            expect(decoded[`${key}-${i}`]).toEqual(Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value })
+          )
+        }
+      }
     }))
 })
 

@@ -110,9 +110,20 @@ export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span
   if (inPlaceWrites.enabled) fresh.home = own._fiberRefs
 }
 
+// The clock of the last default services seen: a fiber's services seldom change, and a `Context`
+// never does, so the lookup is made once per services object instead of twice per span.
+let clockServices: Context.Context<never> | undefined
+let clock: Clock.Clock | undefined
+
 /** @internal now, in unix nanoseconds, from the fiber's `Clock` (a `TestClock` under test) */
-export const nowNanos = (fiber: Fiber.RuntimeFiber<unknown, unknown>): bigint =>
-  Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos()
+export const nowNanos = (fiber: Fiber.RuntimeFiber<unknown, unknown>): bigint => {
+  const services = fiber.currentDefaultServices
+  if (services !== clockServices) {
+    clock = Context.get(services, Clock.Clock)
+    clockServices = services
+  }
+  return clock!.unsafeCurrentTimeNanos()
+}
 
 /** @internal attributes that every user span opened in the region starts with (`annotateUserSpans`) */
 export const regionAttributes: FiberRef.FiberRef<ReadonlyArray<readonly [string, AttributeValue]>> = globalValue(

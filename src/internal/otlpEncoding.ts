@@ -75,6 +75,9 @@ const ARRAY_VALUES = 1 << 3 | 2
 const FLAG_HAS_IS_REMOTE = 0x100
 const FLAG_IS_REMOTE = 0x200
 
+const varintSize = (value: number): number =>
+  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
+
 /** `Span.SpanKind` */
 const spanKind: Record<UserSpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
 
@@ -158,9 +161,11 @@ const writeKeyValue = (w: Writer, tag: number, key: string, value: AttributeValu
   w.ldelim().ldelim()
 }
 
-/** The last string value seen per span attribute key, and its encoded field once it repeated. */
+/** Per span attribute key: its `KeyValue.key` field, and the last string value with its whole field. */
 interface AttributeCache {
-  value: string
+  readonly keyField: Uint8Array
+  value: string | undefined
+  /** The attribute field of `value`, once that value repeated. */
   field: Uint8Array | undefined
 }
 
@@ -168,20 +173,42 @@ const attributeCache = new Map<string, AttributeCache>()
 const MAX_CACHED_KEYS = 1024
 const MAX_CACHED_CHARS = 256
 
+/** A `KeyValue` whose value is a varint (bool or non-negative integer below 2^32), lengths computed: no fork. */
+const writeVarintAttribute = (w: Writer, keyField: Uint8Array, anyTag: number, value: number): void => {
+  const anyLength = 1 + varintSize(value)
+  w.uint32(SPAN_ATTRIBUTES).uint32(keyField.length + 2 + anyLength).raw(keyField)
+    .uint32(KEY_VALUE_VALUE).uint32(anyLength).uint32(anyTag).uint32(value)
+}
+
 /**
- * A span attribute: a string value equal to the last one of its key (a route, a tier: the same on
- * most spans) is copied as the field encoded when it first repeated, not encoded again. The cache
- * holds one value per key, for at most `MAX_CACHED_KEYS` keys.
+ * A span attribute. The keys seen (at most `MAX_CACHED_KEYS`) keep their encoded key field; a
+ * bool or small integer is then written with no nested length to fill in, and a string value
+ * equal to the last one of its key (a route, a tier: the same on most spans) is copied as the
+ * field encoded when it first repeated, not encoded again.
  */
 const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void => {
-  if (typeof value !== "string" || value.length > MAX_CACHED_CHARS || key.length > MAX_CACHED_CHARS) {
-    return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
-  }
-  const cached = attributeCache.get(key)
+  let cached = attributeCache.get(key)
   if (cached === undefined) {
-    if (attributeCache.size < MAX_CACHED_KEYS) attributeCache.set(key, { value, field: undefined })
-    return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+    if (attributeCache.size >= MAX_CACHED_KEYS || key.length > MAX_CACHED_CHARS) {
+      return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+    }
+    cached = { keyField: protobuf.Writer.create().uint32(KEY_VALUE_KEY).string(key).finish(), value: undefined, field: undefined }
+    attributeCache.set(key, cached)
   }
+  switch (typeof value) {
+    case "boolean":
+      return writeVarintAttribute(w, cached.keyField, ANY_BOOL, value ? 1 : 0)
+    case "number":
+      if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) {
+        return writeVarintAttribute(w, cached.keyField, ANY_INT, value)
+      }
+      return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+    case "string":
+      break
+    default:
+      return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
+  }
+  if (value.length > MAX_CACHED_CHARS) return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
   if (cached.value !== value) {
     cached.value = value
     cached.field = undefined
@@ -284,9 +311,6 @@ export const writeSpan = (w: Writer, span: FinishedUserSpan): void => {
   w.uint32(SPAN_FLAGS).fixed32(span.traceFlags | FLAG_HAS_IS_REMOTE | (span.remoteParent ? FLAG_IS_REMOTE : 0))
   w.ldelim()
 }
-
-const varintSize = (value: number): number =>
-  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
 
 const writeVarint = (buf: Uint8Array, pos: number, value: number): number => {
   while (value >= 0x80) {
