@@ -60,11 +60,11 @@ export const withParentUserSpan = dual<
   (span: UserSpan) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
 >(2, (self, span) =>
-  Effect.withFiberRuntime((fiber) => {
+  Effect.withFiberRuntime((fiber, status) => {
     const previous = currentSpan(fiber)
     const parent = span instanceof UserSpanRecord && fiber.getFiberRef(userTracingEnabled) ? span : undefined
     if (parent === previous) return self
-    return runIn(fiber, previous, parent, self, false)
+    return runIn(fiber, status, previous, parent, self, false)
   }))
 
 /** @internal */

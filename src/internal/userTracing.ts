@@ -1,5 +1,6 @@
 import { Cause, Context, Effect, Exit, Option } from "effect"
 import type * as Fiber from "effect/Fiber"
+import type * as FiberStatus from "effect/FiberStatus"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
@@ -106,6 +107,7 @@ export const makeChild = (
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  status: FiberStatus.Running,
   previous: UserSpanRecord | undefined,
   span: UserSpanRecord | undefined,
   self: Effect.Effect<A, E, R>,
@@ -113,15 +115,18 @@ export const runIn = <A, E, R>(
 ): Effect.Effect<A, E, R> => {
   setCurrentSpan(fiber, span)
   const handlers = new RegionExit<A, E>(fiber, previous, span, ends)
-  // The mask of `Effect.uninterruptibleMask`, told from the fiber's flags: one op and closure fewer.
-  const flags = runtimeFlags(fiber)
-  if (flags === undefined) return Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), handlers))
-  return RuntimeFlags.interruption(flags)
+  // `Effect.uninterruptibleMask`'s mask, told from the flags the fiber runs with: one op and one
+  // closure fewer. Inside an uninterruptible region there is nothing to mask.
+  return RuntimeFlags.interruption(status.runtimeFlags)
     ? Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(self), handlers))
     : Effect.matchCauseEffect(self, handlers)
 }
 
-/** `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run. */
+/**
+ * `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run.
+ * A class, not an object literal: V8 pretenured the literal's allocation site, sending every
+ * short-lived handler to old space (`scratchpad/bench/README.md`).
+ */
 class RegionExit<A, E> {
   constructor(
     readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -141,22 +146,16 @@ class RegionExit<A, E> {
   }
 }
 
-/** The flags `FiberRuntime` runs with now (a field the public `RuntimeFiber` type hides). */
-const runtimeFlags = (fiber: Fiber.RuntimeFiber<unknown, unknown>): RuntimeFlags.RuntimeFlags | undefined => {
-  const flags = (fiber as unknown as { readonly currentRuntimeFlags?: unknown }).currentRuntimeFlags
-  return typeof flags === "number" ? flags as RuntimeFlags.RuntimeFlags : undefined
-}
-
 /** @internal */
 export const withUserTrace = dual<
   (name: string, options: UserTraceOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
 >(3, (self, name, options) =>
-  Effect.withFiberRuntime((fiber) => {
+  Effect.withFiberRuntime((fiber, status) => {
     const previous = currentSpan(fiber)
     const root = makeRoot(fiber, name, options)
     // An inactive root still hides any ambient user span, so nothing nests under it.
-    return root === undefined && previous === undefined ? self : runIn(fiber, previous, root, self)
+    return root === undefined && previous === undefined ? self : runIn(fiber, status, previous, root, self)
   }))
 
 /** @internal the handle of a span that records nothing (no active root or parent) */
@@ -191,10 +190,10 @@ export const withUserSpan = effectDual<
   (name: string, options?: UserSpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R>
 >(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
+  Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const parent = currentSpan(fiber)
     if (parent === undefined) return self
-    return runIn(fiber, parent, makeChild(parent, fiber, name, options), self)
+    return runIn(fiber, status, parent, makeChild(parent, fiber, name, options), self)
   }))
 
 /** @internal */
@@ -287,11 +286,11 @@ export const withUserTracingEnabled = dual<
   (enabled: boolean) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
 >(2, (self, enabled) =>
-  Effect.withFiberRuntime((fiber) => {
+  Effect.withFiberRuntime((fiber, status) => {
     const previous = currentSpan(fiber)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || previous === undefined ? region : runIn(fiber, previous, undefined, region)
+    return enabled || previous === undefined ? region : runIn(fiber, status, previous, undefined, region)
   }))
 
 /** @internal */
