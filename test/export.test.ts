@@ -20,6 +20,38 @@ const { withUserSpan, withUserTrace } = UserTracing
 const attr = (span: any, key: string) => span.attributes.find((kv: any) => kv.key === key)?.value
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
 
+/** A span made by the application (not a record of the harness): ids in hex. */
+const applicationSpan = (fields: Partial<FinishedUserSpan>): FinishedUserSpan => ({
+  traceId: "0af7651916cd43dd8448eb211c80319c",
+  spanId: "b7ad6b7169203331",
+  parentSpanId: undefined,
+  remoteParent: false,
+  traceFlags: 1,
+  traceState: undefined,
+  routing,
+  name: "forwarded",
+  kind: "internal",
+  startTime: 1n,
+  endTime: 2n,
+  attributes: new Map(),
+  events: [],
+  links: [],
+  status: "unset",
+  statusMessage: "",
+  droppedAttributesCount: 0,
+  droppedEventsCount: 0,
+  droppedLinksCount: 0,
+  ...fields
+})
+
+/** Hands `spans` to the public exporter synchronously (so one worker takes them as one batch), then flushes. */
+const exportSpans = (socketPath: string, spans: ReadonlyArray<FinishedUserSpan>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const exporter = yield* UserTraceExporter.UserTraceExporter
+    for (const span of spans) exporter.export(span)
+    yield* exporter.forceFlush
+  }).pipe(Effect.provide(UserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settingsFor(socketPath)))))))
+
 describe("the wire", () => {
   it.live("a root with a child and attributes arrives as one decodable request", () =>
     Effect.gen(function*() {
@@ -84,15 +116,7 @@ describe("the wire", () => {
         yield* Effect.void.pipe(withUserTrace("a2", { routing: RoutingMetadata.json("tenant-a") }))
         return yield* UserTracingTest.finishedSpans
       }).pipe(Effect.provide(TestUserTracing))
-      const exporterLayer = UserTraceExporter.layer.pipe(
-        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
-      )
-      yield* Effect.scoped(Effect.gen(function*() {
-        const exporter = yield* UserTraceExporter.UserTraceExporter
-        // Handed over synchronously, so one worker takes all three as one batch.
-        for (const span of spans) exporter.export(span)
-        yield* exporter.forceFlush
-      }).pipe(Effect.provide(exporterLayer)))
+      yield* exportSpans(receiver.socketPath, spans)
       const byHeader = Object.fromEntries(
         receiver.requests.map((r) => [r.headers["x-user-routing"], r.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)])
       )
@@ -102,35 +126,13 @@ describe("the wire", () => {
   it.live("a FinishedUserSpan made by the application (not a record of the harness) goes out with its hex ids", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver()
-      const forwarded: FinishedUserSpan = {
+      yield* exportSpans(receiver.socketPath, [applicationSpan({
         traceId: "0AF7651916CD43DD8448EB211C80319C",
-        spanId: "b7ad6b7169203331",
         parentSpanId: "00f067aa0ba902b7",
         remoteParent: true,
-        traceFlags: 1,
-        traceState: undefined,
-        routing,
-        name: "forwarded",
         kind: "server",
-        startTime: 1n,
-        endTime: 2n,
-        attributes: new Map([["k", "v"]]),
-        events: [],
-        links: [],
-        status: "unset",
-        statusMessage: "",
-        droppedAttributesCount: 0,
-        droppedEventsCount: 0,
-        droppedLinksCount: 0
-      }
-      const exporterLayer = UserTraceExporter.layer.pipe(
-        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
-      )
-      yield* Effect.scoped(Effect.gen(function*() {
-        const exporter = yield* UserTraceExporter.UserTraceExporter
-        exporter.export(forwarded)
-        yield* exporter.forceFlush
-      }).pipe(Effect.provide(exporterLayer)))
+        attributes: new Map([["k", "v"]])
+      })])
       const [span] = receiver.requests[0].decoded.resourceSpans[0].scopeSpans[0].spans
       expect([hex(span.traceId), hex(span.spanId), hex(span.parentSpanId)])
         .toEqual(["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "00f067aa0ba902b7"])
@@ -140,38 +142,13 @@ describe("the wire", () => {
   it.live("a span that cannot be encoded is lost and counted; the spans beside it in its batch arrive intact", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver()
-      const forwarded = (name: string, attributes: Map<string, unknown>): FinishedUserSpan => ({
-        traceId: "0af7651916cd43dd8448eb211c80319c",
-        spanId: "b7ad6b7169203331",
-        parentSpanId: undefined,
-        remoteParent: false,
-        traceFlags: 1,
-        traceState: undefined,
-        routing,
-        name,
-        kind: "internal",
-        startTime: 1n,
-        endTime: 2n,
-        attributes: attributes as FinishedUserSpan["attributes"],
-        events: [],
-        links: [],
-        status: "unset",
-        statusMessage: "",
-        droppedAttributesCount: 0,
-        droppedEventsCount: 0,
-        droppedLinksCount: 0
-      })
-      const exporterLayer = UserTraceExporter.layer.pipe(
-        Layer.provide(UserTracingSettings.layer(settingsFor(receiver.socketPath)))
-      )
-      const [, delta] = yield* counted(Effect.scoped(Effect.gen(function*() {
-        const exporter = yield* UserTraceExporter.UserTraceExporter
-        // One batch: the malformed span fails half-written, between two good ones.
-        exporter.export(forwarded("before", new Map([["k", "v"]])))
-        exporter.export(forwarded("malformed", new Map<string, unknown>([["k", "v"], ["nested", [null]]])))
-        exporter.export(forwarded("after", new Map([["k", "w"]])))
-        yield* exporter.forceFlush
-      }).pipe(Effect.provide(exporterLayer))))
+      const malformed = new Map<string, unknown>([["k", "v"], ["nested", [null]]]) as FinishedUserSpan["attributes"]
+      const [, delta] = yield* counted(exportSpans(receiver.socketPath, [
+        applicationSpan({ name: "before", attributes: new Map([["k", "v"]]) }),
+        // It fails half-written, between two good spans of its batch.
+        applicationSpan({ name: "malformed", attributes: malformed }),
+        applicationSpan({ name: "after", attributes: new Map([["k", "w"]]) })
+      ]))
       const spans = receiver.requests.flatMap((r) => r.decoded.resourceSpans[0].scopeSpans[0].spans)
       expect(spans.map((s: any) => [s.name, attr(s, "k").stringValue])).toEqual([["before", "v"], ["after", "w"]])
       expect(delta).toEqual({ total: 3, exported: 2, failed: 1, dropped: 0 })
