@@ -96,9 +96,16 @@ export const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): UserSp
   fiber.getFiberRef(currentSpanSlot).span
 
 /** @internal makes `span` the fiber's current user span, in place when nothing can tell the difference */
-export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: UserSpanRecord | undefined): void => {
+export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: UserSpanRecord | undefined): void =>
+  setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span)
+
+/** @internal `setCurrentSpan` given the fiber's slot, read since the fiber last changed a FiberRef */
+export const setSlotSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  current: CurrentSpanSlot,
+  span: UserSpanRecord | undefined
+): void => {
   const own = internals(fiber)
-  const current = fiber.getFiberRef(currentSpanSlot)
   if (current.span === span) return
   if (current.home !== undefined && current.home === own._fiberRefs) {
     current.span = span

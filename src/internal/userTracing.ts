@@ -16,7 +16,16 @@ import type {
   UserSpanOptions,
   UserSpanStatus
 } from "../UserSpan.js"
-import { currentSpan, nowNanos, regionAttributes, setCurrentSpan, userTracingEnabled } from "./currentSpan.js"
+import {
+  currentSpan,
+  type CurrentSpanSlot,
+  currentSpanSlot,
+  nowNanos,
+  regionAttributes,
+  setCurrentSpan,
+  setSlotSpan,
+  userTracingEnabled
+} from "./currentSpan.js"
 import { effectDual } from "./effectDual.js"
 import { generateTraceId, spanIdWords } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./spanRecord.js"
@@ -102,19 +111,19 @@ export const makeChild = (
 /**
  * @internal
  * Makes `span` current while `self` runs (like `Effect.locally`) and restores the previous span
- * when it exits, ending `span` too unless `ends` is false (a parent made current by
+ * (`slot`'s, read by the caller in the same step) when it exits, ending `span` too unless `ends` is false (a parent made current by
  * `withParentUserSpan`). An undefined span only hides the previous one.
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   status: FiberStatus.Running,
-  previous: UserSpanRecord | undefined,
+  slot: CurrentSpanSlot,
   span: UserSpanRecord | undefined,
   self: Effect.Effect<A, E, R>,
   ends = true
 ): Effect.Effect<A, E, R> => {
-  setCurrentSpan(fiber, span)
-  const handlers = new RegionExit<A, E>(fiber, previous, span, ends)
+  const handlers = new RegionExit<A, E>(fiber, slot.span, span, ends)
+  setSlotSpan(fiber, slot, span)
   // `Effect.uninterruptibleMask`'s mask, told from the flags the fiber runs with: one op and one
   // closure fewer. Inside an uninterruptible region there is nothing to mask.
   return RuntimeFlags.interruption(status.runtimeFlags)
@@ -152,10 +161,10 @@ export const withUserTrace = dual<
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
 >(3, (self, name, options) =>
   Effect.withFiberRuntime((fiber, status) => {
-    const previous = currentSpan(fiber)
+    const slot = fiber.getFiberRef(currentSpanSlot)
     const root = makeRoot(fiber, name, options)
     // An inactive root still hides any ambient user span, so nothing nests under it.
-    return root === undefined && previous === undefined ? self : runIn(fiber, status, previous, root, self)
+    return root === undefined && slot.span === undefined ? self : runIn(fiber, status, slot, root, self)
   }))
 
 /** @internal the handle of a span that records nothing (no active root or parent) */
@@ -191,9 +200,10 @@ export const withUserSpan = effectDual<
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R>
 >(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
   Effect.withFiberRuntime<A, E, R>((fiber, status) => {
-    const parent = currentSpan(fiber)
+    const slot = fiber.getFiberRef(currentSpanSlot)
+    const parent = slot.span
     if (parent === undefined) return self
-    return runIn(fiber, status, parent, makeChild(parent, fiber, name, options), self)
+    return runIn(fiber, status, slot, makeChild(parent, fiber, name, options), self)
   }))
 
 /** @internal */
@@ -287,10 +297,10 @@ export const withUserTracingEnabled = dual<
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
 >(2, (self, enabled) =>
   Effect.withFiberRuntime((fiber, status) => {
-    const previous = currentSpan(fiber)
+    const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || previous === undefined ? region : runIn(fiber, status, previous, undefined, region)
+    return enabled || slot.span === undefined ? region : runIn(fiber, status, slot, undefined, region)
   }))
 
 /** @internal */
