@@ -111,8 +111,9 @@ export const makeChild = (
 /**
  * @internal
  * Makes `span` current while `self` runs (like `Effect.locally`) and restores the previous span
- * (`slot`'s, read by the caller in the same step) when it exits, ending `span` too unless `ends` is false (a parent made current by
- * `withParentUserSpan`). An undefined span only hides the previous one.
+ * (`slot`'s, read by the caller in the same step) when it exits, ending `span` too unless `ends`
+ * is false (a parent made current by `withParentUserSpan`). An undefined span only hides the
+ * previous one.
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
