@@ -78,7 +78,7 @@ export interface ExportQueueOptions {
 const INVALID_KEY = "\n"
 const EMPTY = new Uint8Array(0)
 const MIN_CAPACITY = 2048
-/** The scratch writer is replaced after a span larger than this, so one huge span is not kept. */
+/** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
 const MAX_SCRATCH = 1024 * 1024
 
 const headerOf = (routing: RoutingMetadata): string | undefined => {
@@ -136,7 +136,7 @@ export class ExportQueue {
     const group = this.groupOf(span.routing)
     if (group.header === undefined) {
       const open = this.openChunk(group)
-      return this.enqueue(group, open, open === undefined ? 0 : open.length, 0)
+      return this.enqueue(group, open, this.scratch, open === undefined ? 0 : open.length, 0)
     }
     // The span is written where it will stay, after the open chunk's spans: no copy. With no open
     // chunk, it goes to the scratch buffer, copied into the chunk made for it.
@@ -154,28 +154,30 @@ export class ExportQueue {
       this.counters.failed++
       return
     }
-    // The writer may have grown the buffer: it holds everything the old one did.
     if (open === undefined) this.scratch = w.buf
-    else open.buf = w.buf
-    this.enqueue(group, open, start, w.pos - start)
+    this.enqueue(group, open, w.buf, start, w.pos - start)
     if (this.scratch.length > MAX_SCRATCH) this.scratch = Buffer.allocUnsafeSlow(MIN_CAPACITY)
   }
 
-  /** Queues a span written at `start` (`size` bytes) in `open`'s buffer or the scratch, within the bounds. */
-  private enqueue(group: Group, open: Chunk | undefined, start: number, size: number): void {
+  /**
+   * Queues a span of `size` bytes written at `start` of `written` (the scratch, or `open`'s buffer
+   * or the writer's grown copy of it), within the bounds.
+   */
+  private enqueue(group: Group, open: Chunk | undefined, written: Uint8Array, start: number, size: number): void {
     if ((this.queuedSpans + 1 > this.maxSpans || this.queuedBytes + size > this.maxBytes) && !this.makeRoom(group, size)) {
       this.counters.dropped++
       return
     }
     let chunk: Chunk
     if (open === undefined) {
-      chunk = this.newChunk(group, this.scratch, start, size)
+      chunk = this.newChunk(group, written, start, size)
     } else if (open.bytes + size > this.maxChunkBytes) {
-      // Full: the span moves to a new chunk (its bytes stay in `source` when `seal` trims).
-      const source = open.buf
+      // Full: the span moves to a new chunk. The open chunk keeps its own buffer, not a copy the
+      // writer may have grown for this span.
       this.seal(open)
-      chunk = this.newChunk(group, source, start, size)
+      chunk = this.newChunk(group, written, start, size)
     } else {
+      open.buf = written
       chunk = open
     }
     chunk.length += size
