@@ -99,7 +99,8 @@ const gzip = (body: Uint8Array) =>
  * @internal
  * The HTTP client of one output: an undici `Pool` with one kept-alive connection per request in
  * flight (`REQUESTS_PER_WORKER` per worker), to the Unix socket or the URL's origin (`https:`
- * verifies with Node's CAs, which include `NODE_EXTRA_CA_CERTS`). The request headers are built once; only the routing value varies.
+ * verifies with Node's CAs, which include `NODE_EXTRA_CA_CERTS`). The request headers are built
+ * once; only the routing value varies.
  */
 export const make = (output: Output): Transport => {
   const common = outputCommon(output)
