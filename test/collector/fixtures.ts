@@ -7,8 +7,7 @@ import { inject } from "vitest"
 import { type CollectorOptions, startCollector } from "./collector.js"
 import { startGateway } from "./gateway.js"
 
-/** The routing header docs/deployment.md batches, routes and forwards on. */
-export const routingHeaderName = "x-user-routing"
+export { routingHeaderName } from "./load.js"
 
 /** The Collector built by the global setup, from documented configurations; stopped with the scope. */
 export const collector = (options: Omit<CollectorOptions, "binary">) =>

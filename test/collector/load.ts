@@ -7,6 +7,9 @@ import { Effect } from "effect"
 import { RoutingMetadata, UserTracing } from "../../src/index.js"
 import type { GatewayRequest } from "./gateway.js"
 
+/** The routing header docs/deployment.md batches, routes and forwards on. */
+export const routingHeaderName = "x-user-routing"
+
 export interface LoadOptions {
   /** Tenants `tenant-0` .. `tenant-(n-1)`, or these names. */
   readonly tenants: number | ReadonlyArray<string>
