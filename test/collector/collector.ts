@@ -67,6 +67,8 @@ export interface CollectorOptions {
   readonly maxRequestBodySize?: number
   /** Where the Collector's log goes as well as into `logs()` (the local run shows it). */
   readonly echo?: NodeJS.WritableStream
+  /** In a process group of its own, so a terminal's Ctrl-C reaches only the parent. */
+  readonly detached?: boolean
 }
 
 /** One sample of the Collector's own Prometheus metrics. */
@@ -151,7 +153,7 @@ export const startCollector = (options: CollectorOptions) =>
     Effect.gen(function*() {
       const directory = tempDirectory()
       const { args, endpoint, metricsPort, transport } = yield* Effect.promise(() => collectorArgs(options, directory))
-      const child = spawn(options.binary, args, { stdio: ["ignore", "ignore", "pipe"] })
+      const child = spawn(options.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false })
       let stderr = ""
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
         stderr += chunk
