@@ -272,7 +272,10 @@ describe("the Collector program", () => {
     expect(config).toMatch(/^ {8}from_context: x-user-routing\b/m)
     // The exporter under the name this release gives it: the old `otlphttp` is a deprecated alias.
     expect(config).toMatch(/^ {2}otlp_http\/user:/m)
-    expect(config).not.toMatch(/otlphttp|sending_queue/)
+    expect(config).not.toMatch(/otlphttp/)
+    // Its queue counts spans, and it does not batch (that would merge customers).
+    expect(config).toMatch(/^ {4}sending_queue:\n {6}sizer: items\b/m)
+    expect(config).not.toMatch(/^ +batch:/m)
   })
 })
 
