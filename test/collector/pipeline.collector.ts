@@ -273,8 +273,9 @@ describe("the Collector program", () => {
     // The exporter under the name this release gives it: the old `otlphttp` is a deprecated alias.
     expect(config).toMatch(/^ {2}otlp_http\/user:/m)
     expect(config).not.toMatch(/otlphttp/)
-    // Its queue counts spans, and it does not batch (that would merge customers).
-    expect(config).toMatch(/^ {4}sending_queue:\n {6}sizer: items\b/m)
+    // Its queue is bounded in bytes, not in (many, small, per-customer) requests, and it does
+    // not batch (unpartitioned, that merges customers).
+    expect(config).toMatch(/^ {4}sending_queue:\n {6}sizer: bytes\b/m)
     expect(config).not.toMatch(/^ +batch:/m)
   })
 })

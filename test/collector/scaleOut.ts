@@ -37,7 +37,18 @@ const measure = (binary: string, count: number) =>
     const collector = yield* startCollector({ binary, gateways: { "otlp_http/user": gateway.url } })
     const results = yield* runServices({ count, socketPath: collector.endpoint, load })
     const spans = count * load.tenants * load.traces * 3
-    yield* gateway.received(spans, 300_000)
+    // Until every span is in, or the Collector has settled what it accepted some other way.
+    let metrics = yield* collector.metrics
+    while (gateway.spans().length < spans) {
+      const settled = metricSum(metrics, "otelcol_exporter_sent_spans_total") +
+        metricSum(metrics, "otelcol_exporter_send_failed_spans_total") +
+        metricSum(metrics, "otelcol_exporter_enqueue_failed_spans_total")
+      if (settled >= spans && metricSum(metrics, "otelcol_exporter_queue_size") === 0) {
+        throw new Error(`${spans - gateway.spans().length} spans did not arrive: ${JSON.stringify({ results, settled })}`)
+      }
+      yield* Effect.sleep("10 millis")
+      if (gateway.spans().length < spans) metrics = yield* collector.metrics
+    }
     const arrived = Date.now()
     const start = Math.min(...results.map((result) => result.start))
     const check = delivery(gateway.requests, results.flatMap((_, i) => loadSpanNames({ ...load, prefix: servicePrefix(i) })), {
@@ -47,7 +58,7 @@ const measure = (binary: string, count: number) =>
       throw new Error(`delivery check failed: ${JSON.stringify(check)}`)
     }
     const failed = results.reduce((sum, result) => sum + result.failed + result.dropped, 0)
-    const metrics = yield* collector.metrics
+    metrics = yield* collector.metrics
     return {
       spans,
       failedOrDropped: failed,
