@@ -102,8 +102,9 @@ describe("a Collector restarted mid-stream, the gateway up", () => {
 })
 
 describe("the gateway down, then back", () => {
-  // 50 tenants make 250 batches a second: a queue counted in requests (the Collector's default,
-  // 1,000) would overflow within the outage; the documented one is bounded in bytes.
+  // Many tenants make many small batches (one per tenant per batch timeout): a queue counted in
+  // requests, the Collector's default, overflows within the outage; the documented one is
+  // bounded in bytes.
   it.live("50 tenants: the Collector's queue holds what it cannot send and delivers it once the gateway is back: none lost, none twice", () =>
     Effect.gen(function*() {
       const gateway = yield* startGateway()

@@ -58,6 +58,8 @@ describe("exporter batching (sending_queue.batch) instead of the batch processor
       // Nothing is lost: every span is delivered, to the wrong customer.
       expect(result).toMatchObject({ received: spanCount, missing: 0, duplicates: 0 })
       expect(result.mixedRequests).toBeGreaterThanOrEqual(1)
+      // A merged batch keeps no request's metadata: headers_setter sends an empty routing value.
+      expect(result.mixedRequestHeaders).toEqual([JSON.stringify("")])
       expect(result.underAnotherHeader + result.withoutHeader).toBeGreaterThan(spanCount / 2)
       expect(result.underOwnHeader).toBeLessThan(spanCount / 2)
     }).pipe(Effect.scoped), 60_000)
