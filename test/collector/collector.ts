@@ -147,50 +147,65 @@ export const collectorArgs = async (options: CollectorOptions, directory: string
   return { args, endpoint, transport, metricsPort }
 }
 
+/** The most of the Collector's log kept for `logs()`: the oldest lines go first. */
+const maxLogChars = 8 * 1024 * 1024
+
+/** Starts the Collector once; fails if it exits before it is ready. */
+const launch = (options: CollectorOptions, directory: string) =>
+  Effect.gen(function*() {
+    const { args, endpoint, metricsPort, transport } = yield* Effect.tryPromise({
+      try: () => collectorArgs(options, directory),
+      catch: (error) => error instanceof Error ? error : new Error(String(error))
+    })
+    const child = spawn(options.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+      if (stderr.length > maxLogChars) stderr = stderr.slice(stderr.length - maxLogChars / 2)
+      options.echo?.write(chunk)
+    })
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    let hasExited = false
+    void exited.then(() => {
+      hasExited = true
+    })
+    const collector: Collector = {
+      endpoint,
+      url: transport === "unix" ? undefined : `http://${endpoint}/v1/traces`,
+      logs: () => stderr,
+      metrics: Effect.tryPromise({
+        try: async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()),
+        catch: (error) => new Error(`the Collector's metrics: ${error}`)
+      }),
+      stop: (millis = 30_000) =>
+        Effect.promise(async () => {
+          if (!hasExited) child.kill("SIGTERM")
+          const timer = setTimeout(() => child.kill("SIGKILL"), millis)
+          const code = await exited
+          clearTimeout(timer)
+          return code
+        }),
+      exited: () => hasExited
+    }
+    yield* eventually(() => hasExited || stderr.includes("Everything is ready"), 60_000).pipe(
+      Effect.onError(() => Effect.sync(() => child.kill("SIGKILL")))
+    )
+    if (hasExited) {
+      return yield* Effect.fail(new Error(`the Collector exited before it was ready:\n${printable(stderr)}`))
+    }
+    return collector
+  })
+
 /** Starts the Collector for the scope; resolves once it has started every pipeline; stopped with the scope. */
 export const startCollector = (options: CollectorOptions) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const directory = tempDirectory()
-      const { args, endpoint, metricsPort, transport } = yield* Effect.promise(() => collectorArgs(options, directory))
-      const child = spawn(options.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false })
-      let stderr = ""
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-        stderr += chunk
-        options.echo?.write(chunk)
-      })
-      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-      let hasExited = false
-      void exited.then(() => {
-        hasExited = true
-      })
-      const collector: Collector = {
-        endpoint,
-        url: transport === "unix" ? undefined : `http://${endpoint}/v1/traces`,
-        logs: () => stderr,
-        metrics: Effect.tryPromise({
-          try: async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()),
-          catch: (error) => new Error(`the Collector's metrics: ${error}`)
-        }),
-        stop: (millis = 30_000) =>
-          Effect.promise(async () => {
-            if (!hasExited) child.kill("SIGTERM")
-            const timer = setTimeout(() => child.kill("SIGKILL"), millis)
-            const code = await exited
-            clearTimeout(timer)
-            return code
-          }),
-        exited: () => hasExited
-      }
-      const cleanUp = Effect.sync(() => {
-        child.kill("SIGKILL")
-        Fs.rmSync(directory, { recursive: true, force: true })
-      })
-      yield* eventually(() => hasExited || stderr.includes("Everything is ready"), 60_000).pipe(Effect.onError(() => cleanUp))
-      if (hasExited) {
-        yield* cleanUp
-        return yield* Effect.fail(new Error(`the Collector exited before it was ready:\n${printable(stderr)}`))
-      }
+      // A port picked free can be taken by someone else before the Collector binds it: then pick again.
+      const collector = yield* launch(options, directory).pipe(
+        Effect.retry({ times: 2, while: (error) => error.message.includes("address already in use") }),
+        Effect.onError(() => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true })))
+      )
       return { collector, directory }
     }),
     ({ collector, directory }) =>
