@@ -145,6 +145,26 @@ export const withUserTracingEnabled: {
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean): Effect.Effect<A, E, R>
 } = internal.withUserTracingEnabled
 
+/**
+ * Runs the effect outside every user trace: no user span is current in it, so nothing it does, nor
+ * any fiber it forks, joins the caller's trace, and roots opened inside start traces of their own.
+ * Build shared resources with it (a loader, a cache, a pool, a daemon) when the first request that
+ * needs them builds them lazily: a fiber forked there would otherwise stay in that request's trace
+ * and record every later tenant's work in it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UserTracing } from "effect-user-tracing"
+ *
+ * declare const makeLoader: Effect.Effect<(id: string) => Effect.Effect<string>>
+ * // Built by whichever request needs it first, shared by every tenant after.
+ * const loader = Effect.cached(UserTracing.withoutUserTrace(makeLoader))
+ * ```
+ */
+export const withoutUserTrace: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.withoutUserTrace
+
 /** Sets the current span's status: `ok` is final; `error` may carry a message; `unset` is ignored. */
 export const setUserSpanStatus: (status: UserSpanStatus) => Effect.Effect<void> = internal.setUserSpanStatus
 

@@ -1,22 +1,74 @@
 // The oracle for user span propagation: with `withDualSpan` at every level, the user span tree must
-// equal Effect's own span tree (whose parent span lives in `currentContext`, a FiberRef), whatever
-// the program does with fibers, runtimes and FiberRefs snapshots.
+// equal Effect's own span tree (whose parent span lives in `currentContext`, a FiberRef), and at
+// every point of the program the current user span must be Effect's current span when a user root
+// encloses it, else none, whatever the program does with fibers, runtimes, FiberRefs snapshots,
+// request batching and caching, streams, schedules and pools.
 import { expect } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, type FiberRefs, Option, Runtime, Tracer } from "effect"
+import {
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  type FiberRefs,
+  Layer,
+  ManagedRuntime,
+  Option,
+  Pool,
+  Request,
+  RequestResolver,
+  Runtime,
+  Schedule,
+  Stream,
+  Tracer
+} from "effect"
 import * as fc from "fast-check"
 import { RoutingMetadata, UserTracing, UserTracingTest } from "../src/index.js"
 
-/** One step of a generated program. Span names are unique within a program. */
+/** One step of a generated program. Span names are unique within a program; no body runs twice. */
 export type Op =
   | { readonly _tag: "span"; readonly name: string; readonly body: ReadonlyArray<Op> }
   /** Forked, joined at the end of the enclosing sequence. */
   | { readonly _tag: "fork"; readonly body: ReadonlyArray<Op> }
   /** Forked as a daemon, awaited only when the whole program ends: it outlives its region. */
   | { readonly _tag: "forkDaemon"; readonly body: ReadonlyArray<Op> }
-  | { readonly _tag: "all"; readonly bodies: ReadonlyArray<ReadonlyArray<Op>> }
+  /** Forked, then interrupted once it has had a turn. */
+  | { readonly _tag: "interrupt"; readonly body: ReadonlyArray<Op> }
+  | {
+    readonly _tag: "all"
+    readonly bodies: ReadonlyArray<ReadonlyArray<Op>>
+    readonly concurrency: 1 | "unbounded"
+    /** `batching: true`: requests of the bodies are batched, their continuations resumed by this fiber's children. */
+    readonly batching: boolean
+  }
   | { readonly _tag: "race"; readonly left: ReadonlyArray<Op>; readonly right: ReadonlyArray<Op> }
+  | { readonly _tag: "timeout"; readonly millis: number; readonly body: ReadonlyArray<Op> }
   | { readonly _tag: "sleep"; readonly millis: number }
+  | { readonly _tag: "yieldNow" }
   | { readonly _tag: "log" }
+  /** `Effect.request` of key `key` to the program's batched resolver, shared by every tenant. */
+  | { readonly _tag: "request"; readonly key: number }
+  /** `body` with request caching on (the program's own cache, shared by every tenant). */
+  | { readonly _tag: "requestCaching"; readonly body: ReadonlyArray<Op> }
+  /** `Effect.step` of `body`: a blocked continuation is resumed after its requests ran, in this fiber or a fork. */
+  | { readonly _tag: "step"; readonly resumeInFork: boolean; readonly body: ReadonlyArray<Op> }
+  /** `body` as a stream's only element, pulled by another fiber (`Stream.buffer`). */
+  | { readonly _tag: "stream"; readonly body: ReadonlyArray<Op> }
+  /** `body` after one failed attempt, retried by a `Schedule`. */
+  | { readonly _tag: "retry"; readonly body: ReadonlyArray<Op> }
+  /** Stores `Effect.cached(body)` in `slot`: the first to run it runs `body`, in its own context. */
+  | { readonly _tag: "cachedMake"; readonly slot: number; readonly body: ReadonlyArray<Op> }
+  | { readonly _tag: "cachedUse"; readonly slot: number }
+  /** A fiber waits on a `Deferred` that this one completes, then runs `body`. */
+  | { readonly _tag: "deferred"; readonly body: ReadonlyArray<Op> }
+  /** A `Pool` of one item whose acquisition runs `body`, then one `get`. */
+  | { readonly _tag: "pool"; readonly body: ReadonlyArray<Op> }
+  /** A layer whose construction runs `body`, provided here. */
+  | { readonly _tag: "layer"; readonly body: ReadonlyArray<Op> }
+  /** A `ManagedRuntime` whose layer runs `body` when it is built (on first use, by its own fiber). */
+  | { readonly _tag: "managedRuntime"; readonly body: ReadonlyArray<Op> }
+  /** A finalizer added inside dual span `name`, run when its scope closes, after that span ended. */
+  | { readonly _tag: "finalizer"; readonly name: string; readonly body: ReadonlyArray<Op> }
   | { readonly _tag: "captureRuntime"; readonly slot: number }
   /**
    * Runs `body` through the runtime captured in `slot` (if captured yet), awaiting it. Interrupting
@@ -27,62 +79,163 @@ export type Op =
   /** A fresh fiber restores the FiberRefs captured in `slot` (if any), then runs `body`. */
   | { readonly _tag: "restoreRefs"; readonly slot: number; readonly body: ReadonlyArray<Op> }
 
-interface Captures {
-  readonly runtimes: Map<number, Runtime.Runtime<never>>
-  readonly refs: Map<number, FiberRefs.FiberRefs>
-  /** Fibers that outlive their region (daemons, runs through a captured runtime), awaited at the end. */
-  readonly detached: Array<Fiber.RuntimeFiber<void>>
+/** What the program saw at one point: Effect's current span and the current user span, by name. */
+interface Observation {
+  readonly effect: string | undefined
+  readonly user: string | undefined
+  /** Whether `userTraceHeaders` had a `traceparent`, and whose span id it carried. */
+  readonly traceparentSpanId: string | undefined
+  readonly userSpanId: string | undefined
 }
 
-const runOps = (ops: ReadonlyArray<Op>, captures: Captures): Effect.Effect<void> =>
+interface Get extends Request.Request<number> {
+  readonly _tag: "Get"
+  readonly key: number
+}
+const Get = Request.tagged<Get>("Get")
+
+/** The state one program shares between its tenants. */
+interface Program {
+  readonly runtimes: Map<number, Runtime.Runtime<never>>
+  readonly refs: Map<number, FiberRefs.FiberRefs>
+  readonly cached: Map<number, Effect.Effect<void>>
+  /** Fibers that outlive their region (daemons, runs through a captured runtime), awaited at the end. */
+  readonly detached: Array<Fiber.RuntimeFiber<void>>
+  readonly observations: Array<Observation>
+  readonly resolver: RequestResolver.RequestResolver<Get>
+  readonly cache: Request.Cache
+}
+
+const observe = (program: Program): Effect.Effect<void> =>
+  Effect.all([Effect.option(Effect.currentSpan), UserTracing.currentUserSpan, UserTracing.userTraceHeaders]).pipe(
+    Effect.map(([effect, user, headers]) => {
+      program.observations.push({
+        effect: Option.getOrUndefined(Option.map(effect, (span) => span.name)),
+        user: Option.getOrUndefined(Option.map(user, (span) => span.name)),
+        traceparentSpanId: headers.traceparent?.split("-")[2],
+        userSpanId: Option.getOrUndefined(Option.map(user, (span) => span.spanId))
+      })
+    })
+  )
+
+/** Runs the ops in sequence, observing before and after each one. */
+const runOps = (ops: ReadonlyArray<Op>, program: Program): Effect.Effect<void> =>
   Effect.suspend(() => {
     const joins: Array<Fiber.RuntimeFiber<void>> = []
-    return Effect.forEach(ops, (op) => runOp(op, captures, joins), { discard: true }).pipe(
+    return observe(program).pipe(
+      Effect.zipRight(Effect.forEach(ops, (op) => Effect.zipRight(runOp(op, program, joins), observe(program)), {
+        discard: true
+      })),
       Effect.zipRight(Effect.suspend(() => Effect.forEach(joins, Fiber.join, { discard: true })))
     )
   })
 
-const runOp = (op: Op, captures: Captures, joins: Array<Fiber.RuntimeFiber<void>>): Effect.Effect<void> => {
+const runOp = (op: Op, program: Program, joins: Array<Fiber.RuntimeFiber<void>>): Effect.Effect<void> => {
   switch (op._tag) {
     case "span":
-      return UserTracing.withDualSpan(runOps(op.body, captures), op.name)
+      return UserTracing.withDualSpan(runOps(op.body, program), op.name)
     case "fork":
-      return Effect.map(Effect.fork(runOps(op.body, captures)), (fiber) => {
+      return Effect.map(Effect.fork(runOps(op.body, program)), (fiber) => {
         joins.push(fiber)
       })
     case "forkDaemon":
-      return Effect.map(Effect.forkDaemon(runOps(op.body, captures)), (fiber) => {
-        captures.detached.push(fiber)
+      return Effect.map(Effect.forkDaemon(runOps(op.body, program)), (fiber) => {
+        program.detached.push(fiber)
       })
+    case "interrupt":
+      return Effect.fork(runOps(op.body, program)).pipe(
+        Effect.zipLeft(Effect.yieldNow()),
+        Effect.flatMap(Fiber.interrupt),
+        Effect.asVoid
+      )
     case "all":
-      return Effect.all(op.bodies.map((body) => runOps(body, captures)), { concurrency: "unbounded", discard: true })
+      return Effect.all(op.bodies.map((body) => runOps(body, program)), {
+        concurrency: op.concurrency,
+        batching: op.batching,
+        discard: true
+      })
     case "race":
-      return Effect.race(runOps(op.left, captures), runOps(op.right, captures))
+      return Effect.race(runOps(op.left, program), runOps(op.right, program))
+    case "timeout":
+      return Effect.ignore(Effect.timeout(runOps(op.body, program), Duration.millis(op.millis)))
     case "sleep":
       return Effect.sleep(Duration.millis(op.millis))
+    case "yieldNow":
+      return Effect.yieldNow()
     case "log":
       return Effect.logDebug("a log line snapshots the fiber's FiberRefs")
+    case "request":
+      return Effect.asVoid(Effect.request(Get({ key: op.key }), program.resolver))
+    case "requestCaching":
+      return runOps(op.body, program).pipe(Effect.withRequestCaching(true), Effect.withRequestCache(program.cache))
+    case "step":
+      return Effect.flatMap(Effect.step(runOps(op.body, program)), (result) => {
+        if (Exit.isExit(result)) return Effect.asVoid(result)
+        const resume = Effect.zipRight(Effect.runRequestBlock(result.effect_instruction_i0), result.effect_instruction_i1)
+        return op.resumeInFork ? Effect.flatMap(Effect.fork(resume), Fiber.join) : resume
+      })
+    case "stream":
+      return Stream.fromEffect(runOps(op.body, program)).pipe(Stream.buffer({ capacity: 1 }), Stream.runDrain)
+    case "retry":
+      return Effect.suspend(() => {
+        let attempts = 0
+        return Effect.retry(
+          Effect.suspend(() => attempts++ === 0 ? Effect.fail("first attempt") : runOps(op.body, program)),
+          Schedule.spaced(Duration.millis(0)).pipe(Schedule.intersect(Schedule.recurs(1)))
+        )
+      }).pipe(Effect.ignore)
+    case "cachedMake":
+      return Effect.map(Effect.cached(runOps(op.body, program)), (cached) => {
+        program.cached.set(op.slot, cached)
+      })
+    case "cachedUse":
+      return Effect.suspend(() => program.cached.get(op.slot) ?? Effect.void)
+    case "deferred":
+      return Effect.gen(function*() {
+        const deferred = yield* Deferred.make<void>()
+        const waiter = yield* Effect.fork(Effect.zipRight(Deferred.await(deferred), runOps(op.body, program)))
+        yield* Deferred.succeed(deferred, undefined)
+        yield* Fiber.join(waiter)
+      })
+    case "pool":
+      return Effect.scoped(Effect.flatMap(Pool.make({ acquire: runOps(op.body, program), size: 1 }), (pool) => pool.get))
+    case "layer":
+      return Effect.provide(Effect.void, Layer.effectDiscard(runOps(op.body, program)))
+    case "managedRuntime":
+      return Effect.promise(async () => {
+        const managed = ManagedRuntime.make(Layer.effectDiscard(runOps(op.body, program)))
+        await managed.runPromise(Effect.void)
+        await managed.dispose()
+      })
+    case "finalizer":
+      // Unbatched inside: Effect restores a finalizer's FiberRefs on the fiber that began it, so a
+      // batched continuation resumed by another fiber keeps the finalizer's refs, in both pipelines
+      // (test "a batched request inside a finalizer").
+      return Effect.scoped(UserTracing.withDualSpan(
+        Effect.addFinalizer(() => Effect.withRequestBatching(runOps(op.body, program), false)),
+        op.name
+      ))
     case "captureRuntime":
       return Effect.map(Effect.runtime<never>(), (runtime) => {
-        captures.runtimes.set(op.slot, runtime)
+        program.runtimes.set(op.slot, runtime)
       })
     case "runCaptured":
       return Effect.suspend(() => {
-        const runtime = captures.runtimes.get(op.slot)
+        const runtime = program.runtimes.get(op.slot)
         if (runtime === undefined) return Effect.void
-        const run = Runtime.runFork(runtime)(runOps(op.body, captures))
-        captures.detached.push(run)
+        const run = Runtime.runFork(runtime)(runOps(op.body, program))
+        program.detached.push(run)
         return Effect.asVoid(Fiber.await(run))
       })
     case "captureRefs":
       return Effect.map(Effect.getFiberRefs, (refs) => {
-        captures.refs.set(op.slot, refs)
+        program.refs.set(op.slot, refs)
       })
     case "restoreRefs":
       return Effect.suspend(() => {
-        const refs = captures.refs.get(op.slot)
+        const refs = program.refs.get(op.slot)
         if (refs === undefined) return Effect.void
-        return Effect.fork(Effect.zipRight(Effect.setFiberRefs(refs), runOps(op.body, captures))).pipe(
+        return Effect.fork(Effect.zipRight(Effect.setFiberRefs(refs), runOps(op.body, program))).pipe(
           Effect.flatMap(Fiber.await),
           Effect.asVoid
         )
@@ -90,23 +243,48 @@ const runOp = (op: Op, captures: Captures, joins: Array<Fiber.RuntimeFiber<void>
   }
 }
 
-/** The program: two concurrent roots (tenants A and B) sharing captures, then the detached fibers awaited. */
-export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const captures: Captures = { runtimes: new Map(), refs: new Map(), detached: [] }
+/**
+ * The batched resolver every tenant's requests go to: each batch runs in a dual span of its own,
+ * observed, so whatever the runtime makes current there is checked too.
+ */
+const makeResolver = (program: () => Program): RequestResolver.RequestResolver<Get> => {
+  let batches = 0
+  return RequestResolver.makeBatched((requests: ReadonlyArray<Get>) =>
+    Effect.forEach(requests, (request) => Request.succeed(request, request.key), { discard: true }).pipe(
+      Effect.zipRight(observe(program())),
+      UserTracing.withDualSpan(`resolve-${batches++}`)
+    )
+  )
+}
+
+/** The program: two concurrent roots (tenants A and B) sharing state, then the detached fibers awaited. */
+export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<ReadonlyArray<Observation>> =>
+  Effect.gen(function*() {
+    const cache = yield* Request.makeCache({ capacity: 100, timeToLive: Duration.minutes(1) })
+    const program: Program = {
+      runtimes: new Map(),
+      refs: new Map(),
+      cached: new Map(),
+      detached: [],
+      observations: [],
+      resolver: makeResolver(() => program),
+      cache
+    }
     const root = (name: string, ops: ReadonlyArray<Op>) =>
-      runOps(ops, captures).pipe(
+      runOps(ops, program).pipe(
         UserTracing.withUserTrace(name, { routing: RoutingMetadata.json({ tenant: name }) }),
         Effect.withSpan(name)
       )
-    return Effect.all([root("root-A", a), root("root-B", b)], { concurrency: "unbounded", discard: true }).pipe(
-      // A detached fiber may detach more while it is awaited.
-      Effect.zipRight(Effect.whileLoop({
-        while: () => captures.detached.length > 0,
-        body: () => Fiber.await(captures.detached.shift()!),
-        step: () => {}
-      }))
-    )
+    yield* Effect.all([root("root-A", a), root("root-B", b)], { concurrency: "unbounded", discard: true })
+    // Outside both roots: no user span, whatever ran before.
+    yield* observe(program)
+    // A detached fiber may detach more while it is awaited.
+    yield* Effect.whileLoop({
+      while: () => program.detached.length > 0,
+      body: () => Fiber.await(program.detached.shift()!),
+      step: () => {}
+    })
+    return program.observations
   })
 
 interface EffectSpanSeen {
@@ -138,6 +316,14 @@ export const recordEffectTree = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return Effect.map(Effect.withTracer(self, recording), (a) => [a, seen] as const)
   })
 
+/** Whether Effect's span `name` has a user root (a span named `root-…`) among its ancestors or is one. */
+const underRoot = (effectTree: ReadonlyMap<string, EffectSpanSeen>, name: string | undefined): boolean => {
+  for (let at = name; at !== undefined; at = effectTree.get(at)?.parent) {
+    if (at.startsWith("root-")) return true
+  }
+  return false
+}
+
 /**
  * Asserts that the user tree equals Effect's tree under the user roots, that every user span is
  * in its parent's trace and routing, and that each was recorded once.
@@ -156,15 +342,9 @@ export const expectTreesEqual = Effect.fnUntraced(function*(effectTree: Readonly
     }
     user.set(span.name, parent?.name)
   }
-  const underRoot = (name: string): boolean => {
-    for (let at: string | undefined = name; at !== undefined; at = effectTree.get(at)?.parent) {
-      if (at.startsWith("root-")) return true
-    }
-    return false
-  }
   const expected = new Map<string, string | undefined>()
   for (const [name, seen] of effectTree) {
-    if (!underRoot(name)) continue
+    if (!underRoot(effectTree, name)) continue
     // A dual span interrupted between its internal and its user half has no user half.
     if (seen.interrupted && !user.has(name)) continue
     expected.set(name, seen.parent)
@@ -172,23 +352,67 @@ export const expectTreesEqual = Effect.fnUntraced(function*(effectTree: Readonly
   expect(Object.fromEntries(user)).toEqual(Object.fromEntries(expected))
 })
 
+/**
+ * Asserts that at every observed point the current user span was Effect's current span when a
+ * user root enclosed it, and none otherwise, with `userTraceHeaders` naming that span or empty.
+ */
+export const expectObservationsFollowEffect = (
+  effectTree: ReadonlyMap<string, EffectSpanSeen>,
+  observations: ReadonlyArray<Observation>
+): void => {
+  for (const seen of observations) {
+    const expected = underRoot(effectTree, seen.effect) ? seen.effect : undefined
+    expect({ user: seen.user, effect: seen.effect }).toEqual({ user: expected, effect: seen.effect })
+    expect(seen.traceparentSpanId).toBe(seen.userSpanId)
+  }
+}
+
 /** Generated programs: nested spans and every operator of `Op`, bounded in size. */
 export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, ReadonlyArray<Op>]> = (() => {
   const slot = fc.integer({ min: 0, max: 2 })
+  const millis = fc.integer({ min: 0, max: 1 })
   const tree = fc.letrec<{ ops: ReadonlyArray<Op>; op: Op }>((tie) => ({
     ops: fc.array(tie("op"), { maxLength: 3 }),
     op: fc.oneof(
       { depthSize: "small", withCrossShrink: true },
       fc.constant<Op>({ _tag: "log" }),
-      fc.record({ _tag: fc.constant("sleep" as const), millis: fc.integer({ min: 0, max: 1 }) }),
+      fc.constant<Op>({ _tag: "yieldNow" }),
+      fc.record({ _tag: fc.constant("sleep" as const), millis }),
+      fc.record({ _tag: fc.constant("request" as const), key: fc.integer({ min: 0, max: 3 }) }),
+      fc.record({ _tag: fc.constant("request" as const), key: fc.integer({ min: 0, max: 3 }) }),
       fc.record({ _tag: fc.constant("captureRuntime" as const), slot }),
       fc.record({ _tag: fc.constant("captureRefs" as const), slot }),
+      fc.record({ _tag: fc.constant("cachedUse" as const), slot }),
+      fc.record({ _tag: fc.constant("span" as const), name: fc.constant(""), body: tie("ops") }),
       fc.record({ _tag: fc.constant("span" as const), name: fc.constant(""), body: tie("ops") }),
       fc.record({ _tag: fc.constant("span" as const), name: fc.constant(""), body: tie("ops") }),
       fc.record({ _tag: fc.constant("fork" as const), body: tie("ops") }),
       fc.record({ _tag: fc.constant("forkDaemon" as const), body: tie("ops") }),
-      fc.record({ _tag: fc.constant("all" as const), bodies: fc.array(tie("ops"), { maxLength: 3 }) }),
+      fc.record({ _tag: fc.constant("interrupt" as const), body: tie("ops") }),
+      fc.record({
+        _tag: fc.constant("all" as const),
+        bodies: fc.array(tie("ops"), { maxLength: 3 }),
+        concurrency: fc.constantFrom(1 as const, "unbounded" as const),
+        batching: fc.boolean()
+      }),
+      fc.record({
+        _tag: fc.constant("all" as const),
+        bodies: fc.array(tie("ops"), { maxLength: 3 }),
+        concurrency: fc.constantFrom(1 as const, "unbounded" as const),
+        batching: fc.constant(true)
+      }),
       fc.record({ _tag: fc.constant("race" as const), left: tie("ops"), right: tie("ops") }),
+      fc.record({ _tag: fc.constant("timeout" as const), millis, body: tie("ops") }),
+      fc.record({ _tag: fc.constant("requestCaching" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("step" as const), resumeInFork: fc.boolean(), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("stream" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("retry" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("cachedMake" as const), slot, body: tie("ops") }),
+      fc.record({ _tag: fc.constant("deferred" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("pool" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("layer" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("managedRuntime" as const), body: tie("ops") }),
+      fc.record({ _tag: fc.constant("finalizer" as const), name: fc.constant(""), body: tie("ops") }),
       fc.record({ _tag: fc.constant("runCaptured" as const), slot, body: tie("ops") }),
       fc.record({ _tag: fc.constant("restoreRefs" as const), slot, body: tie("ops") })
     ) as fc.Arbitrary<Op>
@@ -199,18 +423,14 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
       ops.map((op): Op => {
         switch (op._tag) {
           case "span":
+          case "finalizer":
             return { ...op, name: `s${next++}`, body: name(op.body) }
-          case "fork":
-          case "forkDaemon":
-          case "runCaptured":
-          case "restoreRefs":
-            return { ...op, body: name(op.body) }
           case "all":
             return { ...op, bodies: op.bodies.map(name) }
           case "race":
             return { ...op, left: name(op.left), right: name(op.right) }
           default:
-            return op
+            return "body" in op ? { ...op, body: name(op.body) } as Op : op
         }
       })
     return [name(a), name(b)] as const
@@ -220,6 +440,7 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
 /** Runs one generated program and checks it against the oracle. */
 export const checkProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const [, effectTree] = yield* recordEffectTree(runProgram(a, b))
+    const [observations, effectTree] = yield* recordEffectTree(runProgram(a, b))
     yield* expectTreesEqual(effectTree)
+    expectObservationsFollowEffect(effectTree, observations)
   }).pipe(Effect.provide(UserTracingTest.layer))

@@ -8,14 +8,29 @@ import type { UserSpanRecord } from "./spanRecord.js"
 // The current user span has FiberRef semantics: a fork inherits it, a snapshot of the fiber's
 // FiberRefs (`Effect.runtime()`, `getFiberRefs`) keeps the span current when it was taken.
 //
-// Writing a FiberRef copies the fiber's whole FiberRefs map (PERF-NOTES), too much for every span.
-// So the FiberRef holds a mutable slot, and a region writes the slot in place when that is
+// Writing a FiberRef copies the fiber's whole FiberRefs map, too much for every span. So the
+// FiberRef holds a mutable slot, and a region writes the slot in place when that is
 // indistinguishable from a FiberRef write: when the fiber's FiberRefs object is still the one the
 // slot was installed into (its `home`). Nothing outside the fiber can hold that object: the only
 // way out is `FiberRuntime.getFiberRefs()`, which first writes `currentRuntimeFlags` and so hands
 // out a *new* object (sharing the slot) and moves the fiber to it. Any snapshot, and any other
 // FiberRef write, therefore makes the next region install a fresh slot, leaving the shared one as
-// the snapshot saw it. A start-up self-check verifies this and otherwise installs on every write.
+// the snapshot saw it. A self-check verifies this and otherwise installs on every write.
+//
+// Effect keeps its own current span in the fiber's context, a FiberRef that every fiber and every
+// snapshot carries; ours is absent from the FiberRefs of a fiber whose lineage never opened a user
+// span. `Effect.setFiberRefs` with such a snapshot (a consumer restoring a producer's refs), or a
+// context replaced wholesale (`Effect.provide(context)`, `Layer.toRuntime`), leaves Effect with
+// no span but would leave our slot as it was. So a slot holds a *lineage token* that a root also
+// puts in the fiber's context (once per lineage, inherited like Effect's span), and its span counts
+// only while the fiber's context holds that same token: where Effect's context has moved
+// elsewhere, the user span has too.
+
+/** @internal the mark, in a fiber's context, of the lineage whose slot may be read */
+export class LineageToken {}
+
+const LineageTag = Context.GenericTag<LineageToken>("effect-user-tracing/UserTraceLineage")
+const lineageKey = LineageTag.key
 
 /**
  * @internal
@@ -25,13 +40,16 @@ import type { UserSpanRecord } from "./spanRecord.js"
 export class CurrentSpanSlot implements Equal.Equal {
   constructor(
     public span: UserSpanRecord | undefined,
+    /** The lineage `span` belongs to: it is current only where the fiber's context holds this token. */
+    public token: LineageToken | undefined,
     /** The fiber's FiberRefs object this slot was installed into; `undefined`: never write in place. */
     public home: FiberRefs.FiberRefs | undefined,
     /** The span when the fiber was forked: a join hands the child's span back only if it moved. */
     readonly forkSpan: UserSpanRecord | undefined
   ) {}
   [Equal.symbol](that: Equal.Equal): boolean {
-    return that instanceof CurrentSpanSlot && that.span === this.span && that.forkSpan === this.forkSpan
+    return that instanceof CurrentSpanSlot && that.span === this.span && that.token === this.token &&
+      that.forkSpan === this.forkSpan
   }
   [Hash.symbol](): number {
     return 0
@@ -42,12 +60,14 @@ export class CurrentSpanSlot implements Equal.Equal {
 export const currentSpanSlot: FiberRef.FiberRef<CurrentSpanSlot> = globalValue(
   Symbol.for("effect-user-tracing/CurrentSpan"),
   () =>
-    FiberRef.unsafeMake(new CurrentSpanSlot(undefined, undefined, undefined), {
-      fork: (parent) => new CurrentSpanSlot(parent.span, undefined, parent.span),
+    FiberRef.unsafeMake(new CurrentSpanSlot(undefined, undefined, undefined, undefined), {
+      fork: (parent) => new CurrentSpanSlot(parent.span, parent.token, undefined, parent.span),
       // Like Effect's own parent span (a patch of `currentContext`): the parent takes the child's
       // span only when the child changed it (e.g. by `setFiberRefs`); closed regions change nothing.
       join: (parent, child) =>
-        child.span === child.forkSpan ? parent : new CurrentSpanSlot(child.span, undefined, parent.forkSpan)
+        child.span === child.forkSpan
+          ? parent
+          : new CurrentSpanSlot(child.span, child.token, undefined, parent.forkSpan)
     })
 )
 
@@ -91,27 +111,84 @@ export const inPlaceWrites: { enabled: boolean } = globalValue(
   () => ({ enabled: checkInPlaceWrites() })
 )
 
+// `Fiber.getCurrentFiber()` reads this global, which the runtime sets to the fiber it is running.
+const currentFiberKey = "effect/FiberCurrent"
+
+/**
+ * @internal
+ * Whether the runtime names the running fiber in `Fiber.getCurrentFiber`'s global; checked once
+ * per process.
+ */
+export const checkRunningFiber = (): boolean => {
+  try {
+    return Effect.runSync(Effect.withFiberRuntime((fiber) =>
+      Effect.succeed((globalThis as any)[currentFiberKey] === fiber)
+    ))
+  } catch {
+    return false
+  }
+}
+
+const runningFiberKnown: { enabled: boolean } = globalValue(
+  Symbol.for("effect-user-tracing/CurrentSpan/RunningFiber"),
+  () => ({ enabled: checkRunningFiber() })
+)
+
+/**
+ * @internal
+ * The fiber running now (as `Fiber.getCurrentFiber()`, without the `Option`); `undefined` when the
+ * runtime does not say, and the caller must ask with `Effect.withFiberRuntime`.
+ */
+export const runningFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
+  runningFiberKnown.enabled ? (globalThis as any)[currentFiberKey] : undefined
+
+/** @internal the slot's span if the fiber's context is still in the slot's lineage, ended or not */
+export const spanOf = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  slot: CurrentSpanSlot
+): UserSpanRecord | undefined =>
+  slot.span !== undefined && fiber.currentContext.unsafeMap.get(lineageKey) === slot.token ? slot.span : undefined
+
 /** @internal the current user span of the fiber, ended or not */
 export const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): UserSpanRecord | undefined =>
-  fiber.getFiberRef(currentSpanSlot).span
+  spanOf(fiber, fiber.getFiberRef(currentSpanSlot))
 
-/** @internal makes `span` the fiber's current user span, in place when nothing can tell the difference */
-export const setCurrentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: UserSpanRecord | undefined): void =>
-  setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span)
+/**
+ * @internal
+ * The lineage token of the fiber's context, put there first if it has none (a write of the
+ * context, once per lineage: forks and snapshots inherit it).
+ */
+export const lineageOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): LineageToken => {
+  const context = fiber.currentContext
+  const token: LineageToken | undefined = context.unsafeMap.get(lineageKey)
+  if (token !== undefined) return token
+  const fresh = new LineageToken()
+  internals(fiber).setFiberRef(FiberRef.currentContext, Context.add(context, LineageTag, fresh))
+  return fresh
+}
+
+/** @internal makes `span` (of lineage `token`) the fiber's current user span, in place when nothing can tell */
+export const setCurrentSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  span: UserSpanRecord | undefined,
+  token: LineageToken | undefined
+): void => setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span, token)
 
 /** @internal `setCurrentSpan` given the fiber's slot, read since the fiber last changed a FiberRef */
 export const setSlotSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   current: CurrentSpanSlot,
-  span: UserSpanRecord | undefined
+  span: UserSpanRecord | undefined,
+  token: LineageToken | undefined
 ): void => {
   const own = internals(fiber)
-  if (current.span === span) return
+  if (current.span === span && current.token === token) return
   if (current.home !== undefined && current.home === own._fiberRefs) {
     current.span = span
+    current.token = token
     return
   }
-  const fresh = new CurrentSpanSlot(span, undefined, current.forkSpan)
+  const fresh = new CurrentSpanSlot(span, token, undefined, current.forkSpan)
   own.setFiberRef(currentSpanSlot, fresh)
   // The object just written is the only one holding `fresh`, and only this fiber sees it.
   if (inPlaceWrites.enabled) fresh.home = own._fiberRefs

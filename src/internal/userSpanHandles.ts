@@ -3,7 +3,7 @@ import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { UserSpan, UserSpanOptions } from "../UserSpan.js"
 import { effectDual } from "./effectDual.js"
-import { currentSpan, currentSpanSlot, nowNanos, userTracingEnabled } from "./currentSpan.js"
+import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./currentSpan.js"
 import { UserSpanRecord } from "./spanRecord.js"
 import { failedExit, inactiveSpan, makeChild, runIn } from "./userTracing.js"
 
@@ -61,10 +61,11 @@ export const withParentUserSpan = dual<
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
 >(2, (self, span) =>
   Effect.withFiberRuntime((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
     const parent = span instanceof UserSpanRecord && fiber.getFiberRef(userTracingEnabled) ? span : undefined
-    if (parent === slot.span) return self
-    return runIn(fiber, status, slot, parent, self, false)
+    const token = parent === undefined ? undefined : lineageOf(fiber)
+    const slot = fiber.getFiberRef(currentSpanSlot)
+    if (parent === spanOf(fiber, slot)) return self
+    return runIn(fiber, status, slot, parent, token, self, false)
   }))
 
 /** @internal */

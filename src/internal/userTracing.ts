@@ -20,10 +20,14 @@ import {
   currentSpan,
   type CurrentSpanSlot,
   currentSpanSlot,
+  lineageOf,
+  type LineageToken,
   nowNanos,
   regionAttributes,
+  runningFiber,
   setCurrentSpan,
   setSlotSpan,
+  spanOf,
   userTracingEnabled
 } from "./currentSpan.js"
 import { effectDual } from "./effectDual.js"
@@ -110,21 +114,22 @@ export const makeChild = (
 
 /**
  * @internal
- * Makes `span` current while `self` runs (like `Effect.locally`) and restores the previous span
- * (`slot`'s, read by the caller in the same step) when it exits, ending `span` too unless `ends`
- * is false (a parent made current by `withParentUserSpan`). An undefined span only hides the
- * previous one.
+ * Makes `span` (of lineage `token`) current while `self` runs (like `Effect.locally`) and restores
+ * the previous slot contents (`slot`'s, read by the caller in the same step) when it exits, ending
+ * `span` too unless `ends` is false (a parent made current by `withParentUserSpan`). An undefined
+ * span only hides the previous one.
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   status: FiberStatus.Running,
   slot: CurrentSpanSlot,
   span: UserSpanRecord | undefined,
+  token: LineageToken | undefined,
   self: Effect.Effect<A, E, R>,
   ends = true
 ): Effect.Effect<A, E, R> => {
-  const handlers = new RegionExit<A, E>(fiber, slot.span, span, ends)
-  setSlotSpan(fiber, slot, span)
+  const handlers = new RegionExit<A, E>(slot.span, slot.token, span, ends)
+  setSlotSpan(fiber, slot, span, token)
   // `Effect.uninterruptibleMask`'s mask, told from the flags the fiber runs with: one op and one
   // closure fewer. Inside an uninterruptible region there is nothing to mask.
   return RuntimeFlags.interruption(status.runtimeFlags)
@@ -134,24 +139,42 @@ export const runIn = <A, E, R>(
 
 /**
  * `Effect.onExit` with the exit handled in place: no `Exit` to build and no cleanup effect to run.
+ * The exit acts on the fiber that runs it, which need not be the one that entered the region: a
+ * blocked request's continuation is resumed by whichever fiber runs the batch.
  * A class, not an object literal: V8 pretenured the literal's allocation site, sending every
  * short-lived handler to old space (`scratchpad/bench/README.md`).
  */
 class RegionExit<A, E> {
   constructor(
-    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
     readonly previous: UserSpanRecord | undefined,
+    readonly previousToken: LineageToken | undefined,
     readonly span: UserSpanRecord | undefined,
     readonly ends: boolean
   ) {}
+  exit(fiber: Fiber.RuntimeFiber<unknown, unknown>, failed: boolean): void {
+    setCurrentSpan(fiber, this.previous, this.previousToken)
+    if (this.ends && this.span !== undefined) this.span.end(nowNanos(fiber), failed)
+  }
   readonly onFailure = (cause: Cause.Cause<E>): Effect.Effect<never, E> => {
-    setCurrentSpan(this.fiber, this.previous)
-    if (this.ends && this.span !== undefined) this.span.end(nowNanos(this.fiber), !Cause.isInterruptedOnly(cause))
+    const fiber = runningFiber()
+    if (fiber === undefined) {
+      return Effect.withFiberRuntime((fiber) => {
+        this.exit(fiber, !Cause.isInterruptedOnly(cause))
+        return Effect.failCause(cause)
+      })
+    }
+    this.exit(fiber, !Cause.isInterruptedOnly(cause))
     return Effect.failCause(cause)
   }
   readonly onSuccess = (value: A): Effect.Effect<A> => {
-    setCurrentSpan(this.fiber, this.previous)
-    if (this.ends && this.span !== undefined) this.span.end(nowNanos(this.fiber), false)
+    const fiber = runningFiber()
+    if (fiber === undefined) {
+      return Effect.withFiberRuntime((fiber) => {
+        this.exit(fiber, false)
+        return Effect.succeed(value)
+      })
+    }
+    this.exit(fiber, false)
     return Effect.succeed(value)
   }
 }
@@ -162,10 +185,14 @@ export const withUserTrace = dual<
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
 >(3, (self, name, options) =>
   Effect.withFiberRuntime((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
     const root = makeRoot(fiber, name, options)
+    // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
+    const token = root === undefined ? undefined : lineageOf(fiber)
+    const slot = fiber.getFiberRef(currentSpanSlot)
     // An inactive root still hides any ambient user span, so nothing nests under it.
-    return root === undefined && slot.span === undefined ? self : runIn(fiber, status, slot, root, self)
+    return root === undefined && spanOf(fiber, slot) === undefined
+      ? self
+      : runIn(fiber, status, slot, root, token, self)
   }))
 
 /** @internal the handle of a span that records nothing (no active root or parent) */
@@ -179,17 +206,21 @@ export const inactiveSpan: UserSpan = Object.freeze({
 /** @internal */
 export const startUserTrace = (name: string, options: UserTraceOptions): Effect.Effect<UserSpan, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.withFiberRuntime<readonly [UserSpanRecord | undefined, UserSpanRecord | undefined]>(
+    Effect.withFiberRuntime<
+      readonly [readonly [UserSpanRecord | undefined, LineageToken | undefined], UserSpanRecord | undefined]
+    >(
       (fiber) => {
-        const previous = currentSpan(fiber)
         const root = makeRoot(fiber, name, options)
-        setCurrentSpan(fiber, root)
-        return Effect.succeed([previous, root] as const)
+        const token = root === undefined ? undefined : lineageOf(fiber)
+        const previous = fiber.getFiberRef(currentSpanSlot)
+        const restore = [previous.span, previous.token] as const
+        setSlotSpan(fiber, previous, root, token)
+        return Effect.succeed([restore, root] as const)
       }
     ),
-    ([previous, root], exit) =>
+    ([[previous, previousToken], root], exit) =>
       Effect.withFiberRuntime((fiber) => {
-        setCurrentSpan(fiber, previous)
+        setCurrentSpan(fiber, previous, previousToken)
         if (root !== undefined) root.end(nowNanos(fiber), failedExit(exit))
         return Effect.void
       })
@@ -202,9 +233,9 @@ export const withUserSpan = effectDual<
 >(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
   Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const slot = fiber.getFiberRef(currentSpanSlot)
-    const parent = slot.span
+    const parent = spanOf(fiber, slot)
     if (parent === undefined) return self
-    return runIn(fiber, status, slot, makeChild(parent, fiber, name, options), self)
+    return runIn(fiber, status, slot, makeChild(parent, fiber, name, options), slot.token, self)
   }))
 
 /** @internal */
@@ -301,8 +332,15 @@ export const withUserTracingEnabled = dual<
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || slot.span === undefined ? region : runIn(fiber, status, slot, undefined, region)
+    return enabled || spanOf(fiber, slot) === undefined ? region : runIn(fiber, status, slot, undefined, undefined, region)
   }))
+
+/** @internal */
+export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber, status) => {
+    const slot = fiber.getFiberRef(currentSpanSlot)
+    return spanOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
+  })
 
 /** @internal */
 export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiberRuntime((fiber) =>
