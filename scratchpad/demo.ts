@@ -19,7 +19,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { RoutingMetadata, UserTracing } from "../src/index.js"
-import { renderTrace, useColor } from "../src/internal/waterfall.js"
+import { renderTrace, useColor } from "../src/internal/viewer/waterfall.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
 

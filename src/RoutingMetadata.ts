@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as internal from "./internal/routingMetadata.js"
+import * as internal from "./internal/span/routing.js"
 
 /**
  * `groupKey` batches spans into one request and must differ whenever `encode` differs;

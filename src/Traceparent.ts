@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Option from "effect/Option"
-import * as internal from "./internal/traceparent.js"
+import * as internal from "./internal/w3c/traceparent.js"
 
 /**
  * A parsed `traceparent`: version and flags as bytes, ids as lowercase hex.

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Option from "effect/Option"
-import * as internal from "./internal/tracestate.js"
+import * as internal from "./internal/w3c/tracestate.js"
 
 /**
  * A parsed `tracestate`: its members in header order, each key once.

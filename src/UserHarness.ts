@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import * as internal from "./internal/harness.js"
-import type { SpanLimits } from "./internal/spanRecord.js"
+import * as internal from "./internal/span/harness.js"
+import type { SpanLimits } from "./internal/span/record.js"
 import { UserTraceExporter } from "./UserTraceExporter.js"
 import { UserTracingSettings } from "./UserTracingSettings.js"
 

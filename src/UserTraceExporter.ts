@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import type { Effect, Layer } from "effect"
-import * as internal from "./internal/exporter.js"
-import * as layers from "./internal/exporterLayer.js"
+import * as internal from "./internal/export/tag.js"
+import * as layers from "./internal/export/layer.js"
 import type { FinishedUserSpan } from "./UserSpan.js"
 import type { UserTracingSettings } from "./UserTracingSettings.js"
 

@@ -13,10 +13,10 @@
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
 import { Context, Layer } from "effect"
-import * as pendingTraces from "./internal/pendingTraces.js"
-import * as receivedSpans from "./internal/receivedSpans.js"
-import * as internal from "./internal/userTraceSink.js"
-import type { UserTraceSinkError } from "./internal/userTraceSink.js"
+import * as pendingTraces from "./internal/sink/pending.js"
+import * as receivedSpans from "./internal/sink/decode.js"
+import * as internal from "./internal/sink/server.js"
+import type { UserTraceSinkError } from "./internal/sink/server.js"
 
 /** Where the sink listens: a Unix socket path, or a TCP port (`0` picks a free one) and host (default `127.0.0.1`). */
 export type Address =
@@ -220,7 +220,7 @@ export interface Service {
 }
 
 /** The sink could not start (address in use, bad path, permission...); `message` says why. */
-export { UserTraceSinkError } from "./internal/userTraceSink.js"
+export { UserTraceSinkError } from "./internal/sink/server.js"
 
 /** The running sink, as a service. */
 export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSink")<UserTraceSink, Service>() {}

@@ -27,7 +27,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Option from "effect/Option"
-import * as internal from "./internal/userTracingHttp.js"
+import * as internal from "./internal/http/userTracingHttp.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 
 /**

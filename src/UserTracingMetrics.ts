@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { Metric, MetricKeyType, MetricState } from "effect"
-import * as internal from "./internal/metrics.js"
+import * as internal from "./internal/export/metrics.js"
 
 type Counter = Metric.Metric<MetricKeyType.MetricKeyType.Counter<number>, number, MetricState.MetricState.Counter<number>>
 type Gauge = Metric.Metric<MetricKeyType.MetricKeyType.Gauge<number>, number, MetricState.MetricState.Gauge<number>>

@@ -6,8 +6,8 @@
  */
 import type { Config, ConfigError, Duration, Schema } from "effect"
 import { Context, Effect, Layer } from "effect"
-import * as internal from "./internal/settings.js"
-import { UserTracingSettingsError } from "./internal/settings.js"
+import * as internal from "./internal/settings/schema.js"
+import { UserTracingSettingsError } from "./internal/settings/schema.js"
 
 /**
  * Per-span limits; what is cut is counted in the OTLP `dropped_*_count` fields.

@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import type { Effect, Layer } from "effect"
-import * as internal from "./internal/testTracing.js"
+import * as internal from "./internal/testing/testTracing.js"
 import type { UserHarness } from "./UserHarness.js"
-import type { TestSpans } from "./internal/testTracing.js"
+import type { TestSpans } from "./internal/testing/testTracing.js"
 import type { AttributeValue, FinishedUserSpan } from "./UserSpan.js"
 import type { UserTraceExporter } from "./UserTraceExporter.js"
 
@@ -38,7 +38,7 @@ export interface TestTraceOptions {
 }
 
 /** The in-memory sink's service (read by `finishedSpans` and `userTraces`). */
-export { TestSpans } from "./internal/testTracing.js"
+export { TestSpans } from "./internal/testing/testTracing.js"
 
 /** An active harness with an in-memory exporter; each build has its own sink. */
 export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = internal.layer

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { PendingTraces } from "../src/internal/pendingTraces.js"
-import type { PendingLimits } from "../src/internal/pendingTraces.js"
-import { safeJson, sanitize, showOrReport } from "../src/internal/terminalText.js"
-import { renderTrace, spanJson } from "../src/internal/waterfall.js"
+import { PendingTraces } from "../src/internal/sink/pending.js"
+import type { PendingLimits } from "../src/internal/sink/pending.js"
+import { safeJson, sanitize, showOrReport } from "../src/internal/viewer/terminalText.js"
+import { renderTrace, spanJson } from "../src/internal/viewer/waterfall.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
-import { eventually, tempSocketPath } from "./receiver.js"
-import { chain, jsonRequest, protobufRequest, receivedSpan, send, spanIdOf, targetOf, traceIdOf } from "./sinkClient.js"
+import { eventually, tempSocketPath } from "./utils/receiver.js"
+import { chain, jsonRequest, protobufRequest, receivedSpan, send, spanIdOf, targetOf, traceIdOf } from "./utils/sinkClient.js"
 
 /** The nodes of a trace's trees in display order, walked without recursion. */
 const walk = (roots: ReadonlyArray<UserTraceSink.ReceivedSpanNode>) => {

@@ -10,12 +10,12 @@ import * as Http from "node:http"
 import * as Zlib from "node:zlib"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import protobuf from "protobufjs"
-import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
+import { encodeTraceRequest } from "../src/internal/export/encoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
-import { eventually, tempSocketPath } from "./receiver.js"
-import { send, targetOf } from "./sinkClient.js"
+import { eventually, tempSocketPath } from "./utils/receiver.js"
+import { send, targetOf } from "./utils/sinkClient.js"
 
 // The official OTLP definitions: responses are checked by a decoder we did not write.
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option, TestClock, Tracer } from "effect"
 import { TestUserTracing, Traceparent, UserHarness, UserTracing, UserTracingTest } from "../src/index.js"
-import { routing, withRecordingTracer } from "./helpers.js"
+import { routing, withRecordingTracer } from "./utils/helpers.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 

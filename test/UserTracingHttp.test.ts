@@ -11,7 +11,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Queue } from "effect"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
-import { routing } from "./helpers.js"
+import { routing } from "./utils/helpers.js"
 
 const inboundTraceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const inboundParentId = "00f067aa0ba902b7"

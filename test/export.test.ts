@@ -11,9 +11,9 @@ import {
   UserTraceSink
 } from "../src/index.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
-import { routing, withRecordingTracer } from "./helpers.js"
-import { counted, settingsFor, withPipeline } from "./pipeline.js"
-import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
+import { routing, withRecordingTracer } from "./utils/helpers.js"
+import { counted, settingsFor, withPipeline } from "./utils/pipeline.js"
+import { eventually, makeReceiver, tempSocketPath } from "./utils/receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 

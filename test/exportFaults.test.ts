@@ -12,9 +12,9 @@ import * as Zlib from "node:zlib"
 import { Pool } from "undici"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import { RoutingMetadata, UserTracing } from "../src/index.js"
-import { routing } from "./helpers.js"
-import { observed, settingsFor, withPipeline } from "./pipeline.js"
-import { eventually, ExportTraceServiceRequest, tempSocketPath } from "./receiver.js"
+import { routing } from "./utils/helpers.js"
+import { observed, settingsFor, withPipeline } from "./utils/pipeline.js"
+import { eventually, ExportTraceServiceRequest, tempSocketPath } from "./utils/receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
@@ -319,7 +319,7 @@ describe("what goes on the wire", () => {
 })
 
 describe("https", () => {
-  const tls = { cert: Fs.readFileSync(`${root}test/fixtures/tls/cert.pem`), key: Fs.readFileSync(`${root}test/fixtures/tls/key.pem`) }
+  const tls = { cert: Fs.readFileSync(`${root}test/utils/fixtures/tls/cert.pem`), key: Fs.readFileSync(`${root}test/utils/fixtures/tls/key.pem`) }
 
   /** A local https receiver with the test's self-signed certificate. */
   const httpsReceiver = Effect.acquireRelease(
@@ -374,9 +374,9 @@ describe("https", () => {
       const receiver = yield* httpsReceiver
       const env: Record<string, string | undefined> = { ...process.env }
       for (const name of Object.keys(env)) if (name.startsWith("USER_TRACING_")) delete env[name]
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "test/fixtures/exportOnce.ts"], {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "test/utils/fixtures/exportOnce.ts"], {
         cwd: root,
-        env: { ...env, NODE_EXTRA_CA_CERTS: `${root}test/fixtures/tls/cert.pem`, EXPORT_URL: receiver.url },
+        env: { ...env, NODE_EXTRA_CA_CERTS: `${root}test/utils/fixtures/tls/cert.pem`, EXPORT_URL: receiver.url },
         stdio: ["ignore", "pipe", "pipe"]
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL")))

@@ -46,16 +46,16 @@ export const category = (frame: CallFrame): string => {
   if (fn === "(garbage collector)") return "GC"
   if (fn === "(idle)") return "idle (waiting for I/O)"
   if (fn === "(program)") return "(program: V8/native, not JS)"
-  if (url.includes("src/internal/ids.ts")) return "ours: ids"
-  if (url.includes("src/internal/spanRecord.ts")) return "ours: span record (create, attributes, end)"
-  if (url.includes("src/internal/currentSpan.ts")) return "ours: current span slot / FiberRef / clock"
-  if (url.includes("src/internal/userTracing.ts")) return "ours: combinators (withUserTrace/withUserSpan/runIn)"
-  if (url.includes("src/internal/otlpEncoding.ts") || url.includes("protobufjs")) return "encoding (otlpEncoding + protobufjs)"
-  if (url.includes("src/internal/exportQueue.ts")) return "ours: export queue (chunks, bounds, fair share)"
-  if (url.includes("src/internal/batchingExporter.ts") || url.includes("src/internal/otlpRequest.ts")) {
+  if (url.includes("src/internal/span/ids.ts")) return "ours: ids"
+  if (url.includes("src/internal/span/record.ts")) return "ours: span record (create, attributes, end)"
+  if (url.includes("src/internal/span/slot.ts")) return "ours: current span slot / FiberRef / clock"
+  if (url.includes("src/internal/span/regions.ts")) return "ours: combinators (withUserTrace/withUserSpan/runIn)"
+  if (url.includes("src/internal/export/encoding.ts") || url.includes("protobufjs")) return "encoding (encoding + protobufjs)"
+  if (url.includes("src/internal/export/queue.ts")) return "ours: export queue (chunks, bounds, fair share)"
+  if (url.includes("src/internal/export/exporter.ts") || url.includes("src/internal/export/request.ts")) {
     return "ours: exporter workers and requests"
   }
-  if (url.includes("src/internal/otlpTransport.ts")) return "ours: transport"
+  if (url.includes("src/internal/export/transport.ts")) return "ours: transport"
   if (url.startsWith("src/")) return "ours: other"
   if (url.startsWith("node:_http") || url.startsWith("node:http") || url.startsWith("node:net") || url.startsWith("node:stream") ||
     url.startsWith("node:internal/streams") || url.startsWith("node:internal/http") || url.startsWith("node:internal/stream_base") ||
@@ -79,10 +79,10 @@ const stage = (leaf: CallFrame, stack: ReadonlyArray<string>): string => {
   if (leaf.functionName === "(garbage collector)") return "GC"
   if (leaf.functionName === "(idle)") return "idle"
   const any = (re: RegExp) => stack.some((frame) => re.test(frame))
-  if (any(/src\/internal\/otlpEncoding\.ts|protobufjs/)) return "export: encoding (at span end)"
-  if (any(/src\/internal\/otlpTransport\.ts|node:_http|node:net|node:stream|node:internal\/stream/)) return "export: HTTP request and response (node)"
-  if (any(/src\/internal\/(exportQueue|batchingExporter|otlpRequest)\.ts/)) return "export: queue, chunks, worker fibers"
-  if (any(/src\/internal\/(userTracing|spanRecord|ids|currentSpan)\.ts|scratchpad\/bench\/variant\.ts/)) {
+  if (any(/src\/internal\/export\/encoding\.ts|protobufjs/)) return "export: encoding (at span end)"
+  if (any(/src\/internal\/export\/transport\.ts|node:_http|node:net|node:stream|node:internal\/stream/)) return "export: HTTP request and response (node)"
+  if (any(/src\/internal\/export\/(queue|exporter|request)\.ts/)) return "export: queue, chunks, worker fibers"
+  if (any(/src\/internal\/span\/(regions|record|ids|slot)\.ts|scratchpad\/bench\/variant\.ts/)) {
     return "creation: combinators, span records, ids, clock + workload fiber"
   }
   if (any(/fiberRuntime|effect\//)) return "Effect runtime, no library frame on the stack"

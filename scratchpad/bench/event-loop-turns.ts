@@ -13,7 +13,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
-import * as Transport from "../../src/internal/otlpTransport.js"
+import * as Transport from "../../src/internal/export/transport.js"
 import { startPlainReceiver, transportOutput } from "./common.js"
 
 const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-turns-")), "otlp.sock")

@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
-import * as Transport from "../../src/internal/otlpTransport.js"
+import * as Transport from "../../src/internal/export/transport.js"
 import { startPlainReceiver, transportOutput } from "./common.js"
 
 const requests = Number(process.argv[2] ?? 4000)

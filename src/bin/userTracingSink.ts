@@ -9,8 +9,8 @@
  * @since 0.1.0
  */
 import { parseArgs } from "node:util"
-import { safeJson, sanitize, showOrReport } from "../internal/terminalText.js"
-import { renderTrace, spanJson, useColor } from "../internal/waterfall.js"
+import { safeJson, sanitize, showOrReport } from "../internal/viewer/terminalText.js"
+import { renderTrace, spanJson, useColor } from "../internal/viewer/waterfall.js"
 import type * as UserTraceSink from "../UserTraceSink.js"
 
 const usage = `Usage: user-tracing-sink (--socket PATH | --port N [--host HOST]) [options]

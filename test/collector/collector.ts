@@ -9,7 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { inject } from "vitest"
-import { eventually } from "../receiver.js"
+import { eventually } from "../utils/receiver.js"
 
 /** One export request as the Collector's receiver handed it to its consumer. */
 export interface CollectorRequest {

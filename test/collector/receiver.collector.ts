@@ -17,8 +17,8 @@ import {
   UserTracingTest
 } from "../../src/index.js"
 import type { AttributeValue, FinishedUserSpan, UserSpan } from "../../src/UserSpan.js"
-import { counted, withPipeline } from "../pipeline.js"
-import { eventually } from "../receiver.js"
+import { counted, withPipeline } from "../utils/pipeline.js"
+import { eventually } from "../utils/receiver.js"
 import { type Collector, type CollectorSpan, readmeCollectorConfig, startCollector, tempDirectory } from "./collector.js"
 
 const { annotateUserSpan, currentUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing
