@@ -4,10 +4,19 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Duration, Schema } from "effect"
+import type { Config, ConfigError, Schema } from "effect"
 import { Context, Effect, Layer } from "effect"
 import * as internal from "./internal/settings/schema.js"
 import { UserTracingSettingsError } from "./internal/settings/schema.js"
+
+/**
+ * Decoded settings: defaults filled, everything validated. When `enabled`, `serviceName` and
+ * `output` are set; `maxQueueSize` and `maxQueueBytes` `null` mean unbounded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Settings = typeof internal.SettingsSchema.Type
 
 /**
  * Per-span limits; what is cut is counted in the OTLP `dropped_*_count` fields.
@@ -15,32 +24,16 @@ import { UserTracingSettingsError } from "./internal/settings/schema.js"
  * @since 0.1.0
  * @category models
  */
-export interface SpanLimitsSettings {
-  readonly maxAttributes: number
-  readonly maxEvents: number
-  readonly maxEventAttributes: number
-  readonly maxLinks: number
-  readonly maxLinkAttributes: number
-  readonly maxAttributeValueLength: number
-}
+export type SpanLimits = Settings["limits"]
 
 /**
- * The fields every output has.
+ * Where spans are sent: exactly one of `{ otlpUds }` (OTLP/HTTP over a Unix domain socket) and
+ * `{ otlpHttp }` (over TCP to a full endpoint URL such as `http://127.0.0.1:4318/v1/traces`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface OutputCommon {
-  readonly routingHeaderName: string
-  readonly numTasks: number
-  readonly maxBatchSize: number
-  /** The most bytes of one request body; a single larger span is sent alone. */
-  readonly maxBatchBytes: number
-  readonly requestTimeout: Duration.Duration
-  readonly maxAttempts: number
-  /** `"gzip"` sends bodies with `Content-Encoding: gzip`. */
-  readonly compression: "none" | "gzip"
-}
+export type Output = NonNullable<Settings["output"]>
 
 /**
  * OTLP/HTTP over a Unix domain socket.
@@ -48,48 +41,24 @@ export interface OutputCommon {
  * @since 0.1.0
  * @category models
  */
-export interface OtlpUdsOutput extends OutputCommon {
-  readonly socketPath: string
-}
+export type OtlpUdsOutput = Extract<Output, { readonly otlpUds: unknown }>["otlpUds"]
 
 /**
- * OTLP/HTTP over TCP to a full endpoint URL such as `http://127.0.0.1:4318/v1/traces`.
+ * OTLP/HTTP over TCP: `url` (`http:` or `https:`, verified with Node's CAs plus those in
+ * `NODE_EXTRA_CA_CERTS`) and static extra `headers`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface OtlpHttpOutput extends OutputCommon {
-  /** `http:` or `https:` (verified with Node's CAs, plus those in `NODE_EXTRA_CA_CERTS`). */
-  readonly url: string
-  /** Static extra request headers, such as an auth token. */
-  readonly headers?: Readonly<Record<string, string>>
-}
+export type OtlpHttpOutput = Extract<Output, { readonly otlpHttp: unknown }>["otlpHttp"]
 
 /**
- * Where spans are sent: exactly one of the two.
+ * The fields every output has.
  *
  * @since 0.1.0
  * @category models
  */
-export type Output = { readonly otlpUds: OtlpUdsOutput } | { readonly otlpHttp: OtlpHttpOutput }
-
-/**
- * Decoded settings: defaults filled, everything validated. When `enabled`, `serviceName` and
- * `output` are set; `maxQueueSize` `null` means unbounded.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Settings {
-  readonly enabled: boolean
-  readonly serviceName: string | undefined
-  readonly maxQueueSize: number | null
-  /** Encoded bytes waiting for export; `null` means unbounded. */
-  readonly maxQueueBytes: number | null
-  readonly output: Output | undefined
-  readonly shutdownTimeout: Duration.Duration
-  readonly limits: SpanLimitsSettings
-}
+export type OutputCommon = Omit<OtlpUdsOutput, "socketPath">
 
 /**
  * What users write: every field optional (`undefined` = absent) except `socketPath`, `url` and
@@ -108,6 +77,14 @@ export type SettingsInput = typeof internal.SettingsSchema.Encoded
  * @category schemas
  */
 export const SettingsSchema: Schema.Schema<Settings, SettingsInput> = internal.SettingsSchema
+
+/**
+ * The span limits when none are set.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultSpanLimits: SpanLimits = internal.defaultLimits
 
 /**
  * The bound of the span queue unless `maxQueueSize` says otherwise.

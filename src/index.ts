@@ -25,6 +25,9 @@ export * as UserHarness from "./UserHarness.js"
 /** The exporter service the harness writes finished spans to. */
 export * as UserTraceExporter from "./UserTraceExporter.js"
 
+/** The live exporter: OTLP/HTTP protobuf over a Unix socket or TCP, batched per routing group. */
+export * as OtlpUserTraceExporter from "./OtlpUserTraceExporter.js"
+
 /** The in-memory test harness and views of what it recorded. */
 export * as UserTracingTest from "./UserTracingTest.js"
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option } from "effect"
 import {
+  OtlpUserTraceExporter,
   RoutingMetadata,
   TestUserTracing,
   Traceparent,
@@ -50,7 +51,7 @@ const exportSpans = (socketPath: string, spans: ReadonlyArray<FinishedUserSpan>)
     const exporter = yield* UserTraceExporter.UserTraceExporter
     for (const span of spans) exporter.export(span)
     yield* exporter.forceFlush
-  }).pipe(Effect.provide(UserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settingsFor(socketPath)))))))
+  }).pipe(Effect.provide(OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settingsFor(socketPath)))))))
 
 describe("the wire", () => {
   it.live("a root with a child and attributes arrives as one decodable request", () =>

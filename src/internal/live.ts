@@ -1,20 +1,18 @@
-import { Layer } from "effect"
-import type { Config } from "effect"
+import { type Config, Layer } from "effect"
+import * as OtlpUserTraceExporter from "../OtlpUserTraceExporter.js"
 import * as UserHarness from "../UserHarness.js"
-import * as UserTraceExporter from "../UserTraceExporter.js"
 import * as UserTracingSettings from "../UserTracingSettings.js"
 
-
-/** @internal */
+/** @internal settings >> exporter >> harness */
 export const layer = (settings: UserTracingSettings.SettingsInput) =>
   UserHarness.layer.pipe(
-    Layer.provide(UserTraceExporter.layer),
+    Layer.provide(OtlpUserTraceExporter.layer),
     Layer.provide(UserTracingSettings.layer(settings))
   )
 
 /** @internal */
 export const layerConfig = (config?: Config.Config<UserTracingSettings.SettingsInput>) =>
   UserHarness.layer.pipe(
-    Layer.provide(UserTraceExporter.layer),
+    Layer.provide(OtlpUserTraceExporter.layer),
     Layer.provide(UserTracingSettings.layerConfig(config))
   )

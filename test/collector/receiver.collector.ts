@@ -7,6 +7,7 @@ import { Clock, Effect, Layer, Logger, Option, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
+  OtlpUserTraceExporter,
   RoutingMetadata,
   TestUserTracing,
   Traceparent,
@@ -252,7 +253,7 @@ const exportAll = (settings: UserTracingSettings.SettingsInput, spans: ReadonlyA
     const exporter = yield* UserTraceExporter.UserTraceExporter
     for (const span of spans) exporter.export(span)
     yield* exporter.forceFlush
-  }).pipe(Effect.provide(UserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings))))))
+  }).pipe(Effect.provide(OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings))))))
 
 describe("the Collector receiver program", () => {
   it.live("exits 0 on SIGTERM and removes its socket", () =>

@@ -1,6 +1,6 @@
 import { Clock, Deferred, Effect, Option, Queue, Scope } from "effect"
 import type { OutputCommon, Settings } from "../../UserTracingSettings.js"
-import type { Exporter } from "./tag.js"
+import type { Exporter } from "../../UserTraceExporter.js"
 import { type Chunk, ExportQueue } from "./queue.js"
 import * as Metrics from "./metrics.js"
 import { makeEnvelope } from "./encoding.js"

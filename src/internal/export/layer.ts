@@ -1,24 +1,27 @@
 import { Effect, Layer } from "effect"
-import { UserTraceExporter } from "./tag.js"
+import { UserTraceExporter } from "../../UserTraceExporter.js"
 import { UserTracingSettings } from "../../UserTracingSettings.js"
-import * as BatchingExporter from "./exporter.js"
-import * as Transport from "./transport.js"
 import { outputCommon } from "../settings/schema.js"
 
 const disabled = UserTraceExporter.of({ export: () => {}, forceFlush: Effect.void })
 
-/** @internal */
+/**
+ * @internal
+ * The export implementation (queue, encoder, workers, the undici transport) is loaded when an
+ * enabled layer is built: importing the package loads none of it.
+ */
 export const layer = Layer.scoped(
   UserTraceExporter,
   Effect.gen(function*() {
     const settings = yield* UserTracingSettings
     const output = settings.output
     if (!settings.enabled || output === undefined || settings.serviceName === undefined) return disabled
+    const [Exporter, Transport] = yield* Effect.promise(() => Promise.all([import("./exporter.js"), import("./transport.js")]))
     // Acquired first so that it is released last, after the exporter's drain.
     const transport = yield* Effect.acquireRelease(
       Effect.sync(() => Transport.make(output)),
       (transport) => Effect.sync(transport.close)
     )
-    return yield* BatchingExporter.make(settings, settings.serviceName, outputCommon(output), transport)
+    return yield* Exporter.make(settings, settings.serviceName, outputCommon(output), transport)
   })
 )

@@ -1,6 +1,5 @@
 import { Config, ConfigError, Data, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import type * as SchemaAST from "effect/SchemaAST"
-import type { Output, OutputCommon, SpanLimitsSettings } from "../../UserTracingSettings.js"
 import { isHeaderName, isHeaderValue } from "../shared/httpSyntax.js"
 
 /** @internal */
@@ -182,7 +181,7 @@ const SpanLimits = Schema.Struct({
 })
 
 /** @internal the span limits' defaults (SPEC section 2), as the schema fills them */
-export const defaultLimits: SpanLimitsSettings = SpanLimits.make({})
+export const defaultLimits: typeof SpanLimits.Type = SpanLimits.make({})
 
 const required = (path: string) => ({ path: [path], message: "is required when enabled" })
 
@@ -215,6 +214,7 @@ export const SettingsSchema = Schema.Struct({
 )
 
 type SettingsInput = typeof SettingsSchema.Encoded
+type OutputType = NonNullable<typeof SettingsSchema.Type["output"]>
 
 const fromParseError = (error: ParseResult.ParseError): UserTracingSettingsError => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -333,4 +333,5 @@ export const config: Config.Config<SettingsInput> = Config.all({
 })
 
 /** @internal the fields every output has, whichever it is */
-export const outputCommon = (output: Output): OutputCommon => "otlpUds" in output ? output.otlpUds : output.otlpHttp
+export const outputCommon = (output: OutputType): Omit<typeof OtlpUds.Type, "socketPath"> =>
+  "otlpUds" in output ? output.otlpUds : output.otlpHttp

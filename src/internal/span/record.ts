@@ -12,11 +12,10 @@ import type {
   UserSpanLinkRecord,
   UserSpanStatus
 } from "../../UserSpan.js"
-import type { SpanLimitsSettings } from "../../UserTracingSettings.js"
+import type { SpanLimits } from "../../UserTracingSettings.js"
 import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
-export type SpanLimits = SpanLimitsSettings
 
 /** @internal where finished spans go, and the limits they were cut to: the harness's view */
 export interface SpanSink {

@@ -1,10 +1,9 @@
 import { Context, Effect, Layer } from "effect"
-import { UserHarness } from "../../UserHarness.js"
+import * as UserHarness from "../../UserHarness.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
 import type { TestTrace, TestTraceOptions } from "../../UserTracingTest.js"
-import { UserTraceExporter } from "../export/tag.js"
-import type * as Harness from "../span/harness.js"
-import { defaultLimits } from "../settings/schema.js"
+import { UserTraceExporter } from "../../UserTraceExporter.js"
+import { defaultSpanLimits } from "../../UserTracingSettings.js"
 import { UserSpanRecord } from "../span/record.js"
 
 /** @internal the finished spans of one `TestUserTracing` layer; empty when none is provided */
@@ -13,7 +12,7 @@ export class TestSpans extends Context.Reference<TestSpans>()("effect-user-traci
 }) {}
 
 /** @internal */
-export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = Layer.effectContext(
+export const layer: Layer.Layer<UserHarness.UserHarness | UserTraceExporter | TestSpans> = Layer.effectContext(
   Effect.sync(() => {
     // A fresh sink per build: tests running in parallel never see each other's spans.
     const spans: Array<FinishedUserSpan> = []
@@ -23,13 +22,8 @@ export const layer: Layer.Layer<UserHarness | UserTraceExporter | TestSpans> = L
       },
       forceFlush: Effect.void
     })
-    const harness: Harness.Harness = {
-      enabled: true,
-      limits: defaultLimits,
-      export: exporter.export,
-      forceFlush: exporter.forceFlush
-    }
-    return Context.make(UserHarness, harness).pipe(
+    const harness = UserHarness.make({ enabled: true, limits: defaultSpanLimits, exporter })
+    return Context.make(UserHarness.UserHarness, harness).pipe(
       Context.add(UserTraceExporter, exporter),
       Context.add(TestSpans, spans)
     )
