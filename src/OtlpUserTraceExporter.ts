@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import * as internal from "./internal/export/layer.js"
 import type { UserTraceExporter } from "./UserTraceExporter.js"
 import type { UserTracingSettings } from "./UserTracingSettings.js"

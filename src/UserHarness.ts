@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { Exporter } from "./UserTraceExporter.js"
 import { UserTraceExporter } from "./UserTraceExporter.js"
 import type { SpanLimits } from "./UserTracingSettings.js"
@@ -72,6 +74,8 @@ export class UserHarness extends Context.Reference<UserHarness>()("effect-user-t
  */
 export const layer: Layer.Layer<UserHarness, never, UserTraceExporter | UserTracingSettings> = Layer.effect(
   UserHarness,
-  Effect.map(Effect.all([UserTracingSettings, UserTraceExporter]), ([settings, exporter]) =>
-    make({ enabled: settings.enabled, limits: settings.limits, exporter }))
+  Effect.map(
+    Effect.all([UserTracingSettings, UserTraceExporter]),
+    ([settings, exporter]) => make({ enabled: settings.enabled, limits: settings.limits, exporter })
+  )
 )

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { FinishedUserSpan } from "./UserSpan.js"
 
 /**

@@ -11,10 +11,14 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Scope, Stream } from "effect"
-import { Context, Layer } from "effect"
-import * as pendingTraces from "./internal/sink/pending.js"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as receivedSpans from "./internal/sink/decode.js"
+import * as pendingTraces from "./internal/sink/pending.js"
 import * as internal from "./internal/sink/server.js"
 import type { UserTraceSinkError } from "./internal/sink/server.js"
 

@@ -6,7 +6,14 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import * as layers from "./internal/live.js"
 import * as userFn_ from "./internal/span/fn.js"
@@ -104,12 +111,17 @@ export const useUserSpan: {
 } = handles.useUserSpan
 
 /** A handle ended when the scope closes (error status when the scope closes with a failure). */
-export const makeUserSpanScoped: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan, never, Scope.Scope> =
-  handles.makeUserSpanScoped
+export const makeUserSpanScoped: (
+  name: string,
+  options?: UserSpanOptions
+) => Effect.Effect<UserSpan, never, Scope.Scope> = handles.makeUserSpanScoped
 
 /** Runs the effect in a new child span that stays current for it and ends when the scope closes. */
 export const withUserSpanScoped: {
-  (name: string, options?: UserSpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
+  (
+    name: string,
+    options?: UserSpanOptions
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R | Scope.Scope>
 } = handles.withUserSpanScoped
 
@@ -154,7 +166,7 @@ export const withUserTracingEnabled: {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { UserTracing } from "effect-user-tracing"
  *
  * declare const makeLoader: Effect.Effect<(id: string) => Effect.Effect<string>>

@@ -4,10 +4,16 @@
  *
  * @since 0.1.0
  */
-import type { Metric, MetricKeyType, MetricState } from "effect"
+import type * as Metric from "effect/Metric"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricState from "effect/MetricState"
 import * as internal from "./internal/export/metrics.js"
 
-type Counter = Metric.Metric<MetricKeyType.MetricKeyType.Counter<number>, number, MetricState.MetricState.Counter<number>>
+type Counter = Metric.Metric<
+  MetricKeyType.MetricKeyType.Counter<number>,
+  number,
+  MetricState.MetricState.Counter<number>
+>
 type Gauge = Metric.Metric<MetricKeyType.MetricKeyType.Gauge<number>, number, MetricState.MetricState.Gauge<number>>
 
 /** `tracing_spans_total`: every finished active user span handed to the exporter. */

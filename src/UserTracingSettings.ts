@@ -4,8 +4,12 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Schema } from "effect"
-import { Context, Effect, Layer } from "effect"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
 import * as internal from "./internal/settings/schema.js"
 import { UserTracingSettingsError } from "./internal/settings/schema.js"
 
@@ -136,8 +140,7 @@ export class UserTracingSettings extends Context.Tag("effect-user-tracing/UserTr
  * @since 0.1.0
  * @category decoding
  */
-export const decode: (input: SettingsInput) => Effect.Effect<Settings, UserTracingSettingsError> =
-  internal.decode
+export const decode: (input: SettingsInput) => Effect.Effect<Settings, UserTracingSettingsError> = internal.decode
 
 /**
  * Provides `UserTracingSettings` decoded from `input`.

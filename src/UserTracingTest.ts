@@ -4,10 +4,11 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Layer } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import * as internal from "./internal/testing/testTracing.js"
-import type { UserHarness } from "./UserHarness.js"
 import type { TestSpans } from "./internal/testing/testTracing.js"
+import type { UserHarness } from "./UserHarness.js"
 import type { AttributeValue, FinishedUserSpan } from "./UserSpan.js"
 import type { UserTraceExporter } from "./UserTraceExporter.js"
 
@@ -23,9 +24,13 @@ export interface TestTrace {
   /** The status, with the application's message for `error` (`includeStatus`). */
   readonly status?: { readonly code: "unset" | "ok" | "error"; readonly message: string }
   /** Every event but `Log entry` (those are `logs`), with typed attributes (`includeEvents`). */
-  readonly events?: ReadonlyArray<{ readonly name: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }>
+  readonly events?: ReadonlyArray<
+    { readonly name: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }
+  >
   /** The links, by the linked span's name when it is in the sink, else `<trace id>/<span id>` (`includeLinks`). */
-  readonly links?: ReadonlyArray<{ readonly to: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }>
+  readonly links?: ReadonlyArray<
+    { readonly to: string; readonly attributes: ReadonlyArray<readonly [string, AttributeValue]> }
+  >
 }
 
 /** Which fields `userTraces` fills; all default to `false`. */

@@ -9,7 +9,16 @@ import { renderTrace, spanJson } from "../src/internal/viewer/waterfall.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
 import { eventually, tempSocketPath } from "./utils/receiver.js"
 import type { SpanInput } from "./utils/sinkClient.js"
-import { chain, jsonRequest, protobufRequest, receivedSpan, send, spanIdOf, targetOf, traceIdOf } from "./utils/sinkClient.js"
+import {
+  chain,
+  jsonRequest,
+  protobufRequest,
+  receivedSpan,
+  send,
+  spanIdOf,
+  targetOf,
+  traceIdOf
+} from "./utils/sinkClient.js"
 
 // The official OTLP definitions: answers are checked by a decoder we did not write.
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
@@ -32,7 +41,11 @@ const spanIdPool = fc.integer({ min: 0, max: 11 }).map(spanIdOf)
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-type Body = { readonly format: "protobuf" | "json"; readonly body: Uint8Array | string; readonly gzip: "yes" | "no" | "claimed" }
+type Body = {
+  readonly format: "protobuf" | "json"
+  readonly body: Uint8Array | string
+  readonly gzip: "yes" | "no" | "claimed"
+}
 
 const spanInput: fc.Arbitrary<SpanInput> = fc.record({
   traceId: traceIdPool,
@@ -57,7 +70,8 @@ const mangledProtobuf = fc.tuple(
 const jsonOrJunk = fc.jsonValue({ maxDepth: 4 })
 
 /** Each OTLP field either well-typed or any JSON at all. */
-const field = <A>(good: fc.Arbitrary<A>) => fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: jsonOrJunk })
+const field = <A>(good: fc.Arbitrary<A>) =>
+  fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: jsonOrJunk })
 
 const { anyValue } = fc.letrec((tie) => ({
   anyValue: fc.oneof(
@@ -70,13 +84,17 @@ const { anyValue } = fc.letrec((tie) => ({
     fc.record({ arrayValue: field(fc.record({ values: field(fc.array(tie("anyValue"), { maxLength: 3 })) })) }),
     fc.record({
       kvlistValue: field(fc.record({
-        values: field(fc.array(fc.record({ key: field(fc.string({ maxLength: 6 })), value: tie("anyValue") }), { maxLength: 3 }))
+        values: field(
+          fc.array(fc.record({ key: field(fc.string({ maxLength: 6 })), value: tie("anyValue") }), { maxLength: 3 })
+        )
       }))
     })
   )
 }))
 
-const attributes = field(fc.array(fc.record({ key: field(fc.string({ maxLength: 8 })), value: field(anyValue) }), { maxLength: 3 }))
+const attributes = field(
+  fc.array(fc.record({ key: field(fc.string({ maxLength: 8 })), value: field(anyValue) }), { maxLength: 3 })
+)
 
 const jsonSpan = fc.record({
   traceId: field(traceIdPool),
@@ -88,7 +106,9 @@ const jsonSpan = fc.record({
   startTimeUnixNano: field(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String)),
   endTimeUnixNano: field(fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String))),
   attributes,
-  events: field(fc.array(fc.record({ name: field(fc.string()), timeUnixNano: field(fc.nat()), attributes }), { maxLength: 2 })),
+  events: field(
+    fc.array(fc.record({ name: field(fc.string()), timeUnixNano: field(fc.nat()), attributes }), { maxLength: 2 })
+  ),
   status: field(fc.record({ code: field(fc.integer({ min: 0, max: 3 })), message: field(fc.string({ maxLength: 8 })) }))
 }, { requiredKeys: [] })
 
@@ -97,18 +117,31 @@ const otlpShapedJson = fc.record({
   resourceSpans: field(fc.array(
     fc.record({
       resource: field(fc.record({ attributes })),
-      scopeSpans: field(fc.array(fc.record({ scope: field(fc.record({ name: field(fc.string()) })), spans: field(fc.array(jsonSpan, { maxLength: 4 })) }), { maxLength: 2 }))
+      scopeSpans: field(
+        fc.array(
+          fc.record({
+            scope: field(fc.record({ name: field(fc.string()) })),
+            spans: field(fc.array(jsonSpan, { maxLength: 4 }))
+          }),
+          { maxLength: 2 }
+        )
+      )
     }, { requiredKeys: [] }),
     { maxLength: 2 }
   ))
 }, { requiredKeys: [] })
 
-const bracketSoup = fc.array(fc.constantFrom("[", "]", "{", "}", "\"", "\\", ",", ":", "1", "\"resourceSpans\""), { maxLength: 400 })
+const bracketSoup = fc.array(fc.constantFrom("[", "]", "{", "}", "\"", "\\", ",", ":", "1", "\"resourceSpans\""), {
+  maxLength: 400
+})
   .map((parts) => parts.join(""))
 
 const body: fc.Arbitrary<Body> = fc.tuple(
   fc.oneof(
-    fc.array(spanInput, { maxLength: 6 }).map((spans) => ({ format: "protobuf" as const, body: protobufRequest(spans) })),
+    fc.array(spanInput, { maxLength: 6 }).map((spans) => ({
+      format: "protobuf" as const,
+      body: protobufRequest(spans)
+    })),
     fc.array(spanInput, { maxLength: 6 }).map((spans) => ({ format: "json" as const, body: jsonRequest(spans) })),
     fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ format: "protobuf" as const, body: bytes })),
     mangledProtobuf.map((bytes) => ({ format: "protobuf" as const, body: bytes })),
@@ -121,58 +154,71 @@ const body: fc.Arbitrary<Body> = fc.tuple(
 ).map(([{ body, format }, gzip]) => ({ format, gzip, body: gzip === "yes" ? Zlib.gzipSync(body) : body }))
 
 describe("fuzz: the sink answers every request and keeps showing traces", () => {
-  it.live("random, mangled and wrongly shaped bodies: 200 or 400, well-formed answers; the next valid trace is shown", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const sink = yield* UserTraceSink.make({ socketPath: tempSocketPath(), retainSpans: false }).pipe(Scope.extend(scope))
-      const shown: Array<string> = []
-      // Every completed trace is rendered too, as the CLI does.
-      const consuming = yield* Effect.fork(Stream.runForEach(
-        sink.completedTraces({ quietPeriod: "20 millis", orphanTimeout: "100 millis", maxSpansPerTrace: 20, maxPendingSpans: 50 }),
-        (trace) =>
-          Effect.sync(() => {
-            const rendered = renderTrace(trace, { color: false, width: 80 })
-            expect(rendered).not.toMatch(UNSAFE)
-            for (const span of trace.spans) JSON.parse(safeJson(spanJson(span, undefined)))
-            shown.push(trace.traceId)
-          })
-      ))
-      let requests = 0
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(body, async ({ body, format, gzip }) => {
-            requests++
-            const answer = await Effect.runPromise(send(targetOf(sink), body, {
-              headers: {
-                "content-type": format === "json" ? "application/json" : "application/x-protobuf",
-                ...(gzip === "no" ? {} : { "content-encoding": "gzip" })
-              }
-            }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no answer in 5 s") })))
-            expect([200, 400]).toContain(answer.status)
-            if (format === "json") {
-              expect(answer.headers["content-type"]).toBe("application/json")
-              const parsed = JSON.parse(answer.body.toString())
-              if (answer.status === 400) expect(parsed).toMatchObject({ code: 3, message: expect.any(String) })
-            } else {
-              expect(answer.headers["content-type"]).toBe("application/x-protobuf")
-              if (answer.status === 200) ExportTraceServiceResponse.decode(answer.body)
-            }
-          }),
-          { numRuns: 400, interruptAfterTimeLimit: 30_000 }
+  it.live(
+    "random, mangled and wrongly shaped bodies: 200 or 400, well-formed answers; the next valid trace is shown",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const sink = yield* UserTraceSink.make({ socketPath: tempSocketPath(), retainSpans: false }).pipe(
+          Scope.extend(scope)
         )
-      )
-      const next = traceIdOf(99)
-      expect((yield* send(targetOf(sink), protobufRequest(chain(next, 3)))).status).toBe(200)
-      yield* eventually(() => shown.includes(next))
-      const stats = yield* sink.stats
-      expect(stats.accepted + stats.rejected).toBe(requests + 1)
-      // Both ways were taken: bodies decoded (their spans shown) and bodies refused.
-      expect(stats.accepted).toBeGreaterThan(10)
-      expect(stats.rejected).toBeGreaterThan(10)
-      expect(stats.spans).toBeGreaterThan(100)
-      yield* Scope.close(scope, Exit.void)
-      yield* Fiber.join(consuming)
-    }), 60_000)
+        const shown: Array<string> = []
+        // Every completed trace is rendered too, as the CLI does.
+        const consuming = yield* Effect.fork(Stream.runForEach(
+          sink.completedTraces({
+            quietPeriod: "20 millis",
+            orphanTimeout: "100 millis",
+            maxSpansPerTrace: 20,
+            maxPendingSpans: 50
+          }),
+          (trace) =>
+            Effect.sync(() => {
+              const rendered = renderTrace(trace, { color: false, width: 80 })
+              expect(rendered).not.toMatch(UNSAFE)
+              for (const span of trace.spans) JSON.parse(safeJson(spanJson(span, undefined)))
+              shown.push(trace.traceId)
+            })
+        ))
+        let requests = 0
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(body, async ({ body, format, gzip }) => {
+              requests++
+              const answer = await Effect.runPromise(
+                send(targetOf(sink), body, {
+                  headers: {
+                    "content-type": format === "json" ? "application/json" : "application/x-protobuf",
+                    ...(gzip === "no" ? {} : { "content-encoding": "gzip" })
+                  }
+                }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no answer in 5 s") }))
+              )
+              expect([200, 400]).toContain(answer.status)
+              if (format === "json") {
+                expect(answer.headers["content-type"]).toBe("application/json")
+                const parsed = JSON.parse(answer.body.toString())
+                if (answer.status === 400) expect(parsed).toMatchObject({ code: 3, message: expect.any(String) })
+              } else {
+                expect(answer.headers["content-type"]).toBe("application/x-protobuf")
+                if (answer.status === 200) ExportTraceServiceResponse.decode(answer.body)
+              }
+            }),
+            { numRuns: 400, interruptAfterTimeLimit: 30_000 }
+          )
+        )
+        const next = traceIdOf(99)
+        expect((yield* send(targetOf(sink), protobufRequest(chain(next, 3)))).status).toBe(200)
+        yield* eventually(() => shown.includes(next))
+        const stats = yield* sink.stats
+        expect(stats.accepted + stats.rejected).toBe(requests + 1)
+        // Both ways were taken: bodies decoded (their spans shown) and bodies refused.
+        expect(stats.accepted).toBeGreaterThan(10)
+        expect(stats.rejected).toBeGreaterThan(10)
+        expect(stats.spans).toBeGreaterThan(100)
+        yield* Scope.close(scope, Exit.void)
+        yield* Fiber.join(consuming)
+      }),
+    60_000
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -228,7 +274,7 @@ const countNodes = (roots: ReadonlyArray<UserTraceSink.ReceivedSpanNode>): numbe
   let count = 0
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
     count++
-    stack.push(...node.children)
+    for (const child of node.children) stack.push(child)
   }
   return count
 }
@@ -261,7 +307,9 @@ describe("fuzz: trees and the renderer take any span shapes", () => {
   it("pending traces stay within their bounds under any arrival order", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(span.map((s) => ({ add: s })), fc.nat({ max: 300 }).map((advance) => ({ advance }))), { maxLength: 80 }),
+        fc.array(fc.oneof(span.map((s) => ({ add: s })), fc.nat({ max: 300 }).map((advance) => ({ advance }))), {
+          maxLength: 80
+        }),
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 12 }),
         (steps, maxSpansPerTrace, maxPendingSpans) => {

@@ -10,8 +10,8 @@ import * as Http from "node:http"
 import * as Zlib from "node:zlib"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import protobuf from "protobufjs"
-import { encodeTraceRequest } from "../src/internal/export/encoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
+import { encodeTraceRequest } from "../src/internal/export/encoding.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
 import { eventually, tempSocketPath } from "./utils/receiver.js"
@@ -70,7 +70,14 @@ describe("UserTraceSink: bodies from this library", () => {
       yield* withPipeline(
         socketOf(sink),
         Effect.gen(function*() {
-          yield* UserTracing.annotateUserSpan({ s: "text", i: 42, d: 1.5, b: true, big: 2n ** 60n, arr: ["a", 1, false] })
+          yield* UserTracing.annotateUserSpan({
+            s: "text",
+            i: 42,
+            d: 1.5,
+            b: true,
+            big: 2n ** 60n,
+            arr: ["a", 1, false]
+          })
           yield* UserTracing.logUserSpan({ b: "2", a: "1" })
           yield* Effect.sleep("2 millis").pipe(withUserSpan("grandchild"), withUserSpan("child", { kind: "client" }))
           yield* Effect.exit(Effect.fail("no").pipe(withUserSpan("failing")))
@@ -108,7 +115,7 @@ describe("UserTraceSink: bodies from this library", () => {
       for (const span of trace.spans) {
         expect(span.serviceName).toBe("checkout")
         expect(span.scope.name).toBe("effect-user-tracing")
-        expect(span.headers["x-user-routing"]).toBe('{"tenant":"acme"}')
+        expect(span.headers["x-user-routing"]).toBe("{\"tenant\":\"acme\"}")
         expect(span.headers["content-type"]).toBe("application/x-protobuf")
       }
       // The stream replays what came before it was subscribed.
@@ -131,7 +138,7 @@ describe("UserTraceSink: bodies from this library", () => {
       const byRoot = Object.fromEntries(
         traces.map((trace) => [trace.roots[0].span.name, trace.spans.map((s) => s.headers["x-user-routing"])])
       )
-      expect(byRoot).toEqual({ a: ['"tenant-a"', '"tenant-a"'], b: ['"tenant-b"'] })
+      expect(byRoot).toEqual({ a: ["\"tenant-a\"", "\"tenant-a\""], b: ["\"tenant-b\""] })
     }).pipe(Effect.scoped))
 })
 
@@ -286,10 +293,14 @@ describe("UserTraceSink: bad requests", () => {
       expect(badJson.headers["content-type"]).toBe("application/json")
       expect(JSON.parse(badJson.body.toString()).message).toMatch(/^invalid ExportTraceServiceRequest/)
 
-      const badShape = yield* send(target, JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "zz" }] }] }] }), {
-        agent,
-        headers: { "content-type": "application/json" }
-      })
+      const badShape = yield* send(
+        target,
+        JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "zz" }] }] }] }),
+        {
+          agent,
+          headers: { "content-type": "application/json" }
+        }
+      )
       expect(badShape.status).toBe(400)
 
       const badGzip = yield* send(target, "definitely not gzip", { agent, headers: { "content-encoding": "gzip" } })
@@ -337,7 +348,8 @@ describe("UserTraceSink: bad requests", () => {
       const sink = yield* socketSink()
       const spans = yield* simpleTrace
       // A record's ids are getters: copy the fields one by one.
-      const { traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status } = spans[0]
+      const { traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status } =
+        spans[0]
       const bad: FinishedUserSpan = {
         ...{ traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status },
         spanId: "0000000000000000",
@@ -381,7 +393,7 @@ describe("UserTraceSink: lifecycle", () => {
       const sink = yield* UserTraceSink.UserTraceSink
       expect(sink.address._tag).toBe("Tcp")
       expect((yield* send(targetOf(sink), protobufBody(yield* simpleTrace))).status).toBe(200)
-      expect((yield* sink.received)).toHaveLength(2)
+      expect(yield* sink.received).toHaveLength(2)
     }).pipe(Effect.provide(UserTraceSink.layer({ port: 0 }))))
 
   it.live("a stale socket file is replaced; a live one or a regular file fails with UserTraceSinkError", () =>
@@ -390,7 +402,9 @@ describe("UserTraceSink: lifecycle", () => {
       // A socket file whose listener is gone: a process that binds it and is killed at once.
       ChildProcess.spawnSync(process.execPath, [
         "-e",
-        `require("node:net").createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, "SIGKILL"))`
+        `require("node:net").createServer().listen(${
+          JSON.stringify(socketPath)
+        }, () => process.kill(process.pid, "SIGKILL"))`
       ])
       expect(Fs.lstatSync(socketPath).isSocket()).toBe(true)
       yield* Effect.scoped(Effect.gen(function*() {
@@ -429,7 +443,9 @@ describe("UserTraceSink: lifecycle", () => {
       expect(Date.now() - rootSent).toBeGreaterThanOrEqual(280)
       expect(completed).toEqual(["root,child"])
       // A rootless trace stays pending until the sink closes.
-      const [orphan] = yield* testSpans(Effect.void.pipe(withUserSpan("orphan"), withUserTrace("never-sent", { routing: acme })))
+      const [orphan] = yield* testSpans(
+        Effect.void.pipe(withUserSpan("orphan"), withUserTrace("never-sent", { routing: acme }))
+      )
       yield* send(targetOf(sink), protobufBody([orphan]))
       yield* Scope.close(scope, Exit.void)
       yield* Fiber.join(consuming)

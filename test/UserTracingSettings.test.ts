@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Layer, Schema } from "effect"
+import type { Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Schema } from "effect"
 import * as UserTracingSettings from "../src/UserTracingSettings.js"
 
 const uds = { socketPath: "/run/otlp.sock", routingHeaderName: "x-route" }
@@ -91,9 +92,21 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
   ["empty serviceName while disabled", { serviceName: "" }, "serviceName"],
   ["missing serviceName while enabled", { enabled: true, output: { otlpUds: uds } }, "serviceName"],
   ["missing output while enabled", { enabled: true, serviceName: "svc" }, "output"],
-  ["header name with a space", { output: { otlpUds: { ...uds, routingHeaderName: "bad header" } } }, "output.otlpUds.routingHeaderName"],
-  ["header name with a newline", { output: { otlpHttp: { ...http, routingHeaderName: "x-route\n" } } }, "output.otlpHttp.routingHeaderName"],
-  ["reserved header name", { output: { otlpUds: { ...uds, routingHeaderName: "Content-Type" } } }, "output.otlpUds.routingHeaderName"],
+  [
+    "header name with a space",
+    { output: { otlpUds: { ...uds, routingHeaderName: "bad header" } } },
+    "output.otlpUds.routingHeaderName"
+  ],
+  [
+    "header name with a newline",
+    { output: { otlpHttp: { ...http, routingHeaderName: "x-route\n" } } },
+    "output.otlpHttp.routingHeaderName"
+  ],
+  [
+    "reserved header name",
+    { output: { otlpUds: { ...uds, routingHeaderName: "Content-Type" } } },
+    "output.otlpUds.routingHeaderName"
+  ],
   ["numTasks 0", { output: { otlpUds: { ...uds, numTasks: 0 } } }, "output.otlpUds.numTasks"],
   ["numTasks 1.5", { output: { otlpUds: { ...uds, numTasks: 1.5 } } }, "output.otlpUds.numTasks"],
   ["maxBatchSize -1", { output: { otlpHttp: { ...http, maxBatchSize: -1 } } }, "output.otlpHttp.maxBatchSize"],
@@ -103,19 +116,51 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
   ["bad duration string", { shutdownTimeout: "10 parsecs" }, "shutdownTimeout"],
   ["negative duration", { output: { otlpUds: { ...uds, requestTimeout: -1 } } }, "output.otlpUds.requestTimeout"],
   ["non-http url", { output: { otlpHttp: { ...http, url: "ftp://example.com/v1/traces" } } }, "output.otlpHttp.url"],
-  ["numTasks 1e9 (would fork a billion fibers)", { output: { otlpUds: { ...uds, numTasks: 1e9 } } }, "output.otlpUds.numTasks"],
+  [
+    "numTasks 1e9 (would fork a billion fibers)",
+    { output: { otlpUds: { ...uds, numTasks: 1e9 } } },
+    "output.otlpUds.numTasks"
+  ],
   ["numTasks past the bound", { output: { otlpUds: { ...uds, numTasks: 257 } } }, "output.otlpUds.numTasks"],
   ["maxBatchSize 1e9", { output: { otlpHttp: { ...http, maxBatchSize: 1e9 } } }, "output.otlpHttp.maxBatchSize"],
-  ["requestTimeout 30 days (past Node's timer range)", { output: { otlpUds: { ...uds, requestTimeout: "30 days" } } }, "output.otlpUds.requestTimeout"],
+  [
+    "requestTimeout 30 days (past Node's timer range)",
+    { output: { otlpUds: { ...uds, requestTimeout: "30 days" } } },
+    "output.otlpUds.requestTimeout"
+  ],
   ["shutdownTimeout 2^31 ms", { shutdownTimeout: 2 ** 31 }, "shutdownTimeout"],
   ["shutdownTimeout infinite", { shutdownTimeout: "Infinity" }, "shutdownTimeout"],
-  ["a 140-byte socketPath (the kernel would cut it)", { output: { otlpUds: { ...uds, socketPath: `/${"s".repeat(139)}` } } }, "output.otlpUds.socketPath"],
-  ["a socketPath of 36 characters but 108 bytes", { output: { otlpUds: { ...uds, socketPath: "東".repeat(36) } } }, "output.otlpUds.socketPath"],
-  ["unknown compression", { output: { otlpUds: { ...uds, compression: "brotli" as never } } }, "output.otlpUds.compression"],
-  ["a static header with a bad name", { output: { otlpHttp: { ...http, headers: { "bad name": "x" } } } }, "output.otlpHttp.headers.bad name"],
-  ["a static header value with a newline", { output: { otlpHttp: { ...http, headers: { authorization: "x\r\ninjected: 1" } } } }, "output.otlpHttp.headers.authorization"],
-  ["a static header the exporter sets", { output: { otlpHttp: { ...http, headers: { "Content-Encoding": "br" } } } }, "output.otlpHttp.headers.Content-Encoding"],
-  ["a static header repeating the routing header", { output: { otlpHttp: { ...http, headers: { "X-Route": "x" } } } }, "output.otlpHttp.headers.X-Route"],
+  ["a 140-byte socketPath (the kernel would cut it)", {
+    output: { otlpUds: { ...uds, socketPath: `/${"s".repeat(139)}` } }
+  }, "output.otlpUds.socketPath"],
+  [
+    "a socketPath of 36 characters but 108 bytes",
+    { output: { otlpUds: { ...uds, socketPath: "東".repeat(36) } } },
+    "output.otlpUds.socketPath"
+  ],
+  [
+    "unknown compression",
+    { output: { otlpUds: { ...uds, compression: "brotli" as never } } },
+    "output.otlpUds.compression"
+  ],
+  [
+    "a static header with a bad name",
+    { output: { otlpHttp: { ...http, headers: { "bad name": "x" } } } },
+    "output.otlpHttp.headers.bad name"
+  ],
+  ["a static header value with a newline", {
+    output: { otlpHttp: { ...http, headers: { authorization: "x\r\ninjected: 1" } } }
+  }, "output.otlpHttp.headers.authorization"],
+  [
+    "a static header the exporter sets",
+    { output: { otlpHttp: { ...http, headers: { "Content-Encoding": "br" } } } },
+    "output.otlpHttp.headers.Content-Encoding"
+  ],
+  [
+    "a static header repeating the routing header",
+    { output: { otlpHttp: { ...http, headers: { "X-Route": "x" } } } },
+    "output.otlpHttp.headers.X-Route"
+  ],
   ["headers on a uds output", { output: { otlpUds: { ...uds, headers: {} } as never } }, "output.otlpUds.headers"],
   ["unparsable url", { output: { otlpHttp: { ...http, url: "not a url" } } }, "output.otlpHttp.url"],
   ["both outputs", { output: { otlpUds: uds, otlpHttp: http } }, "output"],
@@ -215,11 +260,13 @@ describe("layerConfig", () => {
 
   it.effect("both a socket path and a url fail, naming them", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_URL", http.url],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]
-      ])(fromConfig))
+      const error = yield* Effect.flip(
+        fromEnv([
+          ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
+          ["USER_TRACING_URL", http.url],
+          ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]
+        ])(fromConfig)
+      )
       expect(String(error)).toContain("USER_TRACING_SOCKET_PATH")
       expect(String(error)).toContain("USER_TRACING_URL")
     }))
@@ -230,25 +277,29 @@ describe("layerConfig", () => {
       expect(String(error)).toContain("USER_TRACING_ROUTING_HEADER_NAME")
     }))
 
-  it.effect.each([
-    ["USER_TRACING_NUM_TASKS", "abc", "output.otlpUds.numTasks"],
-    ["USER_TRACING_NUM_TASKS", "1e9", "output.otlpUds.numTasks"],
-    ["USER_TRACING_NUM_TASKS", "", "output.otlpUds.numTasks"],
-    ["USER_TRACING_MAX_BATCH_SIZE", "lots", "output.otlpUds.maxBatchSize"],
-    ["USER_TRACING_MAX_ATTEMPTS", "3x", "output.otlpUds.maxAttempts"],
-    ["USER_TRACING_MAX_QUEUE_SIZE", "abc", "maxQueueSize"],
-    ["USER_TRACING_MAX_QUEUE_BYTES", "64MB", "maxQueueBytes"],
-    ["USER_TRACING_MAX_BATCH_BYTES", "four", "output.otlpUds.maxBatchBytes"],
-    ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
-    ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"],
-    ["USER_TRACING_ENABLED", "maybe", "enabled"]
-  ] as const)("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>
+  it.effect.each(
+    [
+      ["USER_TRACING_NUM_TASKS", "abc", "output.otlpUds.numTasks"],
+      ["USER_TRACING_NUM_TASKS", "1e9", "output.otlpUds.numTasks"],
+      ["USER_TRACING_NUM_TASKS", "", "output.otlpUds.numTasks"],
+      ["USER_TRACING_MAX_BATCH_SIZE", "lots", "output.otlpUds.maxBatchSize"],
+      ["USER_TRACING_MAX_ATTEMPTS", "3x", "output.otlpUds.maxAttempts"],
+      ["USER_TRACING_MAX_QUEUE_SIZE", "abc", "maxQueueSize"],
+      ["USER_TRACING_MAX_QUEUE_BYTES", "64MB", "maxQueueBytes"],
+      ["USER_TRACING_MAX_BATCH_BYTES", "four", "output.otlpUds.maxBatchBytes"],
+      ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
+      ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"],
+      ["USER_TRACING_ENABLED", "maybe", "enabled"]
+    ] as const
+  )("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        [name, value]
-      ])(fromConfig))
+      const error = yield* Effect.flip(
+        fromEnv([
+          ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
+          ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
+          [name, value]
+        ])(fromConfig)
+      )
       expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
       expect(error).toMatchObject({ path })
     }))
@@ -272,9 +323,11 @@ describe("layerConfig", () => {
   it.effect("USER_TRACING_HEADERS: a bad entry, a bad header, or a socket output fail", () =>
     Effect.gen(function*() {
       const env = (headers: string, output: readonly [string, string] = ["USER_TRACING_URL", http.url]) =>
-        Effect.flip(fromEnv([output, ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"], ["USER_TRACING_HEADERS", headers]])(
-          fromConfig
-        ))
+        Effect.flip(
+          fromEnv([output, ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"], ["USER_TRACING_HEADERS", headers]])(
+            fromConfig
+          )
+        )
       for (const malformed of ["novalue", "k=%E0%A4%A", "=v"]) {
         const error = yield* env(malformed)
         expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
@@ -285,16 +338,20 @@ describe("layerConfig", () => {
       }
       expect(yield* env("k=a%0Ab")).toMatchObject({ path: "output.otlpHttp.headers.k" })
       expect(yield* env("x-route=1")).toMatchObject({ path: "output.otlpHttp.headers.x-route" })
-      expect(String(yield* env("k=v", ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]))).toContain("USER_TRACING_URL only")
+      expect(String(yield* env("k=v", ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]))).toContain(
+        "USER_TRACING_URL only"
+      )
     }))
 
   it.effect("a bad number names the field", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        ["USER_TRACING_NUM_TASKS", "1.5"]
-      ])(fromConfig))
+      const error = yield* Effect.flip(
+        fromEnv([
+          ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
+          ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
+          ["USER_TRACING_NUM_TASKS", "1.5"]
+        ])(fromConfig)
+      )
       expect(error).toMatchObject({ _tag: "UserTracingSettingsError", path: "output.otlpUds.numTasks" })
     }))
 })

@@ -218,7 +218,9 @@ const main = (): void => {
   try {
     cli = parse(process.argv.slice(2), process.env)
   } catch (error) {
-    process.stderr.write(`user-tracing-sink: ${sanitize(error instanceof Error ? error.message : String(error))}\n\n${usage}\n`)
+    process.stderr.write(
+      `user-tracing-sink: ${sanitize(error instanceof Error ? error.message : String(error))}\n\n${usage}\n`
+    )
     process.exitCode = 2
     return
   }

@@ -1,4 +1,5 @@
-import { type Config, Layer } from "effect"
+import type * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
 import * as OtlpUserTraceExporter from "../OtlpUserTraceExporter.js"
 import * as UserHarness from "../UserHarness.js"
 import * as UserTracingSettings from "../UserTracingSettings.js"

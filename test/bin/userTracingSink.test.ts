@@ -4,8 +4,8 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
-import { encodeTraceRequest } from "../../src/internal/export/encoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../../src/index.js"
+import { encodeTraceRequest } from "../../src/internal/export/encoding.js"
 import * as UserTraceSink from "../../src/UserTraceSink.js"
 import { tempSocketPath } from "../utils/receiver.js"
 import { chain, jsonRequest, protobufRequest, send, spanIdOf, traceIdOf } from "../utils/sinkClient.js"
@@ -72,7 +72,11 @@ const sendTrace = (socketPath: string) =>
         yield* Effect.sleep("2 millis").pipe(withUserSpan("load-order"), withUserSpan("db", { kind: "client" }))
         yield* Effect.exit(Effect.fail("declined").pipe(withUserSpan("charge-card")))
       }).pipe(
-        withUserTrace("GET /orders/:id", { routing: RoutingMetadata.json({ tenant: "acme" }), inbound, kind: "server" }),
+        withUserTrace("GET /orders/:id", {
+          routing: RoutingMetadata.json({ tenant: "acme" }),
+          inbound,
+          kind: "server"
+        }),
         Effect.provide(context)
       )
   ))
@@ -101,7 +105,7 @@ describe("user-tracing-sink CLI", () => {
       // The tree, one bar per span, durations, the error status.
       expect(out).toMatch(/^GET \/orders\/:id server {2,}█+ +[\d.]+ [nµm]?s$/m)
       expect(out).toMatch(/^├─ db client {2,}█+ +[\d.]+ [nµm]?s$/m)
-      expect(out).toMatch(/^│  └─ load-order {2,} *█+ +[\d.]+ [nµm]?s$/m)
+      expect(out).toMatch(/^│ {2}└─ load-order {2,} *█+ +[\d.]+ [nµm]?s$/m)
       expect(out).toMatch(/^└─ charge-card {2,} *█+ +[\d.]+ [nµm]?s {2}✗ error$/m)
       expect(out).toContain("http.route=/orders/:id  count=3")
       expect(out).toContain("◆ Log entry")
@@ -115,7 +119,14 @@ describe("user-tracing-sink CLI", () => {
   it.live("shows a trace once it is quiet, without waiting for exit; SIGTERM exits 0", () =>
     Effect.gen(function*() {
       const socketPath = tempSocketPath()
-      const cli = yield* startCli(["--socket", socketPath, "--routing-header", "X-User-Routing", "--quiet-period", "200"])
+      const cli = yield* startCli([
+        "--socket",
+        socketPath,
+        "--routing-header",
+        "X-User-Routing",
+        "--quiet-period",
+        "200"
+      ])
       yield* waitFor("the socket", () => isSocket(socketPath))
       yield* sendTrace(socketPath)
       yield* waitFor("the waterfall", () => cli.output.stdout.includes("charge-card"))
@@ -147,7 +158,7 @@ describe("user-tracing-sink CLI", () => {
         kind: "server",
         status: "unset",
         serviceName: "cli-test",
-        routing: '{"tenant":"acme"}',
+        routing: "{\"tenant\":\"acme\"}",
         attributes: { "http.route": "/orders/:id", count: 3 },
         events: [{ name: "Log entry", attributes: { step: "start" } }]
       })
@@ -271,7 +282,10 @@ describe("user-tracing-sink CLI: input that must not silence it", () => {
         let sent = 0
         let answered = 0
         const feeding = yield* Effect.fork(Effect.forever(Effect.suspend(() => {
-          const batch = Array.from({ length: 10 }, () => ({ traceId: growing, spanId: spanIdOf(++sent), parentSpanId: spanIdOf(0), name: "leaf" }))
+          const batch = Array.from(
+            { length: 10 },
+            () => ({ traceId: growing, spanId: spanIdOf(++sent), parentSpanId: spanIdOf(0), name: "leaf" })
+          )
           return send({ socketPath }, protobufRequest(batch)).pipe(
             Effect.andThen(() => answered++),
             Effect.ignore,
@@ -291,7 +305,9 @@ describe("user-tracing-sink CLI: input that must not silence it", () => {
         // The trace still pending at the signal is shown too.
         const after = cli.output.stdout.split("\n").filter((line) => line.startsWith(`trace ${growing}`)).length
         expect(after).toBeGreaterThan(before)
-        expect(cli.output.stderr).toMatch(/stopped: \d+ span\(s\) in \d+ request\(s\), \d+ trace\(s\) shown incomplete, \d+ span\(s\) over the per-trace cap not kept/)
+        expect(cli.output.stderr).toMatch(
+          /stopped: \d+ span\(s\) in \d+ request\(s\), \d+ trace\(s\) shown incomplete, \d+ span\(s\) over the per-trace cap not kept/
+        )
       }).pipe(Effect.scoped))
   }
 

@@ -112,7 +112,9 @@ export const startCollector = (options: CollectorOptions) =>
       const endpoint = options.endpoint ??
         (options.transport === "unix" ? Path.join(tempDirectory(), "otlp.sock") : "127.0.0.1:0")
       const args = ["-config", configFile(), "-transport", options.transport, "-endpoint", endpoint]
-      if (options.maxRequestBodySize !== undefined) args.push("-max-request-body-size", String(options.maxRequestBodySize))
+      if (options.maxRequestBodySize !== undefined) {
+        args.push("-max-request-body-size", String(options.maxRequestBodySize))
+      }
       const child = spawn(inject("collectorBinary"), args, { stdio: ["ignore", "pipe", "pipe"] })
       let stderr = ""
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
@@ -140,7 +142,9 @@ export const startCollector = (options: CollectorOptions) =>
         } else requests.push(message)
       })
       void exited.then((code) => {
-        if (!started) resume(Effect.fail(new Error(`the collector exited with ${code} before listening:\n${printable(stderr)}`)))
+        if (!started) {
+          resume(Effect.fail(new Error(`the collector exited with ${code} before listening:\n${printable(stderr)}`)))
+        }
       })
       return Effect.sync(() => child.kill("SIGKILL"))
     }),

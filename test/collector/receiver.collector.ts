@@ -20,26 +20,36 @@ import {
 import type { AttributeValue, FinishedUserSpan, UserSpan } from "../../src/UserSpan.js"
 import { counted, withPipeline } from "../utils/pipeline.js"
 import { eventually } from "../utils/receiver.js"
-import { type Collector, type CollectorSpan, readmeCollectorConfig, startCollector, tempDirectory } from "./collector.js"
+import {
+  type Collector,
+  type CollectorSpan,
+  readmeCollectorConfig,
+  startCollector,
+  tempDirectory
+} from "./collector.js"
 
 const { annotateUserSpan, currentUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing
 
 /** The README's routing header: the key its batch processor and `headers_setter` use. */
 const routingHeaderName = "x-user-routing"
-const packageVersion: string = JSON.parse(Fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
+const packageVersion: string =
+  JSON.parse(Fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
 
 const acme = RoutingMetadata.json({ tenant: "acme", region: "eu" })
 const globex = RoutingMetadata.json({ tenant: "globex" })
 /** A hand-written routing value with separators HTTP gives meaning to elsewhere: sent and kept verbatim. */
 const initech: RoutingMetadata.RoutingMetadata = {
   groupKey: () => "initech",
-  encode: () => 'tenant=initech; plan="gold, annual"; next=/a/b?c=d&e=%20'
+  encode: () => "tenant=initech; plan=\"gold, annual\"; next=/a/b?c=d&e=%20"
 }
 const inbound = Option.getOrThrow(Traceparent.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
 const inboundRandom = Option.getOrThrow(Traceparent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"))
 
 /** The live pipeline's output for a Collector: its socket, or its URL over TCP. */
-const outputFor = (collector: Collector, common?: Record<string, unknown>): UserTracingSettings.SettingsInput["output"] =>
+const outputFor = (
+  collector: Collector,
+  common?: Record<string, unknown>
+): UserTracingSettings.SettingsInput["output"] =>
   (collector.url === undefined
     ? { otlpUds: { socketPath: collector.endpoint, routingHeaderName, ...common } }
     : { otlpHttp: { url: collector.url, routingHeaderName, ...common } }) as UserTracingSettings.SettingsInput["output"]
@@ -78,16 +88,23 @@ const scenario = Effect.gen(function*() {
       strings: ["x", "y"]
     })
     yield* logUserSpan({ b: "2", a: "1" })
-    yield* Effect.exit(Effect.zipRight(capture("failing"), Effect.fail("internal detail")).pipe(
-      withUserSpan("failing", { kind: "client" })
-    ))
+    yield* Effect.exit(
+      Effect.zipRight(capture("failing"), Effect.fail("internal detail")).pipe(
+        withUserSpan("failing", { kind: "client" })
+      )
+    )
     yield* Effect.zipRight(capture("flagged"), annotateUserSpan("error", true)).pipe(
       withUserSpan("flagged", { kind: "producer", attributes: { n: 1 } })
     )
   }).pipe(withUserTrace("fresh", { routing: acme, kind: "server" }))
-  yield* Effect.zipRight(capture("continued"), capture("continued-child").pipe(withUserSpan("continued-child", { kind: "consumer" })))
+  yield* Effect.zipRight(
+    capture("continued"),
+    capture("continued-child").pipe(withUserSpan("continued-child", { kind: "consumer" }))
+  )
     .pipe(withUserTrace("continued", { routing: globex, inbound, tracestate: "vendor=x,other=y" }))
-  yield* capture("continued-random").pipe(withUserTrace("continued-random", { routing: globex, inbound: inboundRandom }))
+  yield* capture("continued-random").pipe(
+    withUserTrace("continued-random", { routing: globex, inbound: inboundRandom })
+  )
   yield* capture("other-tenant").pipe(withUserTrace("other-tenant", { routing: initech }))
   return spans
 })
@@ -136,14 +153,21 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
   expect([failing.parentSpanId, flagged.parentSpanId]).toEqual([fresh.spanId, fresh.spanId])
   expect([continued.traceId, continued.parentSpanId]).toEqual([inbound.traceId, inbound.parentId])
   expect([continuedChild.traceId, continuedChild.parentSpanId]).toEqual([inbound.traceId, continued.spanId])
-  expect([continuedRandom.traceId, continuedRandom.parentSpanId]).toEqual([inboundRandom.traceId, inboundRandom.parentId])
+  expect([continuedRandom.traceId, continuedRandom.parentSpanId]).toEqual([
+    inboundRandom.traceId,
+    inboundRandom.parentId
+  ])
   expect(otherTenant.parentSpanId).toBeUndefined()
   expect(new Set(Object.values(spans).map((span) => span.traceId)).size).toBe(4)
   // Flags: sampled 0x01, random 0x02 (a trace id made here, or inbound with it), 0x100 "is-remote
   // known", 0x200 "parent is remote".
   expect([fresh.flags, failing.flags, flagged.flags, otherTenant.flags]).toEqual([0x103, 0x103, 0x103, 0x103])
   expect([continued.flags, continuedChild.flags, continuedRandom.flags]).toEqual([0x301, 0x101, 0x303])
-  expect([continued.traceState, continuedChild.traceState, fresh.traceState]).toEqual(["vendor=x,other=y", "vendor=x,other=y", undefined])
+  expect([continued.traceState, continuedChild.traceState, fresh.traceState]).toEqual([
+    "vendor=x,other=y",
+    "vendor=x,other=y",
+    undefined
+  ])
   // Kinds.
   expect(Object.fromEntries(Object.entries(spans).map(([name, span]) => [name, span.kind]))).toEqual({
     fresh: "server",
@@ -156,7 +180,9 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
   })
   // Children run inside their parent.
   for (const child of [failing, flagged]) {
-    expect(fresh.startTimeUnixNano <= child.startTimeUnixNano && child.endTimeUnixNano <= fresh.endTimeUnixNano).toBe(true)
+    expect(fresh.startTimeUnixNano <= child.startTimeUnixNano && child.endTimeUnixNano <= fresh.endTimeUnixNano).toBe(
+      true
+    )
   }
   // Attributes of every type, in order: integers and bigints as int, others as double.
   expect(fresh.attributes).toEqual([
@@ -186,8 +212,12 @@ const expectScenario = (collector: Collector, live: Record<string, UserSpan>, t0
   })
   // One routing group per request: no request mixes tenants.
   for (const request of collector.requests) {
-    const names = request.traces.resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans.map((x: any) => x.name)))
-    expect(new Set(names.map((name: string) => scenarioTenants[name].encode()))).toEqual(new Set(request.metadata[routingHeaderName]))
+    const names = request.traces.resourceSpans.flatMap((r: any) =>
+      r.scopeSpans.flatMap((s: any) => s.spans.map((x: any) => x.name))
+    )
+    expect(new Set(names.map((name: string) => scenarioTenants[name].encode()))).toEqual(
+      new Set(request.metadata[routingHeaderName])
+    )
   }
 }
 
@@ -214,10 +244,12 @@ describe.each(["unix", "tcp"] as const)("UserTracing.layer to the Collector's OT
       ]))
       yield* exportAll(settingsFor(collector), spans)
       yield* collector.received(3)
-      expect(collector.requests.map((request) => ({
-        routing: request.metadata[routingHeaderName],
-        names: request.traces.resourceSpans[0].scopeSpans[0].spans.map((span: any) => span.name)
-      })).sort((x, y) => x.names[0].localeCompare(y.names[0]))).toEqual([
+      expect(
+        collector.requests.map((request) => ({
+          routing: request.metadata[routingHeaderName],
+          names: request.traces.resourceSpans[0].scopeSpans[0].spans.map((span: any) => span.name)
+        })).sort((x, y) => x.names[0].localeCompare(y.names[0]))
+      ).toEqual([
         { routing: [acme.encode()], names: ["a", "a2"] },
         { routing: [globex.encode()], names: ["b"] }
       ])
@@ -230,7 +262,9 @@ describe("otlpHttp with compression and static headers", () => {
       const collector = yield* startCollector({ transport: "tcp" })
       const headers = { authorization: "Bearer user-traces-token", "X-Team": "payments" }
       const t0 = yield* nowNanos
-      const [live, delta] = yield* counted(withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario))
+      const [live, delta] = yield* counted(
+        withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario)
+      )
       const t1 = yield* nowNanos
       expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
       yield* collector.received(7)
@@ -249,11 +283,13 @@ const finishedSpans = (self: Effect.Effect<unknown>) =>
 
 /** Hands `spans` to the live exporter for `settings` in one synchronous go (so one batch), then flushes and closes it. */
 const exportAll = (settings: UserTracingSettings.SettingsInput, spans: ReadonlyArray<FinishedUserSpan>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const exporter = yield* UserTraceExporter.UserTraceExporter
-    for (const span of spans) exporter.export(span)
-    yield* exporter.forceFlush
-  }).pipe(Effect.provide(OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings))))))
+  Effect.scoped(
+    Effect.gen(function*() {
+      const exporter = yield* UserTraceExporter.UserTraceExporter
+      for (const span of spans) exporter.export(span)
+      yield* exporter.forceFlush
+    }).pipe(Effect.provide(OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings)))))
+  )
 
 describe("the Collector receiver program", () => {
   it.live("exits 0 on SIGTERM and removes its socket", () =>
@@ -274,49 +310,59 @@ describe("the Collector receiver program", () => {
 })
 
 describe("a Collector restarted mid-stream", () => {
-  it.live("spans finished while it is down arrive once it is back: none lost, none twice", () =>
-    Effect.gen(function*() {
-      const socketPath = Path.join(tempDirectory(), "otlp.sock")
-      const first = yield* startCollector({ transport: "unix", endpoint: socketPath })
-      // The second Collector outlives the pipeline, so the pipeline's final flush reaches it.
-      const outer = yield* Effect.scope
-      let produced = 0
-      let stopping = false
-      const produce = Effect.gen(function*() {
-        while (!stopping) {
-          yield* Effect.void.pipe(withUserTrace(`span-${produced}`, { routing: acme }))
-          produced++
-          // Paces the stream; the checks below wait on counts, not on time.
-          yield* Effect.sleep("2 millis")
-        }
-      })
-      const [[second, down], delta] = yield* counted(withPipeline(
-        // Backoff totals at least 5 s over 8 attempts: more than the Collector is down.
-        { enabled: true, serviceName: "checkout", output: { otlpUds: { socketPath, routingHeaderName, maxAttempts: 8 } } },
-        Effect.gen(function*() {
-          const producer = yield* Effect.fork(produce)
-          yield* eventually(() => first.requests.length >= 5)
-          expect(yield* first.stop).toBe(0)
-          const down = { from: yield* nowNanos, to: 0n }
-          const producedWhileDown = produced
-          yield* eventually(() => produced >= producedWhileDown + 100)
-          down.to = yield* nowNanos
-          const second = yield* Scope.extend(startCollector({ transport: "unix", endpoint: socketPath }), outer)
-          const producedAfter = produced
-          yield* eventually(() => produced >= producedAfter + 50)
-          stopping = true
-          yield* producer.await
-          return [second, down] as const
+  it.live(
+    "spans finished while it is down arrive once it is back: none lost, none twice",
+    () =>
+      Effect.gen(function*() {
+        const socketPath = Path.join(tempDirectory(), "otlp.sock")
+        const first = yield* startCollector({ transport: "unix", endpoint: socketPath })
+        // The second Collector outlives the pipeline, so the pipeline's final flush reaches it.
+        const outer = yield* Effect.scope
+        let produced = 0
+        let stopping = false
+        const produce = Effect.gen(function*() {
+          while (!stopping) {
+            yield* Effect.void.pipe(withUserTrace(`span-${produced}`, { routing: acme }))
+            produced++
+            // Paces the stream; the checks below wait on counts, not on time.
+            yield* Effect.sleep("2 millis")
+          }
         })
-      ))
-      yield* eventually(() => first.spans().length + second.spans().length >= produced)
-      const names = [...first.spans(), ...second.spans()].map((span) => span.name)
-      expect(names).toHaveLength(produced)
-      expect(new Set(names)).toEqual(new Set(Array.from({ length: produced }, (_, i) => `span-${i}`)))
-      const endedWhileDown = second.spans().filter((span) => span.endTimeUnixNano > down.from && span.endTimeUnixNano < down.to)
-      expect(endedWhileDown.length).toBeGreaterThanOrEqual(90)
-      expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
-    }).pipe(Effect.scoped), 60_000)
+        const [[second, down], delta] = yield* counted(withPipeline(
+          // Backoff totals at least 5 s over 8 attempts: more than the Collector is down.
+          {
+            enabled: true,
+            serviceName: "checkout",
+            output: { otlpUds: { socketPath, routingHeaderName, maxAttempts: 8 } }
+          },
+          Effect.gen(function*() {
+            const producer = yield* Effect.fork(produce)
+            yield* eventually(() => first.requests.length >= 5)
+            expect(yield* first.stop).toBe(0)
+            const down = { from: yield* nowNanos, to: 0n }
+            const producedWhileDown = produced
+            yield* eventually(() => produced >= producedWhileDown + 100)
+            down.to = yield* nowNanos
+            const second = yield* Scope.extend(startCollector({ transport: "unix", endpoint: socketPath }), outer)
+            const producedAfter = produced
+            yield* eventually(() => produced >= producedAfter + 50)
+            stopping = true
+            yield* producer.await
+            return [second, down] as const
+          })
+        ))
+        yield* eventually(() => first.spans().length + second.spans().length >= produced)
+        const names = [...first.spans(), ...second.spans()].map((span) => span.name)
+        expect(names).toHaveLength(produced)
+        expect(new Set(names)).toEqual(new Set(Array.from({ length: produced }, (_, i) => `span-${i}`)))
+        const endedWhileDown = second.spans().filter((span) =>
+          span.endTimeUnixNano > down.from && span.endTimeUnixNano < down.to
+        )
+        expect(endedWhileDown.length).toBeGreaterThanOrEqual(90)
+        expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })
 
 describe("max_request_body_size", () => {
@@ -328,7 +374,9 @@ describe("max_request_body_size", () => {
       const [, delta] = yield* counted(withPipeline(
         settingsFor(collector, { maxAttempts: 1 }),
         Effect.void.pipe(withUserTrace("large", { routing: acme, attributes: large }))
-      )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))))
+      )).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
       expect(collector.requests).toHaveLength(0)
       expect(delta).toEqual({ total: 1, exported: 0, failed: 1, dropped: 0 })
       // The Collector's google.rpc.Status message, decoded, not its protobuf bytes.
@@ -349,7 +397,15 @@ describe("maxBatchBytes below the Collector's max_request_body_size", () => {
       ))
       expect(delta).toEqual({ total: 30, exported: 30, failed: 0, dropped: 0 })
       yield* collector.received(30)
-      expect(new Set(collector.spans().map((span) => span.name))).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `large-${i}`)))
+      expect(
+        new Set(
+          collector.spans().map((span) =>
+            span.name
+          )
+        )
+      ).toEqual(
+        new Set(Array.from({ length: 30 }, (_, i) => `large-${i}`))
+      )
       expect(collector.requests.length).toBeGreaterThanOrEqual(6)
       for (const request of collector.requests) {
         expect(Number(request.metadata["content-length"][0])).toBeLessThanOrEqual(200 * 1024)
@@ -369,7 +425,13 @@ const comparable = (span: {
   readonly startTimeUnixNano: bigint
   readonly endTimeUnixNano: bigint
   readonly attributes: ReadonlyArray<readonly [string, unknown]>
-  readonly events: ReadonlyArray<{ readonly name: string; readonly timeUnixNano: bigint; readonly attributes: ReadonlyArray<readonly [string, unknown]> }>
+  readonly events: ReadonlyArray<
+    {
+      readonly name: string
+      readonly timeUnixNano: bigint
+      readonly attributes: ReadonlyArray<readonly [string, unknown]>
+    }
+  >
   readonly status: string
   readonly statusMessage: string
   readonly serviceName: string | undefined
@@ -446,7 +508,9 @@ describe("cross-check: UserTraceSink and the Collector", () => {
       yield* exportAll(settingsFor(collector), spans)
       yield* exportAll(sinkSettings, spans)
       yield* collector.received(7)
-      const fromCollector = bySpanId(collector.spans()).map((span) => comparable(span, span.metadata[routingHeaderName]?.join(", ")))
+      const fromCollector = bySpanId(collector.spans()).map((span) =>
+        comparable(span, span.metadata[routingHeaderName]?.join(", "))
+      )
       const fromSink = bySpanId(yield* sink.received).map((span) => comparable(span, span.headers[routingHeaderName]))
       expect(fromCollector).toHaveLength(7)
       expect(fromCollector).toEqual(fromSink)

@@ -83,7 +83,9 @@ describe("propagation audit", () => {
   it.effect("joining a child that opened and closed a root of its own leaves the parent's span current", () =>
     Effect.gen(function*() {
       const after = yield* Effect.gen(function*() {
-        const child = yield* Effect.fork(Effect.void.pipe(withUserSpan("child-work"), withUserTrace("job", tenant("jobs"))))
+        const child = yield* Effect.fork(
+          Effect.void.pipe(withUserSpan("child-work"), withUserTrace("job", tenant("jobs")))
+        )
         yield* Fiber.join(child)
         return yield* currentName
       }).pipe(withUserTrace("request", tenant("A")))
@@ -94,7 +96,9 @@ describe("propagation audit", () => {
 
   it.effect("Effect.cachedFunction shared by tenants: the computation is in the first caller's trace only", () =>
     Effect.gen(function*() {
-      const lookup = yield* Effect.cachedFunction((key: string) => Effect.as(Effect.void.pipe(withUserSpan(`compute-${key}`)), key))
+      const lookup = yield* Effect.cachedFunction((key: string) =>
+        Effect.as(Effect.void.pipe(withUserSpan(`compute-${key}`)), key)
+      )
       for (const name of ["A", "B"]) {
         yield* lookup("shared").pipe(withUserSpan(`lookup-${name}`), withUserTrace(`root-${name}`, tenant(name)))
       }
@@ -109,11 +113,13 @@ describe("propagation audit", () => {
         const inA = yield* Deferred.make<void>()
         const inB = yield* Deferred.make<void>()
         const fork = (name: string, mine: Deferred.Deferred<void>, theirs: Deferred.Deferred<void>) =>
-          Effect.fork(Effect.gen(function*() {
-            yield* Deferred.succeed(mine, undefined)
-            yield* Deferred.await(theirs)
-            return yield* currentName
-          }).pipe(withUserSpan(name)))
+          Effect.fork(
+            Effect.gen(function*() {
+              yield* Deferred.succeed(mine, undefined)
+              yield* Deferred.await(theirs)
+              return yield* currentName
+            }).pipe(withUserSpan(name))
+          )
         const a = yield* fork("fork-a", inA, inB)
         const b = yield* fork("fork-b", inB, inA)
         yield* Deferred.await(inA)

@@ -151,7 +151,10 @@ describe("request batching across tenants", () => {
       yield* Effect.gen(function*() {
         yield* branch("A")
         yield* branch("B")
-      }).pipe(Effect.withRequestCaching(true), Effect.withRequestCache(yield* Request.makeCache({ capacity: 10, timeToLive: "1 minute" })))
+      }).pipe(
+        Effect.withRequestCaching(true),
+        Effect.withRequestCache(yield* Request.makeCache({ capacity: 10, timeToLive: "1 minute" }))
+      )
       const spans = yield* UserTracingTest.finishedSpans
       const byName = new Map(spans.map((s) => [s.name, s]))
       expect(users.seen).toHaveLength(1)
@@ -175,7 +178,10 @@ describe("request batching across tenants", () => {
         yield* Effect.scoped(withDualSpan(Effect.addFinalizer(() => users.get("x")), "adds-finalizer"))
         yield* observe
       }).pipe(withDualSpan("outer"))
-      yield* Effect.all([body], { batching: true }).pipe(withUserTrace("root-A", tenant("A")), Effect.withSpan("root-A"))
+      yield* Effect.all([body], { batching: true }).pipe(
+        withUserTrace("root-A", tenant("A")),
+        Effect.withSpan("root-A")
+      )
       // Upstream behaviour, the same in both pipelines and within one tenant's trace.
       expect(seen).toEqual([["adds-finalizer", "adds-finalizer"]])
     }).pipe(Effect.provide(UserTracingTest.layer)))
@@ -191,24 +197,36 @@ describe("shared resources built lazily inside a request", () => {
     const queue = yield* Queue.unbounded<readonly [string, Deferred.Deferred<string>]>()
     yield* Effect.forkDaemon(Effect.forever(Effect.gen(function*() {
       const batch = yield* Queue.takeBetween(queue, 1, 100)
-      yield* Effect.forEach(batch, ([id, deferred]) => Deferred.succeed(deferred, `user-${id}`), { discard: true }).pipe(
-        withUserSpan("load", { attributes: { ids: Array.from(batch, ([id]) => id).join(",") } })
-      )
+      yield* Effect.forEach(batch, ([id, deferred]) => Deferred.succeed(deferred, `user-${id}`), { discard: true })
+        .pipe(
+          withUserSpan("load", { attributes: { ids: Array.from(batch, ([id]) => id).join(",") } })
+        )
     })))
     return (id: string) =>
-      Effect.flatMap(Deferred.make<string>(), (deferred) => Effect.zipRight(Queue.offer(queue, [id, deferred]), Deferred.await(deferred)))
+      Effect.flatMap(
+        Deferred.make<string>(),
+        (deferred) => Effect.zipRight(Queue.offer(queue, [id, deferred]), Deferred.await(deferred))
+      )
   })
 
   const serveTenants = (loader: Effect.Effect<(id: string) => Effect.Effect<string>>) =>
     Effect.forEach(
       ["t0", "t1", "t2", "t3"],
       (name) =>
-        Effect.flatMap(loader, (load) => load(`${name}-id`)).pipe(withUserSpan("lookup"), withUserTrace(name, tenant(name))),
+        Effect.flatMap(loader, (load) => load(`${name}-id`)).pipe(
+          withUserSpan("lookup"),
+          withUserTrace(name, tenant(name))
+        ),
       { discard: true }
     )
 
-  const loadsByTenant = Effect.map(UserTracingTest.finishedSpans, (spans) =>
-    spans.filter((s) => s.name === "load").map((s) => [JSON.parse(s.routing.encode()).tenant, s.attributes.get("ids")]))
+  const loadsByTenant = Effect.map(
+    UserTracingTest.finishedSpans,
+    (spans) =>
+      spans.filter((s) => s.name === "load").map((
+        s
+      ) => [JSON.parse(s.routing.encode()).tenant, s.attributes.get("ids")])
+  )
 
   it.effect("built with Effect.cached inside the first request: its daemon records every later tenant's ids in that request's trace", () =>
     Effect.gen(function*() {

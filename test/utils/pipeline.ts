@@ -9,12 +9,13 @@ export const settingsFor = (
   socketPath: string,
   output?: Record<string, unknown>,
   rest?: Record<string, unknown>
-): UserTracingSettings.SettingsInput => ({
-  enabled: true,
-  serviceName: "checkout",
-  output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
-  ...rest
-}) as UserTracingSettings.SettingsInput
+): UserTracingSettings.SettingsInput =>
+  ({
+    enabled: true,
+    serviceName: "checkout",
+    output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
+    ...rest
+  }) as UserTracingSettings.SettingsInput
 
 /** Runs `self` with the live pipeline, then closes the layer (drain included). */
 export const withPipeline = <A, E>(settings: UserTracingSettings.SettingsInput, self: Effect.Effect<A, E>) =>
@@ -26,7 +27,14 @@ export const metricCounts = Effect.all({
   dropped: Metric.value(UserTracingMetrics.spansDropped),
   exported: Metric.value(UserTracingMetrics.spansExported),
   failed: Metric.value(UserTracingMetrics.spansFailed)
-}).pipe(Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count })))
+}).pipe(
+  Effect.map((m) => ({
+    total: m.total.count,
+    dropped: m.dropped.count,
+    exported: m.exported.count,
+    failed: m.failed.count
+  }))
+)
 
 /** The metric deltas while `self` ran; asserts total = exported + dropped + failed. */
 export const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>

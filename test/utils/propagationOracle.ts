@@ -173,7 +173,10 @@ const runOp = (op: Op, program: Program, joins: Array<Fiber.RuntimeFiber<void>>)
     case "step":
       return Effect.flatMap(Effect.step(runOps(op.body, program)), (result) => {
         if (Exit.isExit(result)) return Effect.asVoid(result)
-        const resume = Effect.zipRight(Effect.runRequestBlock(result.effect_instruction_i0), result.effect_instruction_i1)
+        const resume = Effect.zipRight(
+          Effect.runRequestBlock(result.effect_instruction_i0),
+          result.effect_instruction_i1
+        )
         return op.resumeInFork ? Effect.flatMap(Effect.fork(resume), Fiber.join) : resume
       })
     case "stream":
@@ -200,7 +203,9 @@ const runOp = (op: Op, program: Program, joins: Array<Fiber.RuntimeFiber<void>>)
         yield* Fiber.join(waiter)
       })
     case "pool":
-      return Effect.scoped(Effect.flatMap(Pool.make({ acquire: runOps(op.body, program), size: 1 }), (pool) => pool.get))
+      return Effect.scoped(
+        Effect.flatMap(Pool.make({ acquire: runOps(op.body, program), size: 1 }), (pool) => pool.get)
+      )
     case "layer":
       return Effect.provide(Effect.void, Layer.effectDiscard(runOps(op.body, program)))
     case "managedRuntime":

@@ -71,7 +71,11 @@ export const propagationSuite = (): void => {
 
     it.effect("inheritFiberRefs and Fiber.inheritAll follow Effect: a joined child hands back a span it changed", () =>
       oracle(Effect.gen(function*() {
-        const refs = yield* Effect.getFiberRefs.pipe(withDualSpan("snapshot"), withUserTrace("root-A", tenant("A")), Effect.withSpan("root-A"))
+        const refs = yield* Effect.getFiberRefs.pipe(
+          withDualSpan("snapshot"),
+          withUserTrace("root-A", tenant("A")),
+          Effect.withSpan("root-A")
+        )
         yield* Effect.gen(function*() {
           yield* Effect.inheritFiberRefs(refs)
           yield* withDualSpan(Effect.void, "after-inherit")
@@ -125,9 +129,10 @@ export const propagationSuite = (): void => {
           yield* Effect.sync(() => Runtime.runFork(runtime!)(withDualSpan(Effect.void, "via-runFork"))).pipe(
             Effect.flatMap(Fiber.await)
           )
-          yield* Effect.fork(Effect.setFiberRefs(refs).pipe(Effect.zipRight(withDualSpan(Effect.void, "via-refs")))).pipe(
-            Effect.flatMap(Fiber.await)
-          )
+          yield* Effect.fork(Effect.setFiberRefs(refs).pipe(Effect.zipRight(withDualSpan(Effect.void, "via-refs"))))
+            .pipe(
+              Effect.flatMap(Fiber.await)
+            )
           yield* withDualSpan(Effect.void, "own")
         }).pipe(withDualSpan("other-region"), root("root-B"))
       })).pipe(Effect.provide(UserTracingTest.layer)))
@@ -151,7 +156,9 @@ export const propagationSuite = (): void => {
           yield* Effect.promise(fire)
           // Built by its own fiber on first use: like Effect's spans, its spans have no parent here.
           const managed = ManagedRuntime.make(capturing("managed-runtime"))
-          yield* Effect.promise(() => managed.runPromise(Effect.flatMap(Callback, (callback) => Effect.promise(callback.fire))))
+          yield* Effect.promise(() =>
+            managed.runPromise(Effect.flatMap(Callback, (callback) => Effect.promise(callback.fire)))
+          )
           yield* Effect.promise(() => managed.dispose())
         }).pipe(withDualSpan("builds-managed"), root("root-B"))
       })).pipe(Effect.provide(UserTracingTest.layer)))

@@ -28,8 +28,7 @@ export type Behaviour = (n: number) =>
   | "reset"
 
 /** A temporary socket path, unique per call. */
-export const tempSocketPath = (): string =>
-  Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-")), "otlp.sock")
+export const tempSocketPath = (): string => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-")), "otlp.sock")
 
 /** A counting OTLP receiver on a Unix socket; closed with the scope. */
 export const makeReceiver = (options?: { readonly socketPath?: string; readonly behaviour?: Behaviour }) =>

@@ -55,14 +55,18 @@ export const send = (
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))
       response.on("end", () =>
-        resume(Effect.succeed({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) })))
+        resume(
+          Effect.succeed({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) })
+        ))
     })
     request.on("error", (error) => resume(Effect.fail(error)))
     if (pieces === 1) {
       request.end(bytes)
     } else {
       const size = Math.ceil(bytes.length / pieces)
-      for (let i = 0; i < bytes.length; i += size) request.write(bytes.subarray(i, i + size))
+      for (let i = 0; i < bytes.length; i += size) {
+        request.write(bytes.subarray(i, i + size))
+      }
       request.end()
     }
   })

@@ -7,7 +7,13 @@
  * `field_number << 3 | wire_type` (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
  */
 import protobuf from "protobufjs/minimal.js"
-import type { AttributeValue, FinishedUserSpan, UserSpanEvent, UserSpanKind, UserSpanLinkRecord } from "../../UserSpan.js"
+import type {
+  AttributeValue,
+  FinishedUserSpan,
+  UserSpanEvent,
+  UserSpanKind,
+  UserSpanLinkRecord
+} from "../../UserSpan.js"
 import { hexByte } from "../span/ids.js"
 import { UserSpanRecord } from "../span/record.js"
 import { libraryName, libraryVersion } from "./version.js"
@@ -192,7 +198,11 @@ const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void
     if (attributeCache.size >= MAX_CACHED_KEYS || key.length > MAX_CACHED_CHARS) {
       return writeKeyValue(w, SPAN_ATTRIBUTES, key, value)
     }
-    cached = { keyField: protobuf.Writer.create().uint32(KEY_VALUE_KEY).string(key).finish(), value: undefined, field: undefined }
+    cached = {
+      keyField: protobuf.Writer.create().uint32(KEY_VALUE_KEY).string(key).finish(),
+      value: undefined,
+      field: undefined
+    }
     attributeCache.set(key, cached)
   }
   switch (typeof value) {
@@ -227,7 +237,8 @@ const writeSpanAttribute = (w: Writer, key: string, value: AttributeValue): void
 // `forEach` with one callback made once, not `for...of` nor a closure per span: nothing is
 // allocated per attribute or per span. The callback writes to `attributesWriter`.
 let attributesWriter: Writer | undefined
-const writeAttributeEntry = (value: AttributeValue, key: string): void => writeSpanAttribute(attributesWriter!, key, value)
+const writeAttributeEntry = (value: AttributeValue, key: string): void =>
+  writeSpanAttribute(attributesWriter!, key, value)
 
 const writeSpanAttributes = (w: Writer, attributes: ReadonlyMap<string, AttributeValue>): void => {
   attributesWriter = w

@@ -1,9 +1,14 @@
-import { Clock, Deferred, Effect, Option, Queue, Scope } from "effect"
-import type { OutputCommon, Settings } from "../../UserTracingSettings.js"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
 import type { Exporter } from "../../UserTraceExporter.js"
-import { type Chunk, ExportQueue } from "./queue.js"
-import * as Metrics from "./metrics.js"
+import type { OutputCommon, Settings } from "../../UserTracingSettings.js"
 import { makeEnvelope } from "./encoding.js"
+import * as Metrics from "./metrics.js"
+import { type Chunk, ExportQueue } from "./queue.js"
 import * as OtlpRequest from "./request.js"
 import { REQUESTS_PER_WORKER, type Transport } from "./transport.js"
 
@@ -46,7 +51,11 @@ export const make = Effect.fnUntraced(function*(
     if (counters.dropped > 0) Metrics.spansDropped.unsafeUpdate(counters.dropped, [])
     if (counters.exported > 0) Metrics.spansExported.unsafeUpdate(counters.exported, [])
     if (counters.failed > 0) Metrics.spansFailed.unsafeUpdate(counters.failed, [])
-    counters.total = counters.dropped = counters.exported = counters.failed = 0
+    counters.total =
+      counters.dropped =
+      counters.exported =
+      counters.failed =
+        0
     Metrics.queueSize.unsafeUpdate(queue.queuedSpans, [])
   }
 

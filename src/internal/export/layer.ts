@@ -1,4 +1,5 @@
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { UserTraceExporter } from "../../UserTraceExporter.js"
 import { UserTracingSettings } from "../../UserTracingSettings.js"
 import { outputCommon } from "../settings/schema.js"
@@ -16,7 +17,9 @@ export const layer = Layer.scoped(
     const settings = yield* UserTracingSettings
     const output = settings.output
     if (!settings.enabled || output === undefined || settings.serviceName === undefined) return disabled
-    const [Exporter, Transport] = yield* Effect.promise(() => Promise.all([import("./exporter.js"), import("./transport.js")]))
+    const [Exporter, Transport] = yield* Effect.promise(() =>
+      Promise.all([import("./exporter.js"), import("./transport.js")])
+    )
     // Acquired first so that it is released last, after the exporter's drain.
     const transport = yield* Effect.acquireRelease(
       Effect.sync(() => Transport.make(output)),

@@ -1,11 +1,13 @@
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 const user = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "pipeline", "user") as T
 
 /** @internal */
 export const spansTotal = user(Metric.counter("tracing_spans_total", { description: "Finished user spans" }))
 /** @internal */
-export const spansDropped = user(Metric.counter("tracing_spans_dropped", { description: "User spans dropped: queue full" }))
+export const spansDropped = user(
+  Metric.counter("tracing_spans_dropped", { description: "User spans dropped: queue full" })
+)
 /** @internal */
 export const spansExported = user(Metric.counter("tracing_spans_exported", { description: "User spans exported" }))
 /** @internal */

@@ -164,7 +164,9 @@ export class ExportQueue {
    * or the writer's grown copy of it), within the bounds.
    */
   private enqueue(group: Group, open: Chunk | undefined, written: Uint8Array, start: number, size: number): void {
-    if ((this.queuedSpans + 1 > this.maxSpans || this.queuedBytes + size > this.maxBytes) && !this.makeRoom(group, size)) {
+    if (
+      (this.queuedSpans + 1 > this.maxSpans || this.queuedBytes + size > this.maxBytes) && !this.makeRoom(group, size)
+    ) {
       this.counters.dropped++
       return
     }

@@ -1,4 +1,6 @@
-import { Deferred, Duration, Effect } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { OutputCommon } from "../../UserTracingSettings.js"
 import type { Answer, ExportRequestError, Transport } from "./transport.js"
 
@@ -129,7 +131,11 @@ const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<A
       return { _tag: "Retry", delayMillis: parseRetryAfter(answer.retryAfter, Date.now()), message }
     }
     if (answer.status === 413) {
-      return done(0, spans, `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`)
+      return done(
+        0,
+        spans,
+        `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`
+      )
     }
     return done(0, spans, message)
   })
@@ -137,7 +143,9 @@ const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<A
 
 const fromError = (error: ExportRequestError, spans: number): Attempt => {
   const message = `user tracing: export of ${spans} spans failed: ${
-    error.reason === "malformed" ? `the receiver's answer could not be read: ${sanitize(error.message)}` : sanitize(error.message)
+    error.reason === "malformed"
+      ? `the receiver's answer could not be read: ${sanitize(error.message)}`
+      : sanitize(error.message)
   }`
   // A timeout or an unreadable answer may follow a receiver that has the data: not retried.
   return error.reason === "transport" ? { _tag: "Retry", delayMillis: undefined, message } : done(0, spans, message)

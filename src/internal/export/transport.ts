@@ -1,6 +1,8 @@
-import { Data, Duration, Effect } from "effect"
-import { type Dispatcher, Pool } from "undici"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Zlib from "node:zlib"
+import { type Dispatcher, Pool } from "undici"
 import type { Output } from "../../UserTracingSettings.js"
 import { outputCommon } from "../settings/schema.js"
 
@@ -58,7 +60,8 @@ const isMalformed = (error: unknown): boolean =>
   (codeOf(error) === "UND_ERR_SOCKET" && /^bad (response|upgrade)$/.test((error as Error).message))
 
 /** Certificate and TLS setup failures do not pass with a retry; neither does a request undici refuses. */
-const isRejected = (error: unknown): boolean => /^UND_ERR_INVALID_ARG$|CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/.test(codeOf(error))
+const isRejected = (error: unknown): boolean =>
+  /^UND_ERR_INVALID_ARG$|CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/.test(codeOf(error))
 
 const describe = (error: unknown): string => {
   if (!(error instanceof Error)) return String(error)
@@ -200,11 +203,16 @@ export const make = (output: Output): Transport => {
                 // undici's own timers, set to the same duration as ours: the same verdict.
                 ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
                 : new ExportRequestError({
-                  reason: status !== 0 || isMalformed(error) ? "malformed" : isRejected(error) ? "rejected" : "transport",
+                  reason: status !== 0 || isMalformed(error)
+                    ? "malformed"
+                    : isRejected(error)
+                    ? "rejected"
+                    : "transport",
                   message: describe(error)
                 })
             ))
-        }))
+        })
+      )
       return Effect.sync(() => {
         settled = true
         clearTimeout(timer)

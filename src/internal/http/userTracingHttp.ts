@@ -1,7 +1,7 @@
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -11,8 +11,8 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Traceparent from "../../Traceparent.js"
 import * as UserTracing from "../../UserTracing.js"
-import { isHeaderName } from "../shared/httpSyntax.js"
 import type { ClientOptions, MiddlewareOptions } from "../../UserTracingHttp.js"
+import { isHeaderName } from "../shared/httpSyntax.js"
 
 /** @internal */
 export const ATTR_METHOD = "http.request.method"
@@ -96,7 +96,9 @@ const makeMiddleware = (
       const traced = Effect.flatMap(Effect.exit(app), (exit) => {
         const status = HttpServerError.exitResponse(exit).status
         return Effect.as(
-          UserTracing.annotateUserSpan(status >= 500 ? { [ATTR_STATUS]: status, error: true } : { [ATTR_STATUS]: status }),
+          UserTracing.annotateUserSpan(
+            status >= 500 ? { [ATTR_STATUS]: status, error: true } : { [ATTR_STATUS]: status }
+          ),
           exit
         )
       }).pipe(UserTracing.withUserTrace(name, {

@@ -1,4 +1,13 @@
-import { Config, ConfigError, Data, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import { isHeaderName, isHeaderValue } from "../shared/httpSyntax.js"
 
@@ -53,7 +62,9 @@ const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.
   strict: true,
   decode: (input, _, ast) =>
     Option.match(
-      ((typeof input === "number" ? input >= 0 : !input.startsWith("-")) ? Duration.decodeUnknown(input) : Option.none())
+      ((typeof input === "number" ? input >= 0 : !input.startsWith("-"))
+        ? Duration.decodeUnknown(input)
+        : Option.none())
         .pipe(Option.filter((duration) => Duration.toMillis(duration) <= maxDurationMillis)),
       { onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)), onSome: ParseResult.succeed }
     ),
@@ -130,33 +141,40 @@ const outputFields = {
 }
 
 const OtlpUds = Schema.Struct({ socketPath: SocketPath, ...outputFields })
-const OtlpHttp = Schema.Struct({ url: HttpUrl, headers: Schema.optionalWith(StaticHeaders, { exact: true }), ...outputFields }).pipe(
+const OtlpHttp = Schema.Struct({
+  url: HttpUrl,
+  headers: Schema.optionalWith(StaticHeaders, { exact: true }),
+  ...outputFields
+}).pipe(
   Schema.filter((output) => {
     const repeated = Object.keys(output.headers ?? {}).find((name) =>
       name.toLowerCase() === output.routingHeaderName.toLowerCase()
     )
-    return repeated === undefined ? undefined : { path: ["headers", repeated], message: "must not repeat the routing header" }
+    return repeated === undefined
+      ? undefined
+      : { path: ["headers", repeated], message: "must not repeat the routing header" }
   })
 )
 
 type Parse<A> = (input: unknown, options?: SchemaAST.ParseOptions) => Effect.Effect<A, ParseResult.ParseIssue>
 
 /** Parses `{ otlpUds }` or `{ otlpHttp }` by its single key, so an error points into the one given. */
-const exactlyOne = <A, B>(uds: Parse<A>, http: Parse<B>) =>
-(input: unknown, options: SchemaAST.ParseOptions, ast: SchemaAST.Declaration): Effect.Effect<
-  A | B,
-  ParseResult.ParseIssue
-> => {
-  const keys = Predicate.isRecord(input) ? Object.keys(input) : []
-  switch (keys.length === 1 ? keys[0] : undefined) {
-    case "otlpUds":
-      return uds(input, options)
-    case "otlpHttp":
-      return http(input, options)
-    default:
-      return ParseResult.fail(new ParseResult.Type(ast, input, "must have exactly one of otlpUds, otlpHttp"))
+const exactlyOne =
+  <A, B>(uds: Parse<A>, http: Parse<B>) =>
+  (input: unknown, options: SchemaAST.ParseOptions, ast: SchemaAST.Declaration): Effect.Effect<
+    A | B,
+    ParseResult.ParseIssue
+  > => {
+    const keys = Predicate.isRecord(input) ? Object.keys(input) : []
+    switch (keys.length === 1 ? keys[0] : undefined) {
+      case "otlpUds":
+        return uds(input, options)
+      case "otlpHttp":
+        return http(input, options)
+      default:
+        return ParseResult.fail(new ParseResult.Type(ast, input, "must have exactly one of otlpUds, otlpHttp"))
+    }
   }
-}
 
 const Output = Schema.declare([OtlpUds, OtlpHttp], {
   decode: (uds, http) =>
@@ -223,8 +241,7 @@ const fromParseError = (error: ParseResult.ParseError): UserTracingSettingsError
 }
 
 /** @internal */
-export const decode = (input: SettingsInput) =>
-  Effect.mapError(Schema.decode(SettingsSchema)(input), fromParseError)
+export const decode = (input: SettingsInput) => Effect.mapError(Schema.decode(SettingsSchema)(input), fromParseError)
 
 const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
 

@@ -35,13 +35,15 @@ const toValue = (value: DecodedAnyValue | null | undefined): ReceivedValue => {
 const toAttributes = (kvs: ReadonlyArray<DecodedKeyValue>): ReadonlyArray<readonly [string, ReceivedValue]> =>
   kvs.map((kv) => [kv.key, toValue(kv.value)] as const)
 
-const isId = (hex: string, length: number): boolean => hex.length === length && /^[0-9a-f]+$/.test(hex) && !/^0+$/.test(hex)
+const isId = (hex: string, length: number): boolean =>
+  hex.length === length && /^[0-9a-f]+$/.test(hex) && !/^0+$/.test(hex)
 
 /** Whether the span's ids are well-formed (a 16-byte trace id, 8-byte span id, empty or 8-byte parent id). */
 const validIds = (span: DecodedSpan): boolean =>
   isId(span.traceId, 32) && isId(span.spanId, 16) && (span.parentSpanId === "" || isId(span.parentSpanId, 16))
 
-const statusOf = (code: number | undefined): ReceivedSpan["status"] => code === 1 ? "ok" : code === 2 ? "error" : "unset"
+const statusOf = (code: number | undefined): ReceivedSpan["status"] =>
+  code === 1 ? "ok" : code === 2 ? "error" : "unset"
 
 /** @internal the spans of a decoded request, and how many were rejected for bad ids */
 export const toReceivedSpans = (

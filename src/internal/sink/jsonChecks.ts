@@ -7,7 +7,8 @@ import protobuf from "protobufjs"
 
 type Json = Record<string, unknown>
 
-const isPlainObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
+const isPlainObject = (value: unknown): value is Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** @internal throws when `[`/`{` outside strings nest deeper than `max` (malformed text is `JSON.parse`'s to reject) */
 export const checkJsonDepth = (text: string, max: number): void => {

@@ -4,7 +4,8 @@
  * bounds (spans per trace, spans across traces, age), so that no input makes them grow without
  * end. Synchronous and given the time by its caller, so its rules are tested without a clock.
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { CompletedTracesOptions, IncompleteReason, ReceivedSpan, ReceivedTrace } from "../../UserTraceSink.js"
 import { isRootLike, toTrace } from "./decode.js"
 

@@ -287,10 +287,15 @@ const convertIds = (object: unknown, convert: (id: string) => unknown): unknown 
 
 /** A copy of a request object with the ids of every span and link converted by `convert`. */
 const convertRequestIds = (request: unknown, convert: (id: string) => unknown): unknown =>
-  mapField(request, "resourceSpans", (resourceSpans) =>
-    mapField(resourceSpans, "scopeSpans", (scopeSpans) =>
-      mapField(scopeSpans, "spans", (span) =>
-        mapField(convertIds(span, convert), "links", (link) => convertIds(link, convert)))))
+  mapField(
+    request,
+    "resourceSpans",
+    (resourceSpans) =>
+      mapField(resourceSpans, "scopeSpans", (scopeSpans) =>
+        mapField(scopeSpans, "spans", (span) =>
+          mapField(convertIds(span, convert), "links", (link) =>
+            convertIds(link, convert))))
+  )
 
 const base64ToHex = (id: string): string => Buffer.from(id, "base64").toString("hex")
 

@@ -3,18 +3,34 @@
  * The embedded OTLP/HTTP trace receiver behind `UserTraceSink`: a `node:http` server, the
  * request checks and decoding, and the span store and its streams (trees: `receivedSpans.ts`).
  */
-import { Clock, Data, Duration, Effect, identity, Option, PubSub, Queue, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Zlib from "node:zlib"
 import protobuf from "protobufjs/minimal.js"
-import type { CompletedTracesOptions, ListenAddress, Options, ReceivedSpan, ReceivedTrace, Service, SinkStats } from "../../UserTraceSink.js"
+import type {
+  CompletedTracesOptions,
+  ListenAddress,
+  Options,
+  ReceivedSpan,
+  ReceivedTrace,
+  Service,
+  SinkStats
+} from "../../UserTraceSink.js"
+import { toReceivedSpans, toTraces } from "./decode.js"
+import { pendingLimits, PendingTraces } from "./pending.js"
 import type { DecodedTraceRequest } from "./proto.js"
 import { decodeTraceRequest, decodeTraceRequestJsonText, encodeTraceResponse } from "./proto.js"
-import { pendingLimits, PendingTraces } from "./pending.js"
-import { toReceivedSpans, toTraces } from "./decode.js"
 
 /** @internal */
 export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
@@ -49,10 +65,12 @@ const headerString = (value: string | ReadonlyArray<string> | undefined): string
 
 // `fromEntries` defines own properties: a header named `__proto__` stays a header.
 const headersOf = (request: Http.IncomingMessage): Readonly<Record<string, string>> =>
-  Object.fromEntries(Object.entries(request.headers).flatMap(([name, value]) => {
-    const text = headerString(value)
-    return text === undefined ? [] : [[name, text]]
-  }))
+  Object.fromEntries(
+    Object.entries(request.headers).flatMap(([name, value]) => {
+      const text = headerString(value)
+      return text === undefined ? [] : [[name, text]]
+    })
+  )
 
 const formatOf = (contentType: string | undefined): Format | undefined => {
   const mediaType = (contentType ?? "").split(";")[0].trim().toLowerCase()
@@ -125,7 +143,13 @@ const makeHandler = (handlers: Handlers) => (request: Http.IncomingMessage, resp
   }
   const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
   if (encoding !== "identity" && encoding !== "" && encoding !== "gzip") {
-    return reject(415, GRPC_INVALID_ARGUMENT, `unsupported content encoding: ${shorten(encoding)} (use gzip or none)`, format, close)
+    return reject(
+      415,
+      GRPC_INVALID_ARGUMENT,
+      `unsupported content encoding: ${shorten(encoding)} (use gzip or none)`,
+      format,
+      close
+    )
   }
   const tooLarge = () =>
     reject(413, GRPC_RESOURCE_EXHAUSTED, `request body larger than ${maxBodySize} bytes`, format, close)
@@ -162,15 +186,22 @@ const makeHandler = (handlers: Handlers) => (request: Http.IncomingMessage, resp
         handlers.onSpans(spans, rejected)
         const partial = rejected === 0
           ? undefined
-          : { rejectedSpans: rejected, errorMessage: `${rejected} span(s) with an invalid trace, span or parent span id` }
+          : {
+            rejectedSpans: rejected,
+            errorMessage: `${rejected} span(s) with an invalid trace, span or parent span id`
+          }
         const body2 = format === "json"
-          ? JSON.stringify(partial === undefined ? {} : { partialSuccess: { ...partial, rejectedSpans: String(rejected) } })
+          ? JSON.stringify(
+            partial === undefined ? {} : { partialSuccess: { ...partial, rejectedSpans: String(rejected) } }
+          )
           : encodeTraceResponse(partial)
         response.writeHead(200, { "content-type": CONTENT_TYPE[format], "content-length": Buffer.byteLength(body2) })
         response.end(body2)
       },
       (error: unknown) => {
-        if (error instanceof RangeError || (error as { code?: unknown })?.code === "ERR_BUFFER_TOO_LARGE") return tooLarge()
+        if (error instanceof RangeError || (error as { code?: unknown })?.code === "ERR_BUFFER_TOO_LARGE") {
+          return tooLarge()
+        }
         reject(400, GRPC_INVALID_ARGUMENT, `invalid gzip body: ${errorMessage(error)}`, format)
       }
     )
@@ -221,13 +252,14 @@ const listen = (server: Http.Server, address: Options): Effect.Effect<void, User
       } catch (error) {
         if (!("socketPath" in address) || errorCode(error) !== "EADDRINUSE") throw error
         const path = address.socketPath
-        if (!Fs.lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`)
-        if (await socketIsLive(path)) throw new Error(`another process is listening on ${path}`)
+        if (!Fs.lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`, { cause: error })
+        if (await socketIsLive(path)) throw new Error(`another process is listening on ${path}`, { cause: error })
         Fs.unlinkSync(path)
         await listenOnce(server, address)
       }
     },
-    catch: (cause) => new UserTraceSinkError({ message: `cannot listen on ${describe(address)}: ${errorMessage(cause)}`, cause })
+    catch: (cause) =>
+      new UserTraceSinkError({ message: `cannot listen on ${describe(address)}: ${errorMessage(cause)}`, cause })
   })
 
 /** Stops accepting, lets in-flight requests finish for up to a second, then cuts what is left. */
@@ -337,13 +369,18 @@ export const make = (options: Options): Effect.Effect<Service, UserTraceSinkErro
         const pending = new PendingTraces(
           limits,
           (trace) => out.unsafeOffer(Option.some(trace)),
-          (traceId, error) => failures.push(`trace ${traceId}: its tree could not be built, shown flat: ${errorMessage(error)}`)
+          (traceId, error) =>
+            failures.push(`trace ${traceId}: its tree could not be built, shown flat: ${errorMessage(error)}`)
         )
         // What went wrong with one trace is logged, and the others go on.
         const guarded = (step: () => void) =>
           Effect.sync(step).pipe(
-            Effect.catchAllDefect((defect) => Effect.sync(() => failures.push(`pending traces: ${errorMessage(defect)}`))),
-            Effect.zipRight(Effect.suspend(() => Effect.forEach(failures.splice(0), (failure) => Effect.logWarning(failure), { discard: true })))
+            Effect.catchAllDefect((defect) =>
+              Effect.sync(() => failures.push(`pending traces: ${errorMessage(defect)}`))
+            ),
+            Effect.zipRight(Effect.suspend(() =>
+              Effect.forEach(failures.splice(0), (failure) => Effect.logWarning(failure), { discard: true })
+            ))
           )
         const flush = guarded(() => pending.flush()).pipe(Effect.ensuring(out.offer(Option.none())))
         yield* Stream.runForEachChunk(spans, (chunk) =>

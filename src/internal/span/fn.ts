@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
 import { isGeneratorFunction } from "effect/Utils"
 import type { UserSpanOptions } from "../../UserSpan.js"
@@ -32,7 +32,12 @@ const stackOf = (definition: Error, call: Error): () => string | undefined => {
 }
 
 /** The body's effect, as `Effect.fn` evaluates generator and plain bodies, then the pipeables. */
-const apply = (self: unknown, body: Function, args: Array<unknown>, pipeables: Array<Function>): Effect.Effect<unknown, unknown, unknown> => {
+const apply = (
+  self: unknown,
+  body: Function,
+  args: Array<unknown>,
+  pipeables: Array<Function>
+): Effect.Effect<unknown, unknown, unknown> => {
   let effect: Effect.Effect<unknown, unknown, unknown>
   if (isGeneratorFunction(body)) {
     effect = Effect.gen(() => body.apply(self, args))

@@ -1,11 +1,14 @@
-import { Effect, type Exit, Predicate, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
+import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { UserSpan, UserSpanOptions } from "../../UserSpan.js"
 import { effectDual } from "./dual.js"
-import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./slot.js"
 import { UserSpanRecord } from "./record.js"
 import { failedExit, inactiveSpan, makeChild, runIn } from "./regions.js"
+import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./slot.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
@@ -52,7 +55,10 @@ export const useUserSpan: {
 }
 
 /** @internal */
-export const makeUserSpanScoped = (name: string, options?: UserSpanOptions): Effect.Effect<UserSpan, never, Scope.Scope> =>
+export const makeUserSpanScoped = (
+  name: string,
+  options?: UserSpanOptions
+): Effect.Effect<UserSpan, never, Scope.Scope> =>
   Effect.acquireRelease(makeUserSpan(name, options), (span, exit) => endUserSpan(span, { exit }))
 
 /** @internal */
@@ -70,21 +76,32 @@ export const withParentUserSpan = dual<
 
 /** @internal */
 export const withUserSpanScoped = effectDual<
-  (name: string, options?: UserSpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>,
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R | Scope.Scope>
+  (
+    name: string,
+    options?: UserSpanOptions
+  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>,
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    name: string,
+    options?: UserSpanOptions
+  ) => Effect.Effect<A, E, R | Scope.Scope>
 >(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
-  Effect.flatMap(makeUserSpanScoped(name, options), (span) => withParentUserSpan(self, span)))
+  Effect.flatMap(makeUserSpanScoped(name, options), (span) => withParentUserSpan(self, span))
+)
 
 /** @internal */
 export const withUserSpanStream = dual<
   (name: string, options?: UserSpanOptions) => <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>,
   <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions) => Stream.Stream<A, E, R>
->((args) => Predicate.hasProperty(args[0], Stream.StreamTypeId), <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions) =>
-  Stream.unwrapScoped(Effect.flatMap(makeUserSpanScoped(name, options), (span) => {
-    if (span === inactiveSpan) return Effect.succeed(self)
-    // Current while the upstream produces each chunk, not while the consumer handles it.
-    return Effect.map(
-      withParentUserSpan(Stream.toPull(self), span),
-      (pull) => Stream.repeatEffectChunkOption(withParentUserSpan(pull, span))
-    )
-  })))
+>(
+  (args) => Predicate.hasProperty(args[0], Stream.StreamTypeId),
+  <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions) =>
+    Stream.unwrapScoped(Effect.flatMap(makeUserSpanScoped(name, options), (span) => {
+      if (span === inactiveSpan) return Effect.succeed(self)
+      // Current while the upstream produces each chunk, not while the consumer handles it.
+      return Effect.map(
+        withParentUserSpan(Stream.toPull(self), span),
+        (pull) => Stream.repeatEffectChunkOption(withParentUserSpan(pull, span))
+      )
+    }))
+)

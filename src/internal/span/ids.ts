@@ -81,7 +81,8 @@ export const traceIdHex = (bytes: Uint8Array): string => {
 export const spanIdHex = (idLow: number, idHigh: number): string => wordHex(idLow) + wordHex(idHigh)
 
 /** @internal the byte written as 2 hex characters at `at` */
-export const hexByte = (hex: string, at: number): number => hexDigit(hex.charCodeAt(at)) << 4 | hexDigit(hex.charCodeAt(at + 1))
+export const hexByte = (hex: string, at: number): number =>
+  hexDigit(hex.charCodeAt(at)) << 4 | hexDigit(hex.charCodeAt(at + 1))
 
 /** The little-endian word of the 4 bytes written as 8 hex characters at `at`. */
 const parseWord = (hex: string, at: number): number =>

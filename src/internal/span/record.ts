@@ -1,5 +1,5 @@
+import * as Option from "effect/Option"
 import type { RoutingMetadata } from "../../RoutingMetadata.js"
-import { Option } from "effect"
 import * as Tracestate from "../../Tracestate.js"
 import type {
   AttributeValue,

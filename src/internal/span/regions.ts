@@ -1,13 +1,16 @@
-import { Cause, Context, Effect, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberStatus from "effect/FiberStatus"
-import * as RuntimeFlags from "effect/RuntimeFlags"
 import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import * as Tracestate from "../../Tracestate.js"
 import { UserHarness } from "../../UserHarness.js"
-import type { UserTraceOptions } from "../../UserTracing.js"
 import type {
   AttributeValue,
   FinishCallback,
@@ -16,6 +19,10 @@ import type {
   UserSpanOptions,
   UserSpanStatus
 } from "../../UserSpan.js"
+import type { UserTraceOptions } from "../../UserTracing.js"
+import { effectDual } from "./dual.js"
+import { generateTraceId, spanIdWords } from "./ids.js"
+import { TraceContext, UserSpanRecord } from "./record.js"
 import {
   currentSpan,
   type CurrentSpanSlot,
@@ -30,9 +37,6 @@ import {
   spanOf,
   userTracingEnabled
 } from "./slot.js"
-import { effectDual } from "./dual.js"
-import { generateTraceId, spanIdWords } from "./ids.js"
-import { TraceContext, UserSpanRecord } from "./record.js"
 
 const SAMPLED = 0x01
 const RANDOM = 0x02
@@ -51,7 +55,7 @@ export const initSpan = (
   for (let i = 0; i < region.length; i++) span.attribute(region[i][0], region[i][1])
   if (options === undefined) return span
   if (options.attributes !== undefined) span.attributesFrom(options.attributes)
-  if (options.links !== undefined) for (const link of options.links) span.addLink(link)
+  if (options.links !== undefined) { for (const link of options.links) span.addLink(link) }
   return span
 }
 
@@ -236,7 +240,8 @@ export const withUserSpan = effectDual<
     const parent = spanOf(fiber, slot)
     if (parent === undefined) return self
     return runIn(fiber, status, slot, makeChild(parent, fiber, name, options), slot.token, self)
-  }))
+  })
+)
 
 /** @internal */
 export const withDualSpan = effectDual<
@@ -248,7 +253,9 @@ export const withDualSpan = effectDual<
   return Effect.withSpan(withUserSpan(self, name, userOptions), name, options)
 })
 
-const withCurrent = (f: (span: UserSpanRecord, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void): Effect.Effect<void> =>
+const withCurrent = (
+  f: (span: UserSpanRecord, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void
+): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     const span = currentSpan(fiber)
     if (span !== undefined) f(span, fiber)
@@ -297,7 +304,7 @@ export const addUserSpanEvent = (
 /** @internal */
 export const linkUserSpans = (links: UserSpanLink | ReadonlyArray<UserSpanLink>): Effect.Effect<void> =>
   withCurrent((span) => {
-    if (Array.isArray(links)) for (const link of links) span.addLink(link)
+    if (Array.isArray(links)) { for (const link of links) span.addLink(link) }
     else span.addLink(links as UserSpanLink)
   })
 
@@ -332,7 +339,9 @@ export const withUserTracingEnabled = dual<
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || spanOf(fiber, slot) === undefined ? region : runIn(fiber, status, slot, undefined, undefined, region)
+    return enabled || spanOf(fiber, slot) === undefined
+      ? region
+      : runIn(fiber, status, slot, undefined, undefined, region)
   }))
 
 /** @internal */

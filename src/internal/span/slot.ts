@@ -1,7 +1,12 @@
-import { Clock, Context, Effect, Equal, FiberRef, Hash } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import type * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
+import * as Hash from "effect/Hash"
 import type { AttributeValue } from "../../UserSpan.js"
 import type { UserSpanRecord } from "./record.js"
 
@@ -121,9 +126,9 @@ const currentFiberKey = "effect/FiberCurrent"
  */
 export const checkRunningFiber = (): boolean => {
   try {
-    return Effect.runSync(Effect.withFiberRuntime((fiber) =>
-      Effect.succeed((globalThis as any)[currentFiberKey] === fiber)
-    ))
+    return Effect.runSync(
+      Effect.withFiberRuntime((fiber) => Effect.succeed((globalThis as any)[currentFiberKey] === fiber))
+    )
   } catch {
     return false
   }

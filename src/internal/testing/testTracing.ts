@@ -1,9 +1,11 @@
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as UserHarness from "../../UserHarness.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
-import type { TestTrace, TestTraceOptions } from "../../UserTracingTest.js"
 import { UserTraceExporter } from "../../UserTraceExporter.js"
 import { defaultSpanLimits } from "../../UserTracingSettings.js"
+import type { TestTrace, TestTraceOptions } from "../../UserTracingTest.js"
 import { UserSpanRecord } from "../span/record.js"
 
 /** @internal the finished spans of one `TestUserTracing` layer; empty when none is provided */
@@ -45,7 +47,10 @@ const logsOf = (span: FinishedUserSpan): ReadonlyArray<readonly [string, string]
 const sequenceOf = (span: FinishedUserSpan): number => span instanceof UserSpanRecord ? span.sequence : 0
 
 /** @internal builds trees: roots are spans whose parent is not in the sink; siblings by start time */
-export const toTraces = (spans: ReadonlyArray<FinishedUserSpan>, options?: TestTraceOptions): ReadonlyArray<TestTrace> => {
+export const toTraces = (
+  spans: ReadonlyArray<FinishedUserSpan>,
+  options?: TestTraceOptions
+): ReadonlyArray<TestTrace> => {
   const byStart = spans.slice().sort((a, b) =>
     a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : sequenceOf(a) - sequenceOf(b)
   )

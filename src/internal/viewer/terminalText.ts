@@ -25,7 +25,11 @@ export const safeJson = (value: unknown): string => JSON.stringify(value).replac
  * `show()`, or, when it throws, `undefined` once `report` got one escaped line saying so: what
  * fails for one trace or span is told and skipped, never stopping the ones after it.
  */
-export const showOrReport = (what: () => string, show: () => string, report: (line: string) => void): string | undefined => {
+export const showOrReport = (
+  what: () => string,
+  show: () => string,
+  report: (line: string) => void
+): string | undefined => {
   try {
     return show()
   } catch (error) {
@@ -87,4 +91,5 @@ const valueText = (value: ReceivedValue, max: number, depth: number): string => 
 }
 
 /** @internal an attribute value for humans: strings bare unless they need quotes, ints as digits */
-export const formatValue = (value: ReceivedValue, max = 120): string => truncate(sanitize(valueText(value, max, 0)), max)
+export const formatValue = (value: ReceivedValue, max = 120): string =>
+  truncate(sanitize(valueText(value, max, 0)), max)

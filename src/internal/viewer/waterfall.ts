@@ -8,7 +8,13 @@
  * escapes included), bidirectional controls and line separators are shown escaped, never sent
  * to the terminal.
  */
-import type { IncompleteReason, ReceivedSpan, ReceivedSpanNode, ReceivedTrace, ReceivedValue } from "../../UserTraceSink.js"
+import type {
+  IncompleteReason,
+  ReceivedSpan,
+  ReceivedSpanNode,
+  ReceivedTrace,
+  ReceivedValue
+} from "../../UserTraceSink.js"
 import { formatDuration, formatValue, sanitize, truncate } from "./terminalText.js"
 
 /** @internal */
@@ -63,7 +69,9 @@ export const shownHeaders = (
     // Own headers only: not `__proto__` or `constructor` from the prototype.
     return Object.hasOwn(headers, name) ? [[name, headers[name]]] : []
   }
-  return Object.entries(headers).filter(([name]) => !standardHeaders.has(name)).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+  return Object.entries(headers).filter(([name]) => !standardHeaders.has(name)).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0
+  )
 }
 
 /**
@@ -84,7 +92,9 @@ const jsonValue = (value: ReceivedValue): unknown => {
   if (typeof value === "number") return Number.isFinite(value) ? value : String(value)
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64")
   if (Array.isArray(value)) return value.map(jsonValue)
-  return Object.fromEntries(Object.entries(value as { readonly [key: string]: ReceivedValue }).map(([k, v]) => [k, jsonValue(v)]))
+  return Object.fromEntries(
+    Object.entries(value as { readonly [key: string]: ReceivedValue }).map(([k, v]) => [k, jsonValue(v)])
+  )
 }
 
 const jsonAttributes = (attributes: ReadonlyArray<readonly [string, ReceivedValue]>): Record<string, unknown> => {
@@ -277,16 +287,18 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
   lines.push(
     title +
       c.dim(
-        `  ${firstFew(services, (name) => sanitize(truncate(name, 60)), ", ") || "(no service.name)"} · ${spans.length} span${
-          spans.length === 1 ? "" : "s"
-        } · ${formatDuration(total)}`
+        `  ${
+          firstFew(services, (name) => sanitize(truncate(name, 60)), ", ") || "(no service.name)"
+        } · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${formatDuration(total)}`
       )
   )
   if (trace.incomplete !== undefined) {
     lines.push(`  ${c.yellow(`incomplete: ${incompleteReasons[trace.incomplete]}; later spans come as another trace`)}`)
   }
   if (trace.droppedSpans !== undefined && trace.droppedSpans > 0) {
-    lines.push(`  ${c.yellow(`${trace.droppedSpans} more span(s) received and not kept (over the spans-per-trace cap)`)}`)
+    lines.push(
+      `  ${c.yellow(`${trace.droppedSpans} more span(s) received and not kept (over the spans-per-trace cap)`)}`
+    )
   }
   const headerValues = new Map<string, Set<string>>()
   for (const span of spans) {
@@ -302,7 +314,9 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       lines.push(c.dim(`  … ${headerValues.size - listed} more header(s)`))
       break
     }
-    lines.push(`  ${c.magenta(`${sanitize(truncate(name, 60))}: ${firstFew(values, (v) => sanitize(truncate(v, 200)), " | ")}`)}`)
+    lines.push(
+      `  ${c.magenta(`${sanitize(truncate(name, 60))}: ${firstFew(values, (v) => sanitize(truncate(v, 200)), " | ")}`)}`
+    )
   }
   let rootsShown = 0
   for (const root of trace.roots) {
@@ -354,9 +368,10 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
     // Bar: at least one cell, never past the end.
     const from = Math.min(column(span.startTimeUnixNano), barWidth - 1)
     const to = Math.min(barWidth, Math.max(from + 1, endColumn(span.endTimeUnixNano)))
-    const bar = " ".repeat(from) + (error ? c.red : span.kind === "server" || span.kind === "consumer" ? c.blue : c.cyan)(
-      "█".repeat(to - from)
-    ) + " ".repeat(barWidth - to)
+    const bar = " ".repeat(from) +
+      (error ? c.red : span.kind === "server" || span.kind === "consumer" ? c.blue : c.cyan)(
+        "█".repeat(to - from)
+      ) + " ".repeat(barWidth - to)
     const duration = formatDuration(span.endTimeUnixNano - span.startTimeUnixNano).padStart(durationWidth)
     const status = error
       ? "  " + c.redBold(`✗ error${span.statusMessage === "" ? "" : `: ${truncate(sanitize(span.statusMessage), 80)}`}`)
@@ -377,7 +392,9 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       for (const line of rest) lines.push(c.dim(row.detailPrefix) + "    " + c.dim(line))
     }
     for (const link of span.links) {
-      const target = `↗ link ${sanitize(link.traceId)}/${sanitize(link.spanId)}${(link.flags & 0x200) !== 0 ? " (remote)" : ""}`
+      const target = `↗ link ${sanitize(link.traceId)}/${sanitize(link.spanId)}${
+        (link.flags & 0x200) !== 0 ? " (remote)" : ""
+      }`
       const fields = link.attributes.map(([key, value]) => `${sanitize(key)}=${formatValue(value)}`)
       const [first, ...rest] = wrap([target, ...fields], detailWidth)
       lines.push(c.dim(row.detailPrefix) + "  " + c.cyan(first))

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { readFileSync } from "node:fs"
 import * as fc from "fast-check"
+import { readFileSync } from "node:fs"
 // The decoder generated from the official opentelemetry-proto files by OpenTelemetry JS: code we did not write.
 import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../../../src/index.js"
 import { encodeTraceRequest } from "../../../src/internal/export/encoding.js"
-import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "../../../src/internal/sink/proto.js"
 import { libraryName, libraryVersion } from "../../../src/internal/export/version.js"
+import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "../../../src/internal/sink/proto.js"
 import type { AttributeValue, FinishedUserSpan } from "../../../src/UserSpan.js"
 import { routing } from "../../utils/helpers.js"
 
@@ -206,7 +206,9 @@ describe("otlpProto", () => {
         defaults: true
       })
       for (const span of theirs.resourceSpans[0].scopeSpans[0].spans) {
-        for (const key of ["traceId", "spanId", "parentSpanId"]) span[key] = Buffer.from(span[key], "base64").toString("hex")
+        for (const key of ["traceId", "spanId", "parentSpanId"]) {
+          span[key] = Buffer.from(span[key], "base64").toString("hex")
+        }
       }
       // Our schema leaves out Resource.entity_refs (development status, never sent by us).
       expect(theirs.resourceSpans[0].resource.entityRefs).toEqual([])
@@ -299,9 +301,10 @@ describe("otlpProto", () => {
     })
     // The input is not modified, and bad ids or shapes throw.
     expect(json.resourceSpans[0].scopeSpans[0].spans[0].traceId).toBe("5B8EFFF798038103D269B633813FC60C")
-    expect(() => decodeTraceRequestJson({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "xyz" }] }] }] })).toThrow(
-      TypeError
-    )
+    expect(() => decodeTraceRequestJson({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "xyz" }] }] }] }))
+      .toThrow(
+        TypeError
+      )
     expect(() => decodeTraceRequestJson({ resourceSpans: 1 })).toThrow()
     expect(() => decodeTraceRequestJson("nope")).toThrow(TypeError)
   })
@@ -316,7 +319,19 @@ it("libraryVersion is package.json's version", () => {
 describe("integer attributes", () => {
   it.effect("every safe integer and 2^32 boundaries arrive as the same int64", () =>
     Effect.gen(function*() {
-      const values = [0, 1, 127, 128, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 32), Number.MAX_SAFE_INTEGER]
+      const values = [
+        0,
+        1,
+        127,
+        128,
+        2 ** 31 - 1,
+        2 ** 31,
+        2 ** 32 - 1,
+        2 ** 32,
+        -1,
+        -(2 ** 32),
+        Number.MAX_SAFE_INTEGER
+      ]
       const random = fc.sample(fc.maxSafeInteger(), { numRuns: 200, seed: 9 })
       const all = [...values, ...random]
       const [record] = yield* annotateUserSpan({ values: all }).pipe(
@@ -324,8 +339,9 @@ describe("integer attributes", () => {
         Effect.zipRight(UserTracingTest.finishedSpans),
         Effect.provide(TestUserTracing)
       )
-      const [span] = officialDecode(encodeTraceRequest({ serviceName: "ints" }, [record])).resourceSpans[0].scopeSpans[0]
-        .spans
+      const [span] =
+        officialDecode(encodeTraceRequest({ serviceName: "ints" }, [record])).resourceSpans[0].scopeSpans[0]
+          .spans
       expect(span.attributes[0].value.arrayValue.values.map((v: any) => v.intValue)).toEqual(all.map(String))
     }))
 })
@@ -342,9 +358,13 @@ describe("scalar attributes", () => {
         integers.forEach((value, i) => (attributes[`${key}-${i}`] = value))
       }
       // Twice: the second span is written with the keys already seen.
-      const records = yield* Effect.forEach([1, 2], (i) => annotateUserSpan(attributes).pipe(withUserTrace(`s${i}`, { routing })))
+      const records = yield* Effect.forEach(
+        [1, 2],
+        (i) => annotateUserSpan(attributes).pipe(withUserTrace(`s${i}`, { routing }))
+      )
         .pipe(Effect.zipRight(UserTracingTest.finishedSpans), Effect.provide(TestUserTracing))
-      const spans = officialDecode(encodeTraceRequest({ serviceName: "scalars" }, records)).resourceSpans[0].scopeSpans[0].spans
+      const spans =
+        officialDecode(encodeTraceRequest({ serviceName: "scalars" }, records)).resourceSpans[0].scopeSpans[0].spans
       for (const span of spans) {
         const decoded = Object.fromEntries(span.attributes.map((kv: any) => [kv.key, kv.value]))
         expect(Object.keys(decoded)).toEqual(Object.keys(attributes))
@@ -353,7 +373,9 @@ describe("scalar attributes", () => {
           // Written explicitly (a default value the official decoder leaves out of the object).
           expect(decoded[`${key}-false`].boolValue ?? false).toBe(false)
           integers.forEach((value, i) =>
-            expect(decoded[`${key}-${i}`]).toEqual(Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value })
+            expect(decoded[`${key}-${i}`]).toEqual(
+              Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value }
+            )
           )
         }
       }
@@ -364,13 +386,17 @@ describe("repeated attributes", () => {
   it.effect("a value equal to the last one of its key, or not, arrives as set on each span", () =>
     Effect.gen(function*() {
       const values = ["a", "a", "a", "b", "b", "a", "é", "é", "x".repeat(300), "x".repeat(300), "a"]
-      const records = yield* Effect.forEach(values, (value, i) =>
-        annotateUserSpan({ route: value, other: i % 2 === 0 ? "even" : "odd", n: i }).pipe(
-          withUserTrace(`s${i}`, { routing })
-        )).pipe(Effect.zipRight(UserTracingTest.finishedSpans), Effect.provide(TestUserTracing))
+      const records = yield* Effect.forEach(
+        values,
+        (value, i) =>
+          annotateUserSpan({ route: value, other: i % 2 === 0 ? "even" : "odd", n: i }).pipe(
+            withUserTrace(`s${i}`, { routing })
+          )
+      ).pipe(Effect.zipRight(UserTracingTest.finishedSpans), Effect.provide(TestUserTracing))
       // Twice: the second pass writes every repeated value from the cache.
       for (let pass = 0; pass < 2; pass++) {
-        const spans = officialDecode(encodeTraceRequest({ serviceName: "r" }, records)).resourceSpans[0].scopeSpans[0].spans
+        const spans =
+          officialDecode(encodeTraceRequest({ serviceName: "r" }, records)).resourceSpans[0].scopeSpans[0].spans
         expect(spans.map((s: any) => s.attributes.map((a: any) => a.value.stringValue ?? a.value.intValue))).toEqual(
           values.map((value, i) => [value, i % 2 === 0 ? "even" : "odd", String(i)])
         )

@@ -89,7 +89,10 @@ const rootSpans = (name: string, count: number) =>
 
 /** The encoded size of one root span as the flood test makes them: all of them have the same. */
 const encodedRootSize = Effect.gen(function*() {
-  const [span] = yield* Effect.void.pipe(withUserTrace("a", { routing: tenant("a") }), Effect.zipRight(UserTracingTest.finishedSpans))
+  const [span] = yield* Effect.void.pipe(
+    withUserTrace("a", { routing: tenant("a") }),
+    Effect.zipRight(UserTracingTest.finishedSpans)
+  )
   return encodeTraceRequest({ serviceName: "checkout" }, [span]).length -
     encodeTraceRequest({ serviceName: "checkout" }, []).length
 }).pipe(Effect.provide(TestUserTracing))
@@ -134,8 +137,11 @@ const floodThenOthers = (bounds: Record<string, unknown>) =>
   }).pipe(Effect.scoped)
 
 describe("fair share", () => {
-  it.live("span bound: one tenant's flood cannot push the others out", () =>
-    floodThenOthers({ maxQueueSize: 10_000 }), 60_000)
+  it.live(
+    "span bound: one tenant's flood cannot push the others out",
+    () => floodThenOthers({ maxQueueSize: 10_000 }),
+    60_000
+  )
 
   it.live("byte bound: the same, with maxQueueBytes holding 10,000 spans", () =>
     Effect.gen(function*() {
@@ -218,14 +224,19 @@ describe("batch bounds", () => {
       const [, delta] = yield* counted(withPipeline(
         settingsFor(receiver.socketPath, { maxBatchBytes }),
         Effect.gen(function*() {
-          yield* Effect.forEach(sizes, (size, i) =>
-            UserTracing.annotateUserSpan({ pad: "p".repeat(size) }).pipe(withUserTrace(`s-${i}`, { routing })), {
-            discard: true
-          })
-          // Larger than the bound on its own: three attributes of 4,000 characters.
-          yield* UserTracing.annotateUserSpan({ a: "a".repeat(4_000), b: "b".repeat(4_000), c: "c".repeat(4_000) }).pipe(
-            withUserTrace("huge", { routing })
+          yield* Effect.forEach(
+            sizes,
+            (size, i) =>
+              UserTracing.annotateUserSpan({ pad: "p".repeat(size) }).pipe(withUserTrace(`s-${i}`, { routing })),
+            {
+              discard: true
+            }
           )
+          // Larger than the bound on its own: three attributes of 4,000 characters.
+          yield* UserTracing.annotateUserSpan({ a: "a".repeat(4_000), b: "b".repeat(4_000), c: "c".repeat(4_000) })
+            .pipe(
+              withUserTrace("huge", { routing })
+            )
         })
       ))
       const requests = receiver.requests.map((r) => ({
@@ -251,7 +262,9 @@ describe("batch bounds", () => {
         Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) =>
           Effect.void.pipe(withUserTrace(`r-${i}`, { routing })), { discard: true })
       )
-      const counts = receiver.requests.map((r) => r.decoded.resourceSpans[0].scopeSpans[0].spans.length)
+      const counts = receiver.requests.map((r) =>
+        r.decoded.resourceSpans[0].scopeSpans[0].spans.length
+      )
       expect(Math.max(...counts)).toBeLessThanOrEqual(7)
       expect(counts.reduce((a, b) => a + b, 0)).toBe(100)
     }).pipe(Effect.scoped))
@@ -299,8 +312,11 @@ describe("flush and shutdown", () => {
       const receiver = yield* makeReceiver()
       const [, delta] = yield* counted(withPipeline(
         settingsFor(receiver.socketPath, { numTasks: 2 }),
-        Effect.forEach(Array.from({ length: 20_000 }, (_, i) => i), (i) =>
-          Effect.void.pipe(withUserTrace(`t${i % 20}`, { routing: tenant(`t${i % 20}`) })), { discard: true })
+        Effect.forEach(
+          Array.from({ length: 20_000 }, (_, i) => i),
+          (i) => Effect.void.pipe(withUserTrace(`t${i % 20}`, { routing: tenant(`t${i % 20}`) })),
+          { discard: true }
+        )
       ))
       for (const request of receiver.requests) {
         const names = new Set(request.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name))
@@ -336,7 +352,9 @@ describe("settings", () => {
         ))
       )
       expect(fromEnv.maxQueueBytes).toBe(1_000_000)
-      expect((fromEnv.output as { readonly otlpUds: UserTracingSettings.OtlpUdsOutput }).otlpUds.maxBatchBytes).toBe(65_536)
+      expect((fromEnv.output as { readonly otlpUds: UserTracingSettings.OtlpUdsOutput }).otlpUds.maxBatchBytes).toBe(
+        65_536
+      )
       const none = yield* Effect.flatMap(UserTracingSettings.config, UserTracingSettings.decode).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["USER_TRACING_MAX_QUEUE_BYTES", "unbounded"]])))
       )

@@ -3,9 +3,9 @@ import { Duration, Effect } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import * as Zlib from "node:zlib"
+import type { UserTracingSettings } from "../../../src/index.js"
 import { parseRetryAfter, sanitize } from "../../../src/internal/export/request.js"
 import * as Transport from "../../../src/internal/export/transport.js"
-import type { UserTracingSettings } from "../../../src/index.js"
 import { tempSocketPath } from "../../utils/receiver.js"
 
 describe("what the exporter reads from an answer", () => {
@@ -41,7 +41,10 @@ const common: UserTracingSettings.OutputCommon = {
   compression: "none"
 }
 
-const output = (socketPath: string, extra?: Partial<UserTracingSettings.OtlpUdsOutput>): UserTracingSettings.Output => ({
+const output = (
+  socketPath: string,
+  extra?: Partial<UserTracingSettings.OtlpUdsOutput>
+): UserTracingSettings.Output => ({
   otlpUds: { ...common, socketPath, ...extra }
 })
 
@@ -78,8 +81,10 @@ const readBody = (req: Http.IncomingMessage) =>
     req.on("data", (chunk: Buffer) => chunks.push(chunk)).on("end", () => done(Buffer.concat(chunks)))
   })
 
-const withTransport = <A, E, R>(settings: UserTracingSettings.Output, f: (t: Transport.Transport) => Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(Effect.sync(() => Transport.make(settings)), f, (t) => Effect.sync(t.close))
+const withTransport = <A, E, R>(
+  settings: UserTracingSettings.Output,
+  f: (t: Transport.Transport) => Effect.Effect<A, E, R>
+) => Effect.acquireUseRelease(Effect.sync(() => Transport.make(settings)), f, (t) => Effect.sync(t.close))
 
 describe("the transport (undici)", () => {
   it.live("sends Host, Content-Type, Content-Length, the routing value verbatim, and nothing of its own", () =>
@@ -89,7 +94,10 @@ describe("the transport (undici)", () => {
         seen.push({ url: req.url ?? "", headers: req.headers, body: await readBody(req) })
         res.writeHead(200, { "content-type": "application/x-protobuf" }).end()
       })
-      const answer = yield* withTransport(output(receiver.address), (t) => t.send('{"tenant":"acme"}', Buffer.from("spans")))
+      const answer = yield* withTransport(
+        output(receiver.address),
+        (t) => t.send("{\"tenant\":\"acme\"}", Buffer.from("spans"))
+      )
       expect(answer).toMatchObject({ status: 200, contentType: "application/x-protobuf", truncated: false })
       expect(seen).toHaveLength(1)
       expect(seen[0].url).toBe("/v1/traces")
@@ -98,7 +106,7 @@ describe("the transport (undici)", () => {
         host: "localhost",
         "content-type": "application/x-protobuf",
         "content-length": "5",
-        "x-user-routing": '{"tenant":"acme"}'
+        "x-user-routing": "{\"tenant\":\"acme\"}"
       })
       expect(seen[0].headers.traceparent).toBeUndefined()
       expect(seen[0].headers["content-encoding"]).toBeUndefined()
@@ -119,7 +127,10 @@ describe("the transport (undici)", () => {
           compression: "gzip"
         }
       }
-      yield* withTransport(settings, (t) => Effect.flatMap(t.prepare(Buffer.from("spans ".repeat(100))), (body) => t.send("r", body)))
+      yield* withTransport(
+        settings,
+        (t) => Effect.flatMap(t.prepare(Buffer.from("spans ".repeat(100))), (body) => t.send("r", body))
+      )
       expect(seen[0].url).toBe("/otlp/v1/traces?x=1")
       expect(seen[0].headers).toMatchObject({
         host: new URL(receiver.address).host,
@@ -137,8 +148,10 @@ describe("the transport (undici)", () => {
         await readBody(req)
         setImmediate(() => res.writeHead(200).end())
       })
-      yield* withTransport(output(receiver.address, { numTasks: 3 }), (t) =>
-        Effect.all(Array.from({ length: 30 }, () => t.send("r", Buffer.from("x"))), { concurrency: "unbounded" }))
+      yield* withTransport(
+        output(receiver.address, { numTasks: 3 }),
+        (t) => Effect.all(Array.from({ length: 30 }, () => t.send("r", Buffer.from("x"))), { concurrency: "unbounded" })
+      )
       expect(receiver.sockets.size).toBe(3 * Transport.REQUESTS_PER_WORKER)
     }).pipe(Effect.scoped))
 
@@ -161,7 +174,8 @@ describe("the transport (undici)", () => {
       const silent = yield* server(() => {})
       const started = Date.now()
       const timedOut = yield* Effect.flip(
-        withTransport(output(silent.address, { requestTimeout: Duration.millis(150) }), (t) => t.send("r", Buffer.from("x")))
+        withTransport(output(silent.address, { requestTimeout: Duration.millis(150) }), (t) =>
+          t.send("r", Buffer.from("x")))
       )
       expect(timedOut).toMatchObject({ reason: "timeout", message: "no answer within 150 ms" })
       expect(Date.now() - started).toBeLessThan(1_000)
