@@ -244,7 +244,7 @@ describe("answers that fail, bounded in time and counted", () => {
         withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing })))
       )
       const line = logs.find((l) => l.includes("500"))!
-      expect(line).toContain("\\x1b[2J")
+      expect(line).toContain("\\u001b[2J")
       expect(line).not.toMatch(/[\x00-\x1f\x7f]/)
       expect(line.length).toBeLessThan(400)
     }).pipe(Effect.scoped))
@@ -290,7 +290,7 @@ describe("OTLP partial success", () => {
       ))
       expect(delta).toEqual({ total: 3, exported: 1, dropped: 0, failed: 2 })
       expect(receiver.requests).toHaveLength(1)
-      expect(logs.join("\n")).toContain("rejected 2 of 3 spans: \\x1b[31mspans too old")
+      expect(logs.join("\n")).toContain("rejected 2 of 3 spans: \\u001b[31mspans too old")
     }).pipe(Effect.scoped))
 
   it.live("the same in OTLP/JSON; an empty partial_success is a full success", () =>

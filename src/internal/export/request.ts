@@ -2,6 +2,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { OutputCommon } from "../../UserTracingSettings.js"
+import { forLog } from "../shared/text.js"
 import type { Answer, ExportRequestError, Transport } from "./transport.js"
 
 /** @internal what became of one request's spans, and what to log about it (already sanitized) */
@@ -14,7 +15,6 @@ export interface RequestOutcome {
 const BACKOFF_BASE_MILLIS = 100
 const BACKOFF_MAX_MILLIS = 5_000
 const MAX_RETRY_AFTER_MILLIS = 60_000
-const MAX_LOGGED_CHARS = 200
 
 /** @internal `Retry-After` as delay-seconds or an HTTP date, capped at a minute */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
@@ -25,36 +25,18 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
 }
 
 /**
- * @internal
- * Text from the receiver made safe for one log line: control characters (C0, DEL, C1) and the
- * Unicode line and bidi controls escaped, so nothing in it can drive a terminal; cut to
- * `MAX_LOGGED_CHARS`.
- */
-export const sanitize = (text: string): string => {
-  // Escaped within a bounded prefix, then cut again: at most MAX_LOGGED_CHARS whatever the input.
-  const escaped = text.slice(0, MAX_LOGGED_CHARS + 1).replace(
-    /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    (char) => {
-      const code = char.charCodeAt(0)
-      return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
-    }
-  )
-  return escaped.length > MAX_LOGGED_CHARS ? `${escaped.slice(0, MAX_LOGGED_CHARS)}...` : escaped
-}
-
-/**
  * The answer's text for the log: the message of the `google.rpc.Status` an OTLP receiver answers a
  * failure with (protobuf or JSON), else the body as text.
  */
 const bodyText = (answer: Answer): Effect.Effect<string> => {
   if (answer.body.byteLength === 0) return Effect.succeed("")
-  const raw = () => `: ${sanitize(Buffer.from(answer.body).toString("utf8"))}`
+  const raw = () => `: ${forLog(Buffer.from(answer.body).toString("utf8"))}`
   const json = answer.contentType?.includes("json") === true
   if (!json && answer.contentType?.includes("protobuf") !== true) return Effect.succeed(raw())
   return Effect.promise(() => import("../sink/proto.js")).pipe(Effect.map(({ decodeStatusMessage }) => {
     try {
       const message = decodeStatusMessage(answer.body, json)
-      return message === "" ? raw() : `: ${sanitize(message)}`
+      return message === "" ? raw() : `: ${forLog(message)}`
     } catch {
       return raw()
     }
@@ -118,7 +100,7 @@ const accepted = (answer: Answer, spans: number): Effect.Effect<Attempt> => {
     return done(
       spans - rejected,
       rejected,
-      `user tracing: the receiver rejected ${rejected} of ${spans} spans${reason === "" ? "" : `: ${sanitize(reason)}`}`
+      `user tracing: the receiver rejected ${rejected} of ${spans} spans${reason === "" ? "" : `: ${forLog(reason)}`}`
     )
   }))
 }
@@ -144,8 +126,8 @@ const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<A
 const fromError = (error: ExportRequestError, spans: number): Attempt => {
   const message = `user tracing: export of ${spans} spans failed: ${
     error.reason === "malformed"
-      ? `the receiver's answer could not be read: ${sanitize(error.message)}`
-      : sanitize(error.message)
+      ? `the receiver's answer could not be read: ${forLog(error.message)}`
+      : forLog(error.message)
   }`
   // A timeout or an unreadable answer may follow a receiver that has the data: not retried.
   return error.reason === "transport" ? { _tag: "Retry", delayMillis: undefined, message } : done(0, spans, message)

@@ -6,19 +6,9 @@
  */
 import type { ReceivedValue } from "../../UserTraceSink.js"
 
-const unsafeCharacters = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-
-const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-
-/** @internal the text with control, bidi and line/paragraph separator characters escaped (`\n`, `\u001b`, ...) */
-export const sanitize = (text: string): string =>
-  text.replace(unsafeCharacters, (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : unicodeEscape(c))
-
-// What `JSON.stringify` leaves raw that a terminal acts on: DEL, C1 controls, bidi controls, U+2028/U+2029.
-const unsafeInJson = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-
-/** @internal `JSON.stringify(value)` with the characters it leaves raw that a terminal acts on as `\uXXXX`: the same JSON */
-export const safeJson = (value: unknown): string => JSON.stringify(value).replace(unsafeInJson, unicodeEscape)
+/** @internal */
+export { escapeUnsafe as sanitize, safeJson, truncate } from "../shared/text.js"
+import { escapeUnsafe as sanitize, truncate } from "../shared/text.js"
 
 /**
  * @internal
@@ -44,10 +34,6 @@ export const showOrReport = (
     return undefined
   }
 }
-
-/** @internal `text` cut to `max` characters, `…` marking the cut */
-export const truncate = (text: string, max: number): string =>
-  max <= 0 ? "" : text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text
 
 /** @internal `850 ns`, `12 µs`, `3.40 ms`, `1.25 s` */
 export const formatDuration = (nanos: bigint): string => {
