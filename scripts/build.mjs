@@ -5,6 +5,7 @@
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
+import process from "node:process"
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
 const compile = (project) => {
