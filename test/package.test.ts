@@ -142,7 +142,7 @@ describe("installed as a user installs it", () => {
           "tsc",
           "--strict",
           "--exactOptionalPropertyTypes",
-          // As \`tsc --init\` sets it, and most apps have it.
+          // As `tsc --init` sets it, and most apps have it.
           "--skipLibCheck",
           "--module",
           "nodenext",
