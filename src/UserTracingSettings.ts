@@ -114,14 +114,16 @@ export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
  */
 export const defaultMaxBatchBytes: number = internal.defaultMaxBatchBytes
 
-/**
- * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
- * starts with it.
- *
- * @since 0.1.0
- * @category errors
- */
-export { UserTracingSettingsError }
+export {
+  /**
+   * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
+   * starts with it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UserTracingSettingsError
+}
 
 /**
  * The decoded settings of the live pipeline.

@@ -8,19 +8,25 @@
  *
  * @example
  * ```ts
- * import { it } from "@effect/vitest"
  * import { Effect } from "effect"
  * import { RoutingMetadata, TestUserTracing, UserTracing, UserTracingTest } from "effect-user-tracing"
  *
- * it.live("records the tree", () =>
- *   Effect.gen(function*() {
- *     yield* Effect.sleep("1 millis").pipe(
- *       UserTracing.withUserSpan("load order"),
- *       UserTracing.withUserTrace("GET /orders/:id", { routing: RoutingMetadata.json({ tenant: "acme" }) })
- *     )
- *     const traces = yield* UserTracingTest.userTraces()
- *     // [{ name: "GET /orders/:id", attributes: [], logs: [], children: [{ name: "load order", ... }] }]
- *   }).pipe(Effect.provide(TestUserTracing)))
+ * const handled = Effect.sleep("1 millis").pipe(
+ *   UserTracing.withUserSpan("load order"),
+ *   UserTracing.withUserTrace("GET /orders/:id", { routing: RoutingMetadata.json({ tenant: "acme" }) })
+ * )
+ *
+ * // In a test: it.live("records the tree", () => ...), with the layer provided to each test.
+ * const recorded = Effect.zipRight(handled, UserTracingTest.userTraces()).pipe(Effect.provide(TestUserTracing))
+ *
+ * Effect.runPromise(recorded).then((traces) =>
+ *   assert.deepStrictEqual(traces, [{
+ *     name: "GET /orders/:id",
+ *     attributes: [],
+ *     logs: [],
+ *     children: [{ name: "load order", attributes: [], logs: [], children: [] }]
+ *   }])
+ * )
  * ```
  *
  * @since 0.1.0
@@ -71,13 +77,15 @@ export interface TestTraceOptions {
   readonly includeLinks?: boolean
 }
 
-/**
- * The in-memory sink's service (read by `finishedSpans` and `userTraces`), provided by `layer`.
- *
- * @since 0.1.0
- * @category tags
- */
-export { TestSpans } from "./internal/testing/testTracing.js"
+export {
+  /**
+   * The in-memory sink's service (read by `finishedSpans` and `userTraces`), provided by `layer`.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
+  TestSpans
+} from "./internal/testing/testTracing.js"
 
 /**
  * An active harness with an in-memory exporter; each build has its own sink, so tests that

@@ -7,13 +7,13 @@ import { docBlocks } from "./utils/docBlocks.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
-/** README.md and docs/**.md, less the generated API reference (docgen checks its examples). */
+/** README.md and docs/**.md, less the generated API reference, docs/modules (docgen checks its examples). */
 const markdownFiles = (): ReadonlyArray<string> => {
   const found = ["README.md"]
   const walk = (dir: string): void => {
     for (const entry of Fs.readdirSync(Path.join(root, dir), { withFileTypes: true })) {
       const path = Path.join(dir, entry.name)
-      if (entry.isDirectory() && path !== Path.join("docs", "api")) walk(path)
+      if (entry.isDirectory() && path !== Path.join("docs", "modules")) walk(path)
       else if (entry.isFile() && entry.name.endsWith(".md")) found.push(path)
     }
   }

@@ -35,9 +35,15 @@ export const docBlocks = (markdown: string): ReadonlyArray<DocBlock> => {
   const lines = markdown.split("\n")
   const blocks: Array<DocBlock> = []
   for (let i = 0; i < lines.length; i++) {
-    const fence = /^(\s*)(`{3,})(ts|typescript)\s*$/.exec(lines[i])
+    const fence = /^(\s*)(`{3,}|~{3,})\s*(\S*)\s*$/.exec(lines[i])
     if (fence === null) continue
-    const [, indent, ticks] = fence
+    const [, indent, ticks, language] = fence
+    if (language !== "ts" && language !== "typescript") {
+      // Another language's block (a Markdown sample included): skip to its closing fence.
+      i++
+      while (i < lines.length && !lines[i].trim().startsWith(ticks)) i++
+      continue
+    }
     const code: Array<string> = []
     let end = i + 1
     while (end < lines.length && lines[end].trim() !== ticks) {
