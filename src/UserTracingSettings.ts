@@ -51,7 +51,8 @@ export type OtlpUdsOutput = Extract<Output, { readonly otlpUds: unknown }>["otlp
 
 /**
  * OTLP/HTTP over TCP: `url` (`http:` or `https:`, verified with Node's CAs plus those in
- * `NODE_EXTRA_CA_CERTS`) and static extra `headers`.
+ * `NODE_EXTRA_CA_CERTS`; no `user:password@`, credentials go in `headers`) and static extra
+ * `headers`: each name once (case-insensitively), each value sent as its UTF-8 bytes.
  *
  * @since 0.1.0
  * @category models
@@ -69,7 +70,8 @@ export type OutputCommon = Omit<OtlpUdsOutput, "socketPath">
 /**
  * What users write: every field optional (`undefined` = absent) except `socketPath`, `url` and
  * `routingHeaderName` inside an output; durations as milliseconds or a string such as
- * `"10 seconds"`; `maxQueueSize` a number or `null`. Unknown properties are rejected.
+ * `"10 seconds"`, whole milliseconds from 1 ms to 10 minutes; `maxQueueSize` a number or `null`.
+ * Unknown properties are rejected.
  *
  * @since 0.1.0
  * @category models

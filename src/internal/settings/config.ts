@@ -34,7 +34,12 @@ interface Variable {
   readonly kind: Kind
 }
 
-/** @internal the `USER_TRACING_*` variables and the fields they set */
+/**
+ * @internal
+ * The `USER_TRACING_*` variables and the fields they set. A setting read from the environment is
+ * one row here: the reader, its errors, the unknown-name warning and the list of variables set
+ * while disabled all follow this table.
+ */
 export const variables: ReadonlyArray<Variable> = [
   { name: "USER_TRACING_ENABLED", field: "enabled", kind: "boolean" },
   { name: "USER_TRACING_SERVICE_NAME", field: "serviceName", kind: "text" },
@@ -202,7 +207,9 @@ export const interpret = (
   vars: Variables
 ): Either.Either<{ readonly input: SettingsInput; readonly settings: Settings }, EnvironmentProblem> => {
   const outputKind = outputKindOf(vars)
-  const values: Record<string, unknown> = {}
+  // Output fields apart (`output.<kind>.<name>`); the others by their dotted path.
+  const top: Record<string, unknown> = {}
+  const output: Record<string, unknown> = {}
   for (const variable of variables) {
     const text = vars.get(variable.name)
     if (text === undefined) continue
@@ -210,10 +217,16 @@ export const interpret = (
     if (Either.isLeft(parsed)) {
       return Either.left({ path: fieldOf(variable, outputKind), message: line(variable, parsed.left, text) })
     }
-    values[variable.field.split(".").at(-1)!] = parsed.right
+    const path = variable.field.split(".")
+    if (path[0] === "output") {
+      output[path[2]] = parsed.right
+    } else {
+      let target = top
+      for (const segment of path.slice(0, -1)) target = (target[segment] ??= {}) as Record<string, unknown>
+      target[path.at(-1)!] = parsed.right
+    }
   }
-  const { enabled, headers, maxQueueBytes, maxQueueSize, serviceName, shutdownTimeout, socketPath, url, ...common } =
-    values
+  const { headers, socketPath, url, ...common } = output
   if (socketPath !== undefined && url !== undefined) {
     return Either.left({
       path: "output",
@@ -239,11 +252,7 @@ export const interpret = (
     if (Either.isLeft(checked)) return Either.left(fromSchemaProblem(vars, checked.left))
   }
   const input = {
-    ...(enabled === undefined ? {} : { enabled }),
-    ...(serviceName === undefined ? {} : { serviceName }),
-    ...(maxQueueSize === undefined ? {} : { maxQueueSize }),
-    ...(maxQueueBytes === undefined ? {} : { maxQueueBytes }),
-    ...(shutdownTimeout === undefined ? {} : { shutdownTimeout }),
+    ...top,
     ...(outputKind === "otlpUds"
       ? { output: { otlpUds: { socketPath, ...common } } }
       : outputKind === "otlpHttp"
