@@ -182,6 +182,33 @@ describe("unknown USER_TRACING_* variables", () => {
       expect(warnings[20]).toBe("5 more USER_TRACING_* variables are not user tracing settings and are ignored")
     }))
 
+  it.effect("with the default provider: process.env, a name in lower case included (it is not read)", () =>
+    Effect.gen(function*() {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env.USER_TRACING_ENABLE = "true"
+          process.env.user_tracing_service_name = "checkout"
+        }),
+        () =>
+          Effect.sync(() => {
+            delete process.env.USER_TRACING_ENABLE
+            delete process.env.user_tracing_service_name
+          })
+      )
+      const { lines } = yield* logsOf(UserTracing.layerConfig())
+      const mine = lines.filter(([, message]) => /USER_TRACING_(ENABLE |SERVICE_NAME )/.test(message))
+      expect(mine).toEqual([
+        [
+          "WARN",
+          "USER_TRACING_SERVICE_NAME is set in another case and is ignored: variable names are case-sensitive"
+        ],
+        [
+          "WARN",
+          "USER_TRACING_ENABLE is not a user tracing setting and is ignored; did you mean USER_TRACING_ENABLED?"
+        ]
+      ])
+    }).pipe(Effect.scoped))
+
   it.effect("the settings layer alone warns too (and has no start-up line)", () =>
     Effect.gen(function*() {
       const { lines } = yield* logsOf(UserTracingSettings.layerConfig(), [["USER_TRACING_ENABLE", "true"]])

@@ -1,7 +1,15 @@
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import { forLog, safeJson, truncate } from "../shared/text.js"
-import { type FromEnvironment, providedNames, read, variablePrefix, type Variables, variables } from "./config.js"
+import {
+  type FromEnvironment,
+  fromVariables,
+  providedNames,
+  variablePrefix,
+  type Variables,
+  variables,
+  variablesConfig
+} from "./config.js"
 import type { Settings, SettingsInput, UserTracingSettingsError } from "./schema.js"
 
 const knownNames = variables.map((variable) => variable.name)
@@ -43,28 +51,36 @@ export const maxUnknownNamesWarned = 20
  * @internal
  * One warning for each `USER_TRACING_*` name the `ConfigProvider` holds that no setting reads, with
  * the closest known name: a typo would otherwise leave tracing off, or a setting at its default,
- * without a word.
+ * without a word. A known name the provider lists but `vars` (what was read) lacks is in another
+ * case (the environment provider lists names in upper case; they are read as written).
  */
-export const warnUnknownVariables: Effect.Effect<void> = Effect.flatMap(providedNames, (names) => {
-  const unknown = names.filter((name) => !known.has(name)).sort()
-  return Effect.zipRight(
-    Effect.forEach(
-      unknown.slice(0, maxUnknownNamesWarned),
-      (name) =>
-        Effect.logWarning(
-          `${forLog(name)} is not a user tracing setting and is ignored; did you mean ${closestName(name)}?`
-        ),
-      { discard: true }
-    ),
-    unknown.length > maxUnknownNamesWarned
-      ? Effect.logWarning(
-        `${
-          unknown.length - maxUnknownNamesWarned
-        } more ${variablePrefix}* variables are not user tracing settings and are ignored`
-      )
-      : Effect.void
-  )
-})
+export const warnUnknownVariables = (vars: Variables): Effect.Effect<void> =>
+  Effect.flatMap(providedNames, (names) => {
+    const unknown = names.filter((name) => !known.has(name)).sort()
+    const otherCase = names.filter((name) => known.has(name) && !vars.has(name)).sort()
+    return Effect.all([
+      Effect.forEach(
+        otherCase,
+        (name) => Effect.logWarning(`${name} is set in another case and is ignored: variable names are case-sensitive`),
+        { discard: true }
+      ),
+      Effect.forEach(
+        unknown.slice(0, maxUnknownNamesWarned),
+        (name) =>
+          Effect.logWarning(
+            `${forLog(name)} is not a user tracing setting and is ignored; did you mean ${closestName(name)}?`
+          ),
+        { discard: true }
+      ),
+      unknown.length > maxUnknownNamesWarned
+        ? Effect.logWarning(
+          `${
+            unknown.length - maxUnknownNamesWarned
+          } more ${variablePrefix}* variables are not user tracing settings and are ignored`
+        )
+        : Effect.void
+    ], { discard: true })
+  })
 
 /**
  * @internal
@@ -88,8 +104,9 @@ export const warnSetWhileDisabled = (vars: Variables): Effect.Effect<void> => {
  */
 export const fromEnvironment: Effect.Effect<FromEnvironment, UserTracingSettingsError | ConfigError.ConfigError> =
   Effect.gen(function*() {
-    yield* warnUnknownVariables
-    const fromEnvironment = yield* read
+    const vars = yield* variablesConfig
+    yield* warnUnknownVariables(vars)
+    const fromEnvironment = yield* fromVariables(vars)
     if (!fromEnvironment.settings.enabled) yield* warnSetWhileDisabled(fromEnvironment.variables)
     return fromEnvironment
   })

@@ -294,16 +294,12 @@ export interface FromEnvironment {
   readonly settings: Settings
 }
 
-/** @internal the settings from the variables; a bad value fails with a `UserTracingSettingsError` naming its variable */
-export const read: Effect.Effect<FromEnvironment, UserTracingSettingsError | ConfigError.ConfigError> = Effect
-  .flatMap(
-    variablesConfig,
-    (vars) =>
-      Either.match(interpret(vars), {
-        onLeft: (problem) => Effect.fail(new UserTracingSettingsError(problem)),
-        onRight: ({ input, settings }) => Effect.succeed({ variables: vars, input, settings })
-      })
-  )
+/** @internal the settings from the variables read; a bad one fails with a `UserTracingSettingsError` naming its variable */
+export const fromVariables = (vars: Variables): Effect.Effect<FromEnvironment, UserTracingSettingsError> =>
+  Either.match(interpret(vars), {
+    onLeft: (problem) => Effect.fail(new UserTracingSettingsError(problem)),
+    onRight: ({ input, settings }) => Effect.succeed({ variables: vars, input, settings })
+  })
 
 /** Enough for any environment a person wrote; a provider holding more is not read past it. */
 const maxNamesVisited = 10_000
