@@ -25,17 +25,21 @@ export const buildForest = <A, N>(items: ReadonlyArray<A>, shape: TreeShape<A, N
   const count = items.length
   const starts = items.map(shape.start)
   const ids = items.map(shape.id)
+  const parents = items.map(shape.parentId)
   // Indexes by start, then input order: the one tie-break for siblings and roots.
   const byStart = Array.from({ length: count }, (_, index) => index).sort((a, b) =>
     starts[a] < starts[b] ? -1 : starts[a] > starts[b] ? 1 : a - b
   )
-  const present = new Set(ids)
+  const rankOf = new Array<number>(count)
+  for (let rank = 0; rank < count; rank++) rankOf[byStart[rank]] = rank
+  const indexOf = new Map<string, number>()
+  for (let index = 0; index < count; index++) if (!indexOf.has(ids[index])) indexOf.set(ids[index], index)
   const children = new Map<string, Array<number>>()
   const rootRanks: Array<number> = []
   for (let rank = 0; rank < count; rank++) {
     const index = byStart[rank]
-    const parent = shape.parentId(items[index])
-    if (parent === undefined || parent === ids[index] || !present.has(parent)) {
+    const parent = parents[index]
+    if (parent === undefined || parent === ids[index] || !indexOf.has(parent)) {
       rootRanks.push(rank)
     } else {
       const siblings = children.get(parent)
@@ -60,15 +64,24 @@ export const buildForest = <A, N>(items: ReadonlyArray<A>, shape: TreeShape<A, N
     }
   }
   for (const rank of rootRanks) grow(byStart[rank])
-  // Items on a parent cycle (or under one) have no root above them: the earliest becomes one.
-  let rootsComplete = true
+  // What is left hangs from a parent cycle, with no root above it: the cycle's earliest member
+  // becomes the root, and everything under the cycle keeps its place. Each item is walked once.
+  const parentOf = (index: number): number => indexOf.get(parents[index]!)!
+  let cycles = false
   for (let rank = 0; rank < count; rank++) {
-    if (nodes[byStart[rank]] === undefined) {
-      grow(byStart[rank])
-      rootRanks.push(rank)
-      rootsComplete = false
+    let at = byStart[rank]
+    if (nodes[at] !== undefined) continue
+    const walked = new Set<number>()
+    while (!walked.has(at)) {
+      walked.add(at)
+      at = parentOf(at)
     }
+    let leader = at
+    for (let next = parentOf(at); next !== at; next = parentOf(next)) if (rankOf[next] < rankOf[leader]) leader = next
+    grow(leader)
+    rootRanks.push(rankOf[leader])
+    cycles = true
   }
-  if (!rootsComplete) rootRanks.sort((a, b) => a - b)
+  if (cycles) rootRanks.sort((a, b) => a - b)
   return rootRanks.map((rank) => nodes[byStart[rank]]!)
 }
