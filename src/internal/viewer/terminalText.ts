@@ -74,5 +74,4 @@ const valueText = (value: ReceivedValue, max: number, depth: number): string => 
 }
 
 /** @internal an attribute value for humans: strings bare unless they need quotes, ints as digits */
-export const formatValue = (value: ReceivedValue, max = 120): string =>
-  escapeAndCut(valueText(value, max, 0), max)
+export const formatValue = (value: ReceivedValue, max = 120): string => escapeAndCut(valueText(value, max, 0), max)

@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { buildForest } from "../../../src/internal/shared/tree.js"
 import { toTraces as testViews } from "../../../src/internal/testing/testTracing.js"
 import type { FinishedUserSpan } from "../../../src/UserSpan.js"
-import type { TestTrace } from "../../../src/UserTracingTest.js"
 import * as UserTraceSink from "../../../src/UserTraceSink.js"
+import type { TestTrace } from "../../../src/UserTracingTest.js"
 import { receivedSpan, spanIdOf, traceIdOf } from "../../utils/sinkClient.js"
 
 interface Item {
@@ -148,9 +148,11 @@ describe("one trace-tree builder", () => {
     const sinkShape = shape(sink[0].roots.map(function convert(node): Node {
       return { id: node.span.name, children: node.children.map(convert) }
     }))
-    const views = testViews(spans.map(([name, id, parent, start]) =>
-      finished(name, spanIdOf(id), parent === undefined ? undefined : spanIdOf(parent), start)
-    ))
+    const views = testViews(
+      spans.map(([name, id, parent, start]) =>
+        finished(name, spanIdOf(id), parent === undefined ? undefined : spanIdOf(parent), start)
+      )
+    )
     expect(sinkShape).toBe("self root (child-a (grandchild) tie-1 child-b) cycle-1 (cycle-2)")
     expect(testShape(views)).toBe(sinkShape)
   })

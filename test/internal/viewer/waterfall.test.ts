@@ -162,8 +162,10 @@ describe("viewer: a trace cut at the per-trace cap says so once", () => {
     const traceId = traceIdOf(4)
     const spans = [
       receivedSpan({ traceId, spanId: spanIdOf(0), name: "root" }),
-      ...Array.from({ length: 100 }, (_, i) =>
-        receivedSpan({ traceId, spanId: spanIdOf(100 + i), parentSpanId: spanIdOf(1), name: `orphan-${i}` })),
+      ...Array.from(
+        { length: 100 },
+        (_, i) => receivedSpan({ traceId, spanId: spanIdOf(100 + i), parentSpanId: spanIdOf(1), name: `orphan-${i}` })
+      ),
       receivedSpan({ traceId, spanId: spanIdOf(7), parentSpanId: spanIdOf(8), remoteParent: true, name: "continued" })
     ]
     const trace = { ...UserTraceSink.toTraces(spans)[0], droppedSpans: 1 }
@@ -178,8 +180,10 @@ describe("viewer: a trace cut at the per-trace cap says so once", () => {
 
   it("without a cut, missing parents are listed, a few at most", () => {
     const traceId = traceIdOf(5)
-    const spans = Array.from({ length: 20 }, (_, i) =>
-      receivedSpan({ traceId, spanId: spanIdOf(100 + i), parentSpanId: spanIdOf(1), name: `orphan-${i}` }))
+    const spans = Array.from(
+      { length: 20 },
+      (_, i) => receivedSpan({ traceId, spanId: spanIdOf(100 + i), parentSpanId: spanIdOf(1), name: `orphan-${i}` })
+    )
     const text = renderTrace(UserTraceSink.toTraces(spans)[0], { color: false, width: 120 })
     expect(text.split("\n").filter((line) => line.includes("not received"))).toHaveLength(5)
     expect(text).toContain("… 15 more root(s) whose parent is elsewhere")
