@@ -121,7 +121,7 @@ describe("one trace-tree builder", () => {
     const stack = roots.slice()
     for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
       placed++
-      stack.push(...node.children)
+      for (const child of node.children) stack.push(child)
     }
     expect(placed).toBe(count + 1)
   })
