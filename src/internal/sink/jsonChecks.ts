@@ -13,6 +13,10 @@ const isPlainObject = (value: unknown): value is Json =>
 
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 
+/** A digit, `.`, `e`, `E`, `+` or `-`: what a JSON number is made of. */
+const isNumberPart = (c: number): boolean =>
+  isDigit(c) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d
+
 /**
  * @internal
  * OTLP/JSON text made ready for `JSON.parse`, in one pass over it (no parse, no recursion): throws
@@ -37,14 +41,17 @@ export const prepareJsonText = (text: string, max: number): string => {
     } else if (c === 0x5d || c === 0x7d) {
       depth--
     } else if (c === 0x2d || isDigit(c)) {
-      // A number: digits, sign, point and exponent; only a plain integer literal is quoted.
+      // A number: digits, sign, point and exponent; only a plain integer literal of more digits
+      // than a double holds exactly (16 or more) can be outside the safe range.
       let end = i + 1
-      while (end < text.length && /[0-9.eE+-]/.test(text[end])) end++
-      const literal = text.slice(i, end)
-      if (/^-?(?:0|[1-9]\d*)$/.test(literal) && !Number.isSafeInteger(Number(literal))) {
-        out ??= []
-        out.push(text.slice(copied, i), `"${literal}"`)
-        copied = end
+      while (end < text.length && isNumberPart(text.charCodeAt(end))) end++
+      if (end - i >= 16) {
+        const literal = text.slice(i, end)
+        if (/^-?(?:0|[1-9]\d*)$/.test(literal) && !Number.isSafeInteger(Number(literal))) {
+          out ??= []
+          out.push(text.slice(copied, i), `"${literal}"`)
+          copied = end
+        }
       }
       i = end - 1
     }
