@@ -22,7 +22,10 @@ import * as pendingTraces from "./internal/sink/pending.js"
 import * as internal from "./internal/sink/server.js"
 import type { UserTraceSinkError } from "./internal/sink/server.js"
 
-/** Where the sink listens: a Unix socket path, or a TCP port (`0` picks a free one) and host (default `127.0.0.1`). */
+/**
+ * Where the sink listens: a Unix socket path (at most 107 bytes, which the kernel keeps whole), or a
+ * TCP port (`0` picks a free one) and host (non-empty; default `127.0.0.1`, this machine only).
+ */
 export type Address =
   | { readonly socketPath: string }
   | { readonly port: number; readonly host?: string | undefined }
@@ -172,8 +175,9 @@ export interface CompletedTracesOptions {
    */
   readonly maxTraceAge?: Duration.DurationInput | undefined
   /**
-   * Spans kept per pending trace; the ones past it are counted in the trace's `droppedSpans`.
-   * A positive integer; default 10,000 (`defaultMaxSpansPerTrace`).
+   * Spans kept per pending trace; the ones past it are counted in the trace's `droppedSpans`,
+   * except its first root (no parent, or a remote one), which takes the place of a span no kept
+   * span names as its parent. A positive integer; default 10,000 (`defaultMaxSpansPerTrace`).
    */
   readonly maxSpansPerTrace?: number | undefined
   /**
@@ -232,7 +236,8 @@ export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSin
 /**
  * Starts a sink for the scope: closing the scope stops the server (in-flight requests get a moment
  * to finish), ends the streams, and removes the socket file. A stale socket file left by a dead
- * process is replaced; a live one, or a path that is not a socket, fails.
+ * process is replaced; a live one, or a path that is not a socket, fails; so does an address it
+ * must not listen on (a socket path longer than 107 bytes, an empty host), before it tries.
  */
 export const make: (options: Options) => Effect.Effect<Service, UserTraceSinkError, Scope.Scope> = internal.make
 
