@@ -23,7 +23,8 @@ import * as internal from "./internal/sink/server.js"
 import type { UserTraceSinkError } from "./internal/sink/server.js"
 
 /**
- * Where the sink listens: a Unix socket path, or a TCP port (`0` picks a free one) and host (default `127.0.0.1`).
+ * Where the sink listens: a Unix socket path (at most 107 bytes, which the kernel keeps whole), or a
+ * TCP port (`0` picks a free one) and host (non-empty; default `127.0.0.1`, this machine only).
  *
  * @since 0.1.0
  * @category models
@@ -232,8 +233,9 @@ export interface CompletedTracesOptions {
    */
   readonly maxTraceAge?: Duration.DurationInput | undefined
   /**
-   * Spans kept per pending trace; the ones past it are counted in the trace's `droppedSpans`.
-   * A positive integer; default 10,000 (`defaultMaxSpansPerTrace`).
+   * Spans kept per pending trace; the ones past it are counted in the trace's `droppedSpans`,
+   * except its first root (no parent, or a remote one), which takes the place of a span no kept
+   * span names as its parent. A positive integer; default 10,000 (`defaultMaxSpansPerTrace`).
    */
   readonly maxSpansPerTrace?: number | undefined
   /**
@@ -314,7 +316,8 @@ export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSin
 /**
  * Starts a sink for the scope: closing the scope stops the server (in-flight requests get a moment
  * to finish), ends the streams, and removes the socket file. A stale socket file left by a dead
- * process is replaced; a live one, or a path that is not a socket, fails.
+ * process is replaced; a live one, or a path that is not a socket, fails; so does an address it
+ * must not listen on (a socket path longer than 107 bytes, an empty host), before it tries.
  *
  * @since 0.1.0
  * @category constructors

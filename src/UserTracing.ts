@@ -375,7 +375,8 @@ export const forceFlush: Effect.Effect<void> = internal.forceFlush
 
 /**
  * The live pipeline from settings: settings >> OTLP exporter >> harness. Bad settings fail the
- * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue.
+ * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue. When it
+ * starts, it logs one info line: enabled (service, output, routing header) or disabled and why.
  *
  * @since 0.1.0
  * @category layers
@@ -385,7 +386,11 @@ export const layer: (
 ) => Layer.Layer<UserHarness.UserHarness, UserTracingSettings.UserTracingSettingsError> = layers.layer
 
 /**
- * The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables).
+ * The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables,
+ * through the current `ConfigProvider`), and the start-up line of `layer`. From the variables, a
+ * bad value fails with a `UserTracingSettingsError` naming the variable, and a warning is logged
+ * for each `USER_TRACING_*` name that is not a setting (with the closest one) and for variables
+ * set while `USER_TRACING_ENABLED` is not.
  *
  * @since 0.1.0
  * @category layers

@@ -10,6 +10,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
+import * as announce from "./internal/settings/announce.js"
+import * as internalConfig from "./internal/settings/config.js"
 import * as internal from "./internal/settings/schema.js"
 import { UserTracingSettingsError } from "./internal/settings/schema.js"
 
@@ -49,7 +51,8 @@ export type OtlpUdsOutput = Extract<Output, { readonly otlpUds: unknown }>["otlp
 
 /**
  * OTLP/HTTP over TCP: `url` (`http:` or `https:`, verified with Node's CAs plus those in
- * `NODE_EXTRA_CA_CERTS`) and static extra `headers`.
+ * `NODE_EXTRA_CA_CERTS`; no `user:password@`, credentials go in `headers`) and static extra
+ * `headers`: each name once (case-insensitively), each value sent as its UTF-8 bytes.
  *
  * @since 0.1.0
  * @category models
@@ -67,7 +70,8 @@ export type OutputCommon = Omit<OtlpUdsOutput, "socketPath">
 /**
  * What users write: every field optional (`undefined` = absent) except `socketPath`, `url` and
  * `routingHeaderName` inside an output; durations as milliseconds or a string such as
- * `"10 seconds"`; `maxQueueSize` a number or `null`. Unknown properties are rejected.
+ * `"10 seconds"`, whole milliseconds from 1 ms to 10 minutes; `maxQueueSize` a number or `null`.
+ * Unknown properties are rejected.
  *
  * @since 0.1.0
  * @category models
@@ -116,8 +120,11 @@ export const defaultMaxBatchBytes: number = internal.defaultMaxBatchBytes
 
 export {
   /**
-   * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
-   * starts with it.
+   * Bad settings. `path` is the dotted field path (e.g. `output.otlpUds.socketPath`; `output.*.numTasks`
+   * for an output variable set while no output is chosen). `message` is one line naming what the user
+   * set: the field path for settings given in code (`output.otlpUds.socketPath must be a non-empty
+   * string`), the environment variable for settings read from it (`USER_TRACING_SOCKET_PATH or
+   * USER_TRACING_URL is required when USER_TRACING_ENABLED=true`). Its `stack` is that line alone.
    *
    * @since 0.1.0
    * @category errors
@@ -154,29 +161,41 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
   Layer.effect(UserTracingSettings, decode(input))
 
 /**
- * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED`, `USER_TRACING_SERVICE_NAME`,
- * `USER_TRACING_MAX_QUEUE_SIZE` and `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED` (`true`/`false`, `yes`/`no`,
+ * `on`/`off`, `1`/`0`), `USER_TRACING_SERVICE_NAME`, `USER_TRACING_MAX_QUEUE_SIZE` and
+ * `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
  * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
- * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_NUM_TASKS`,
- * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
- * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or `"10 seconds"`). Unset variables are absent,
- * so with none set the settings decode as disabled. Output variables without an output are ignored.
- * `USER_TRACING_HEADERS` (`k=v,k2=v2`, values percent-decoded, with `USER_TRACING_URL` only) and
- * `USER_TRACING_COMPRESSION` (`none` or `gzip`) complete the output. A number that is not one
- * fails with `UserTracingSettingsError`, naming the field.
+ * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_HEADERS` (`k=v,k2=v2`,
+ * values percent-decoded as UTF-8, with `USER_TRACING_URL` only), `USER_TRACING_COMPRESSION`
+ * (`none` or `gzip`), `USER_TRACING_NUM_TASKS`, `USER_TRACING_MAX_BATCH_SIZE`,
+ * `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_MAX_ATTEMPTS`, `USER_TRACING_REQUEST_TIMEOUT` and
+ * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or a duration such as `10 seconds`). Numbers are
+ * decimal digits only. Unset variables are absent, so with none set the settings decode as
+ * disabled. Every variable set is checked, even one no output uses; the first bad one fails with
+ * `ConfigError.InvalidData` whose message names the variable.
  *
  * @since 0.1.0
  * @category config
  */
-export const config: Config.Config<SettingsInput> = internal.config
+export const config: Config.Config<SettingsInput> = internalConfig.config
 
 /**
- * Provides `UserTracingSettings` read from `config` (default: `config`) and decoded like `layer`.
+ * Provides `UserTracingSettings` read from `config` and decoded like `layer`. With the default
+ * (`config`), the `USER_TRACING_*` variables are read through the current `ConfigProvider`, a bad
+ * one fails with a `UserTracingSettingsError` naming the variable, and warnings are logged for
+ * each `USER_TRACING_*` name the provider holds that is not a setting (with the closest one) and
+ * for variables set while `USER_TRACING_ENABLED` is not. With another `Config`, errors name the
+ * field path and nothing is logged.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config<SettingsInput> = internal.config
+  config: Config.Config<SettingsInput> = internalConfig.config
 ): Layer.Layer<UserTracingSettings, UserTracingSettingsError | ConfigError.ConfigError> =>
-  Layer.effect(UserTracingSettings, Effect.flatMap(config, decode))
+  Layer.effect(
+    UserTracingSettings,
+    config === internalConfig.config
+      ? Effect.map(announce.fromEnvironment, ({ settings }) => settings)
+      : Effect.flatMap(config, decode)
+  )

@@ -7,6 +7,8 @@ import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } fro
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Zlib from "node:zlib"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import protobuf from "protobufjs"
@@ -419,6 +421,37 @@ describe("UserTraceSink: lifecycle", () => {
       const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ socketPath })))
       expect(error.message).toContain("is not a socket")
       expect(Fs.readFileSync(socketPath, "utf8")).toBe("not a socket")
+    }))
+
+  it.live("an address it must not listen on fails before it tries: an empty host, a socket path the kernel would cut", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-"))
+      // 107 bytes fit `sun_path` with its NUL; 108 would be cut (multi-byte characters count as their bytes).
+      const pathOf = (bytes: number) => {
+        const name = "é".repeat(Math.floor((bytes - dir.length - 1) / 2)) + "x".repeat((bytes - dir.length - 1) % 2)
+        return Path.join(dir, name)
+      }
+      expect(Buffer.byteLength(pathOf(107))).toBe(107)
+      for (const bytes of [108, 200]) {
+        const socketPath = pathOf(bytes)
+        const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ socketPath })))
+        expect(error._tag).toBe("UserTraceSinkError")
+        expect(error.message).toBe(
+          `socketPath must be at most 107 bytes (the kernel cuts a longer Unix socket path); this one has ${bytes}`
+        )
+      }
+      for (const host of ["", " "]) {
+        const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ port: 0, host })))
+        expect(error.message).toMatch(/^host must be a non-empty address \(default 127\.0\.0\.1/)
+      }
+      // Nothing was bound, cut or left behind; the longest path that fits works and is removed at close.
+      expect(Fs.readdirSync(dir)).toEqual([])
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sink = yield* UserTraceSink.make({ socketPath: pathOf(107) })
+        expect((yield* send(targetOf(sink), protobufBody(yield* simpleTrace))).status).toBe(200)
+        expect(Fs.readdirSync(dir)).toHaveLength(1)
+      }))
+      expect(Fs.readdirSync(dir)).toEqual([])
     }))
 
   it.live("completedTraces: a trace is emitted after a quiet period once its root arrived; pending ones at close", () =>

@@ -3,6 +3,8 @@ import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../../src/index.js"
 import { encodeTraceRequest } from "../../src/internal/export/encoding.js"
@@ -18,11 +20,12 @@ const inboundTraceId = "0af7651916cd43dd8448eb211c80319c"
 const inbound = Option.getOrThrow(Traceparent.parse(`00-${inboundTraceId}-b7ad6b7169203331-01`))
 
 /** The CLI as a subprocess (`node --import tsx`), its output so far, and its exit. */
-const startCli = (args: ReadonlyArray<string>) =>
+const startCli = (args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const env: Record<string, string | undefined> = { ...process.env }
       for (const name of Object.keys(env)) if (name.startsWith("USER_TRACING_")) delete env[name]
+      Object.assign(env, extraEnv)
       const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "src/bin/userTracingSink.ts", ...args], {
         cwd: root,
         env,
@@ -233,11 +236,112 @@ describe("user-tracing-sink CLI", () => {
       expect(badPort.output.stderr).toContain("--port must be an integer from 0 to 65535")
     }).pipe(Effect.scoped))
 
+  it.live("an empty --host, and a socket path the kernel would cut, are usage errors: nothing bound or left", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-"))
+      const long = Path.join(dir, "s".repeat(200 - dir.length - 1))
+      const [emptyHost, longSocket, longFromEnv, fits] = yield* Effect.all([
+        startCli(["--port", "0", "--host", ""]),
+        startCli(["--socket", long]),
+        startCli([], { USER_TRACING_SOCKET_PATH: long }),
+        startCli(["--socket", Path.join(dir, "s".repeat(107 - dir.length - 1))])
+      ])
+      const exits = yield* Effect.all([emptyHost.exited, longSocket.exited, longFromEnv.exited], {
+        concurrency: "unbounded"
+      })
+      expect(exits.map((exit) => exit.code)).toEqual([2, 2, 2])
+      expect(emptyHost.output.stderr).toContain("--host must be a non-empty address (default 127.0.0.1")
+      expect(emptyHost.output.stderr).not.toContain("listening")
+      const tooLong = "must be at most 107 bytes (the kernel cuts a longer Unix socket path); this one has 200"
+      expect(longSocket.output.stderr).toContain(`--socket ${tooLong}`)
+      expect(longFromEnv.output.stderr).toContain(`USER_TRACING_SOCKET_PATH ${tooLong}`)
+      // A path of 107 bytes is whole: listened on, then removed at exit.
+      yield* waitFor("the socket", () => fits.output.stderr.includes("listening"))
+      expect(Fs.readdirSync(dir)).toEqual(["s".repeat(107 - dir.length - 1)])
+      expect(yield* stop(fits, "SIGINT")).toEqual({ code: 0, signal: null })
+      expect(Fs.readdirSync(dir)).toEqual([])
+    }).pipe(Effect.scoped))
+
   it.live("a socket path it cannot listen on exits 1 with a message", () =>
     Effect.gen(function*() {
       const cli = yield* startCli(["--socket", "/nonexistent-dir/x.sock"])
       expect((yield* cli.exited).code).toBe(1)
       expect(cli.output.stderr).toContain("cannot listen on unix socket /nonexistent-dir/x.sock")
+    }).pipe(Effect.scoped))
+})
+
+describe("user-tracing-sink CLI: what it prints from the wire", () => {
+  it.live("credentials redacted, invisible characters escaped, 64-bit values exact: in the waterfall and --json", () =>
+    Effect.gen(function*() {
+      const [waterfallSocket, jsonSocket] = [tempSocketPath(), tempSocketPath()]
+      const waterfall = yield* startCli(["--socket", waterfallSocket, "--quiet-period", "100"])
+      const json = yield* startCli(["--socket", jsonSocket, "--json"])
+      yield* waitFor("the sockets", () => isSocket(waterfallSocket) && isSocket(jsonSocket))
+      const hidden = "pay\u200bme\ufeff\u{e0041}\u202e"
+      const traceId = traceIdOf(400)
+      const body = JSON.stringify({
+        resourceSpans: [{
+          resource: { attributes: [{ key: "service.name", value: { stringValue: `svc${hidden}` } }] },
+          scopeSpans: [{
+            spans: [{
+              traceId,
+              spanId: spanIdOf(0),
+              name: hidden,
+              startTimeUnixNano: "18446744073709551610",
+              endTimeUnixNano: "18446744073709551615",
+              attributes: [
+                { key: "min", value: { intValue: "-9223372036854775808" } },
+                { key: "max", value: { intValue: "9223372036854775807" } },
+                { key: hidden, value: { stringValue: hidden } }
+              ],
+              events: [{ name: hidden, timeUnixNano: "18446744073709551612" }],
+              status: { code: 2, message: hidden }
+            }]
+          }]
+        }]
+      })
+      const headers = {
+        "content-type": "application/json",
+        "x-user-routing": "acme",
+        "x-api-key": "APIKEY-SECRET",
+        authorization: "Bearer TOKEN-SECRET"
+      }
+      for (const socketPath of [waterfallSocket, jsonSocket]) {
+        expect((yield* send({ socketPath }, body, { headers })).status).toBe(200)
+      }
+      yield* waitFor("the waterfall", () => waterfall.output.stdout.includes(`trace ${traceId}`))
+      yield* waitFor("the JSON line", () => json.output.stdout.includes("\n"))
+      expect(yield* stop(waterfall, "SIGINT")).toEqual({ code: 0, signal: null })
+      expect(yield* stop(json, "SIGINT")).toEqual({ code: 0, signal: null })
+      const escaped = "pay\\u200bme\\ufeff\\u{e0041}\\u202e"
+      for (const out of [waterfall.output.stdout, json.output.stdout]) {
+        expect(out).not.toMatch(/SECRET|\p{Cf}/u)
+      }
+      const text = waterfall.output.stdout
+      expect(text).toContain(`svc${escaped}`)
+      expect(text).toContain("x-api-key: <redacted, 13 bytes>")
+      expect(text).toContain("authorization: <redacted, 19 bytes>")
+      expect(text).toContain("x-user-routing: acme")
+      expect(text).toContain(`✗ error: ${escaped}`)
+      expect(text).toContain("min=-9223372036854775808  max=9223372036854775807")
+      expect(text).toMatch(/ 5 ns {2}✗ error/)
+      expect(text).toContain(`◆ ${escaped} +2 ns`)
+      const span = JSON.parse(json.output.stdout.trim())
+      expect(span).toMatchObject({
+        name: hidden,
+        serviceName: `svc${hidden}`,
+        startTimeUnixNano: "18446744073709551610",
+        endTimeUnixNano: "18446744073709551615",
+        durationNanos: "5",
+        attributes: { min: "-9223372036854775808", max: "9223372036854775807", [hidden]: hidden },
+        events: [{ name: hidden, timeUnixNano: "18446744073709551612" }],
+        routing: "acme",
+        headers: {
+          "x-user-routing": "acme",
+          "x-api-key": "<redacted, 13 bytes>",
+          authorization: "<redacted, 19 bytes>"
+        }
+      })
     }).pipe(Effect.scoped))
 })
 

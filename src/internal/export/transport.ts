@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Zlib from "node:zlib"
 import { type Dispatcher, Pool } from "undici"
 import type { Output } from "../../UserTracingSettings.js"
-import { outputCommon } from "../settings/schema.js"
+import { headerValueOnWire, outputCommon } from "../settings/schema.js"
 
 /** @internal why one export request got no usable answer */
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
@@ -129,7 +129,7 @@ export const make = (output: Output): Transport => {
     const url = new URL(output.otlpHttp.url)
     pool = new Pool(url.origin, options)
     path = `${url.pathname}${url.search}`
-    Object.assign(headers, output.otlpHttp.headers)
+    for (const [name, value] of Object.entries(output.otlpHttp.headers ?? {})) headers[name] = headerValueOnWire(value)
   }
   const compressed = common.compression === "gzip"
   if (compressed) headers["content-encoding"] = "gzip"

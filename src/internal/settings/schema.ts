@@ -1,5 +1,3 @@
-import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,13 +7,32 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
-import { isHeaderName, isHeaderValue } from "../shared/httpSyntax.js"
+import { isHeaderName } from "../shared/httpSyntax.js"
 
-/** @internal */
+/**
+ * @internal
+ * Bad settings. `message` is the one line a user needs: it names the environment variable when the
+ * value came from there, else the field path. The stack is that line alone: it would only point
+ * into the decoding machinery, so a program that dies with this error prints one readable line.
+ */
 export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
   readonly path: string
   readonly message: string
-}> {}
+}> {
+  constructor(props: { readonly path: string; readonly message: string }) {
+    super(props)
+    Object.defineProperty(this, "stack", {
+      value: `${this.name}: ${this.message}`,
+      configurable: true,
+      writable: true,
+      enumerable: false
+    })
+  }
+
+  override toString(): string {
+    return `${this.name}: ${this.message}`
+  }
+}
 
 /**
  * @internal
@@ -50,27 +67,42 @@ export const maxNumTasks = 256
 /** @internal a batch larger than the default queue could never fill */
 export const maxMaxBatchSize = 65_536
 
-/** @internal Node's timers hold 2^31-1 ms at most; a longer one fires after 1 ms. */
-export const maxDurationMillis = 2 ** 31 - 1
+/**
+ * @internal
+ * The longest request timeout or shutdown deadline: a wait longer than this is a stalled process,
+ * not a slow receiver.
+ */
+export const maxDurationMillis = 10 * 60 * 1000
 
 /** @internal the bytes of `sockaddr_un.sun_path` on Linux, less its terminating NUL; the kernel cuts longer paths */
 export const maxSocketPathBytes = 107
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative(message("must be a non-negative integer")))
 
-/** Milliseconds (a non-negative number) or a string `Duration.decode` accepts; encodes to milliseconds. */
+/** Whole milliseconds within [1, `maxDurationMillis`], allowing for a decimal seconds string's rounding. */
+const wholeMillis = (duration: Duration.Duration): number | undefined => {
+  const millis = Duration.toMillis(duration)
+  const whole = Math.round(millis)
+  return Math.abs(millis - whole) < 1e-6 && whole >= 1 && whole <= maxDurationMillis ? whole : undefined
+}
+
+/**
+ * Milliseconds (a whole number) or a string `Duration.decode` accepts (`"10 seconds"`), whole
+ * milliseconds from 1 ms to 10 minutes: timers and the HTTP client count whole milliseconds, and 0
+ * would time out every request. Encodes to milliseconds.
+ */
 const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.DurationFromSelf, {
   strict: true,
   decode: (input, _, ast) =>
     Option.match(
-      ((typeof input === "number" ? input >= 0 : !input.startsWith("-"))
-        ? Duration.decodeUnknown(input)
-        : Option.none())
-        .pipe(Option.filter((duration) => Duration.toMillis(duration) <= maxDurationMillis)),
+      Duration.decodeUnknown(typeof input === "string" ? input.trim() : input).pipe(
+        Option.flatMap((duration) => Option.fromNullable(wholeMillis(duration))),
+        Option.map(Duration.millis)
+      ),
       { onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)), onSome: ParseResult.succeed }
     ),
   encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
 }).annotations(message(
-  `must be a number of milliseconds from 0 to ${maxDurationMillis} (about 24.8 days) or a duration such as "10 seconds"`
+  `must be a whole number of milliseconds from 1 to ${maxDurationMillis} (10 minutes) or a duration such as "10 seconds"`
 ))
 
 /** Headers the exporter or HTTP itself sets: neither the routing header nor a static one may be one of them. */
@@ -93,12 +125,32 @@ const exporterHeaders = new Set([
 
 const headerNameProblem = (name: string): string | undefined =>
   !isHeaderName(name)
-    ? "must be a valid HTTP header name"
+    ? "is not a valid HTTP header name"
     : exporterHeaders.has(name.toLowerCase())
-    ? `must not be "${name}", a header the exporter sets itself`
+    ? "is a header the exporter sets itself"
     : undefined
 
 const HeaderName = Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) ?? true))
+
+/**
+ * A header value is sent as its UTF-8 bytes, so any text is legal except control characters (tab
+ * aside) and lone surrogates (no UTF-8 for them); spaces or tabs at either end would be dropped by
+ * the receiver, so they are refused rather than lost.
+ */
+const headerValueProblem = (value: string): string | undefined =>
+  /[\p{Cc}\p{Cs}]/u.test(value.replaceAll("\t", ""))
+    ? "has a value that is not a legal header value (a control character)"
+    : /^[ \t]|[ \t]$/.test(value)
+    ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
+    : undefined
+
+/**
+ * @internal
+ * A static header value as undici writes it: one byte per character (Latin-1), so the value's UTF-8
+ * bytes are handed over as such characters and reach the wire as UTF-8. ASCII is unchanged.
+ */
+export const headerValueOnWire = (value: string): string =>
+  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
 
 const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
   Buffer.byteLength(path) <= maxSocketPathBytes ||
@@ -107,22 +159,36 @@ const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
   }`
 ))
 
+/** @internal the problem with credentials in a URL, worded for code; the environment reader words it for itself */
+export const credentialsInUrl = "must not contain credentials (user:password@): send them in headers (authorization)"
+
 const HttpUrl = Schema.String.pipe(
-  Schema.filter((url) => URL.canParse(url) && ["http:", "https:"].includes(new URL(url).protocol), {
-    message: () => "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+  Schema.filter((url) => {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined
+    return parsed === undefined || !["http:", "https:"].includes(parsed.protocol)
+      ? "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+      : parsed.username !== "" || parsed.password !== ""
+      ? credentialsInUrl
+      : true
   })
 )
 
-/** Static extra headers (an auth token, say): legal names and values, none the exporter sets. */
+/**
+ * Static extra headers (an auth token, say): legal names and values, none the exporter sets, each
+ * name once (names are case-insensitive).
+ */
 const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).annotations(
-  message("must be header names and values (USER_TRACING_HEADERS: a list of name=value, values percent-encoded)")
+  message("must be an object of header names and values")
 ).pipe(Schema.filter((headers) => {
+  const seen = new Map<string, string>()
   for (const [name, value] of Object.entries(headers)) {
-    const problem = headerNameProblem(name)
-    if (problem !== undefined) return { path: [name], message: `header name ${problem}` }
-    if (!isHeaderValue(value)) {
-      return { path: [name], message: "must be a legal header value (no CR, LF or other control characters)" }
+    const problem = headerNameProblem(name) ?? headerValueProblem(value)
+    if (problem !== undefined) return { path: [name], message: problem }
+    const earlier = seen.get(name.toLowerCase())
+    if (earlier !== undefined) {
+      return { path: [name], message: `repeats the header ${earlier} (header names are case-insensitive)` }
     }
+    seen.set(name.toLowerCase(), name)
   }
   return undefined
 }))
@@ -141,6 +207,23 @@ const outputFields = {
 }
 
 const OtlpUds = Schema.Struct({ socketPath: SocketPath, ...outputFields })
+
+/** What an output's common fields accept on their own, none required (read while no output is chosen). */
+const OutputFieldsAlone = Schema.Struct({ ...outputFields, routingHeaderName: Schema.optional(HeaderName) })
+
+/**
+ * @internal
+ * Checks the fields every output has while no output is chosen, so a bad value is refused whether
+ * or not an output uses it; a problem's path names the output kind `*`.
+ */
+export const checkOutputFields = (input: unknown): Either.Either<void, SettingsProblem> =>
+  Either.mapBoth(Schema.decodeUnknownEither(OutputFieldsAlone, { onExcessProperty: "error" })(input), {
+    onLeft: (error) => {
+      const { path, predicate } = firstProblem(error)
+      return { path: ["output", "*", ...path], predicate }
+    },
+    onRight: () => undefined
+  })
 const OtlpHttp = Schema.Struct({
   url: HttpUrl,
   headers: Schema.optionalWith(StaticHeaders, { exact: true }),
@@ -152,7 +235,7 @@ const OtlpHttp = Schema.Struct({
     )
     return repeated === undefined
       ? undefined
-      : { path: ["headers", repeated], message: "must not repeat the routing header" }
+      : { path: ["headers", repeated], message: "repeats the routing header name" }
   })
 )
 
@@ -198,11 +281,13 @@ const SpanLimits = Schema.Struct({
   maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
 })
 
-/** @internal the span limits' defaults (SPEC section 2), as the schema fills them */
+/** @internal the span limits' defaults, as the schema fills them */
 export const defaultLimits: typeof SpanLimits.Type = SpanLimits.make({})
 
-const required = (path: string) => ({ path: [path], message: "is required when enabled" })
+/** @internal the problem of a field required when enabled, worded for code; the environment reader words it for itself */
+export const requiredWhenEnabled = "is required when enabled is true"
 
+const required = (path: string) => ({ path: [path], message: requiredWhenEnabled })
 /** @internal */
 export const SettingsSchema = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
@@ -231,123 +316,39 @@ export const SettingsSchema = Schema.Struct({
   Schema.annotations({ parseOptions: { onExcessProperty: "error" } })
 )
 
-type SettingsInput = typeof SettingsSchema.Encoded
-type OutputType = NonNullable<typeof SettingsSchema.Type["output"]>
+/** @internal */
+export type SettingsInput = typeof SettingsSchema.Encoded
+/** @internal */
+export type Settings = typeof SettingsSchema.Type
+type OutputType = NonNullable<Settings["output"]>
 
-const fromParseError = (error: ParseResult.ParseError): UserTracingSettingsError => {
-  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const path = issue.path.join(".")
-  return new UserTracingSettingsError({ path, message: path === "" ? issue.message : `${path}: ${issue.message}` })
+/** @internal the first problem of a decoding: where (field path) and what (a predicate such as "must be ...") */
+export interface SettingsProblem {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly predicate: string
 }
 
-/** @internal */
-export const decode = (input: SettingsInput) => Effect.mapError(Schema.decode(SettingsSchema)(input), fromParseError)
+const firstProblem = (error: ParseResult.ParseError): SettingsProblem => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return { path: issue.path, predicate: issue.message }
+}
 
-const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
+/** @internal a field path as `UserTracingSettingsError.path` gives it: dotted */
+export const dotted = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
 
-/**
- * A number read as text, so that a bad one fails in the schema with the field's path (a
- * `UserTracingSettingsError`) like any other bad value: text that is not a number becomes `NaN`.
- */
-const toNumber = (text: string): number => text.trim() === "" ? Number.NaN : Number(text)
+/** @internal decodes settings given in code: the first problem, if any, names the field path */
+export const decodeEither = (input: unknown): Either.Either<Settings, SettingsProblem> =>
+  Either.mapLeft(Schema.decodeUnknownEither(SettingsSchema)(input), firstProblem)
 
-const number = (name: string) => optional(Config.map(Config.string(name), toNumber))
-
-/**
- * A boolean in the words `Config.boolean` takes; any other text goes to the schema as is, so that
- * it fails there with the field's path, like a bad number.
- */
-const boolean = (name: string) =>
-  optional(Config.map(Config.string(name), (text): boolean => {
-    const word = text.trim().toLowerCase()
-    if (word === "true" || word === "yes" || word === "on" || word === "1") return true
-    if (word === "false" || word === "no" || word === "off" || word === "0") return false
-    return text as unknown as boolean
-  }))
-
-/** A number as `number` reads it, or `unbounded` for `null`. */
-const numberOrUnbounded = (name: string) =>
-  optional(Config.map(Config.string(name), (text) => text.trim() === "unbounded" ? null : toNumber(text)))
-
-/**
- * `k=v,k2=v2` with percent-encoded values, like `OTEL_EXPORTER_OTLP_HEADERS`. Text that is not
- * such a list goes to the schema as is, so that it fails there with the field's path.
- */
-const headerList = (name: string) =>
-  optional(Config.map(Config.string(name), (text): Record<string, string> => {
-    const headers: Record<string, string> = {}
-    for (const entry of text.split(",")) {
-      if (entry.trim() === "") continue
-      const equals = entry.indexOf("=")
-      let value: string | undefined
-      try {
-        value = equals > 0 ? decodeURIComponent(entry.slice(equals + 1).trim()) : undefined
-      } catch {
-        value = undefined
-      }
-      if (value === undefined) return text as unknown as Record<string, string>
-      headers[entry.slice(0, equals).trim()] = value
-    }
-    return headers
-  }))
-
-/** A number is milliseconds; anything else goes to the schema as a duration string. */
-const duration = (name: string) => optional(Config.orElse(Config.number(name), () => Config.string(name)))
-
-const output = Config.all({
-  socketPath: optional(Config.string("USER_TRACING_SOCKET_PATH")),
-  url: optional(Config.string("USER_TRACING_URL")),
-  headers: headerList("USER_TRACING_HEADERS"),
-  compression: optional(Config.string("USER_TRACING_COMPRESSION")),
-  routingHeaderName: optional(Config.string("USER_TRACING_ROUTING_HEADER_NAME")),
-  numTasks: number("USER_TRACING_NUM_TASKS"),
-  maxBatchSize: number("USER_TRACING_MAX_BATCH_SIZE"),
-  maxBatchBytes: number("USER_TRACING_MAX_BATCH_BYTES"),
-  requestTimeout: duration("USER_TRACING_REQUEST_TIMEOUT"),
-  maxAttempts: number("USER_TRACING_MAX_ATTEMPTS")
-}).pipe(Config.mapOrFail(({ headers, routingHeaderName, socketPath, url, ...common }): Either.Either<
-  SettingsInput["output"],
-  ConfigError.ConfigError
-> => {
-  if (socketPath !== undefined && url !== undefined) {
-    return Either.left(
-      ConfigError.InvalidData(["USER_TRACING_URL"], "cannot be set together with USER_TRACING_SOCKET_PATH")
-    )
-  }
-  if (headers !== undefined && url === undefined) {
-    return Either.left(ConfigError.InvalidData(["USER_TRACING_HEADERS"], "applies to USER_TRACING_URL only"))
-  }
-  if (routingHeaderName === undefined) {
-    return socketPath === undefined && url === undefined
-      ? Either.right(undefined)
-      : Either.left(ConfigError.MissingData(
-        ["USER_TRACING_ROUTING_HEADER_NAME"],
-        "is required when USER_TRACING_SOCKET_PATH or USER_TRACING_URL is set"
-      ))
-  }
-  // `compression` goes to the schema as text: a bad value fails there, naming the field.
-  const fields = { routingHeaderName, ...common } as typeof common & {
-    routingHeaderName: string
-    compression: "none" | "gzip" | undefined
-  }
-  return Either.right(
-    socketPath !== undefined
-      ? { otlpUds: { socketPath, ...fields } }
-      : url !== undefined
-      ? { otlpHttp: { url, ...(headers === undefined ? {} : { headers }), ...fields } }
-      : undefined
-  )
-}))
+const fromProblem = ({ path, predicate }: SettingsProblem): UserTracingSettingsError =>
+  new UserTracingSettingsError({
+    path: dotted(path),
+    message: path.length === 0 ? predicate : `${dotted(path)} ${predicate}`
+  })
 
 /** @internal */
-export const config: Config.Config<SettingsInput> = Config.all({
-  enabled: boolean("USER_TRACING_ENABLED"),
-  serviceName: optional(Config.string("USER_TRACING_SERVICE_NAME")),
-  maxQueueSize: numberOrUnbounded("USER_TRACING_MAX_QUEUE_SIZE"),
-  maxQueueBytes: numberOrUnbounded("USER_TRACING_MAX_QUEUE_BYTES"),
-  output,
-  shutdownTimeout: duration("USER_TRACING_SHUTDOWN_TIMEOUT")
-})
+export const decode = (input: SettingsInput): Effect.Effect<Settings, UserTracingSettingsError> =>
+  Either.match(decodeEither(input), { onLeft: (problem) => Effect.fail(fromProblem(problem)), onRight: Effect.succeed })
 
 /** @internal the fields every output has, whichever it is */
 export const outputCommon = (output: OutputType): Omit<typeof OtlpUds.Type, "socketPath"> =>

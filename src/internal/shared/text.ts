@@ -35,17 +35,31 @@ const jsonEscape = (c: string): string => {
 /** @internal `JSON.stringify(value)` with what it leaves raw that a terminal acts on escaped as `\uXXXX`: the same JSON */
 export const safeJson = (value: unknown): string => JSON.stringify(value).replace(unsafeInJson, jsonEscape)
 
-/** @internal `text` cut to `max` characters, `…` marking the cut */
-export const truncate = (text: string, max: number): string =>
-  max <= 0 ? "" : text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
+
+/**
+ * @internal
+ * `text` cut to `max` characters, `…` marking the cut; never between the two halves of a
+ * character outside the BMP (a lone half would print as a replacement character).
+ */
+export const truncate = (text: string, max: number): string => {
+  if (max <= 0) return ""
+  if (text.length <= max) return text
+  let end = Math.max(0, max - 1)
+  if (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end--
+  return `${text.slice(0, end)}…`
+}
+
+/**
+ * @internal
+ * Outside text for one line of a log or a terminal: escaped (`escapeUnsafe`) within a bounded
+ * prefix, then cut to `max` characters, so its cost and its length are bounded whatever the input.
+ */
+export const escapeAndCut = (text: string, max: number): string =>
+  truncate(escapeUnsafe(text.length > max * 2 ? text.slice(0, max * 2) : text), max)
 
 /** @internal the most characters of outside text in one log line */
 export const maxLoggedChars = 200
 
-/**
- * @internal
- * Outside text for one log line: escaped within a bounded prefix, then cut, so at most
- * `maxLoggedChars` characters whatever the input.
- */
-export const forLog = (text: string): string =>
-  truncate(escapeUnsafe(text.slice(0, maxLoggedChars * 2)), maxLoggedChars)
+/** @internal outside text for one log line: `escapeAndCut` to `maxLoggedChars` */
+export const forLog = (text: string): string => escapeAndCut(text, maxLoggedChars)

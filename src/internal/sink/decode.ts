@@ -7,10 +7,11 @@ import type {
   ReceivedLink,
   ReceivedSpan,
   ReceivedSpanKind,
-  ReceivedSpanNode,
   ReceivedTrace,
   ReceivedValue
 } from "../../UserTraceSink.js"
+import { buildForest } from "../shared/tree.js"
+import type { TreeShape } from "../shared/tree.js"
 import type { DecodedAnyValue, DecodedKeyValue, DecodedSpan, DecodedTraceRequest } from "./proto.js"
 
 const kinds: ReadonlyArray<ReceivedSpanKind> = ["unspecified", "internal", "server", "client", "producer", "consumer"]
@@ -107,8 +108,18 @@ export const toReceivedSpans = (
 // ---------------------------------------------------------------------------------------------
 // Trace trees
 
-const compareStart = (a: ReceivedSpan, b: ReceivedSpan): number =>
-  a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0
+interface MutableNode {
+  readonly span: ReceivedSpan
+  readonly children: Array<MutableNode>
+}
+
+const spanTree: TreeShape<ReceivedSpan, MutableNode> = {
+  id: (span) => span.spanId,
+  parentId: (span) => span.parentSpanId,
+  start: (span) => span.startTimeUnixNano,
+  node: (span) => ({ span, children: [] }),
+  addChild: (parent, child) => void parent.children.push(child)
+}
 
 const minStart = (spans: ReadonlyArray<ReceivedSpan>): bigint =>
   spans.reduce((min, span) => span.startTimeUnixNano < min ? span.startTimeUnixNano : min, spans[0].startTimeUnixNano)
@@ -116,54 +127,14 @@ const minStart = (spans: ReadonlyArray<ReceivedSpan>): bigint =>
 /**
  * @internal
  * One trace's tree; `spans` are that trace's spans in arrival order, duplicates already removed.
- * Built with an explicit stack, so a chain of any length fits.
+ * Siblings and roots by start time, then arrival; a span whose parent was not received, or on a
+ * parent cycle, is a root.
  */
-export const toTrace = (traceId: string, spans: ReadonlyArray<ReceivedSpan>): ReceivedTrace => {
-  const ids = new Set(spans.map((span) => span.spanId))
-  // Stable: siblings with the same start keep their arrival order.
-  const byStart = spans.slice().sort(compareStart)
-  const children = new Map<string, Array<ReceivedSpan>>()
-  const rootSpans: Array<ReceivedSpan> = []
-  for (const span of byStart) {
-    const parent = span.parentSpanId
-    if (parent === undefined || parent === span.spanId || !ids.has(parent)) {
-      rootSpans.push(span)
-    } else {
-      const siblings = children.get(parent)
-      if (siblings === undefined) children.set(parent, [span])
-      else siblings.push(span)
-    }
-  }
-  // By object, not id (faster, and the ids are distinct).
-  const visited = new Set<ReceivedSpan>()
-  const roots: Array<ReceivedSpanNode> = []
-  const grow = (span: ReceivedSpan): void => {
-    visited.add(span)
-    const top: MutableNode = { span, children: [] }
-    roots.push(top)
-    const stack: Array<MutableNode> = [top]
-    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-      for (const child of children.get(node.span.spanId) ?? []) {
-        if (visited.has(child)) continue
-        visited.add(child)
-        const childNode: MutableNode = { span: child, children: [] }
-        node.children.push(childNode)
-        stack.push(childNode)
-      }
-    }
-  }
-  for (const span of rootSpans) grow(span)
-  // Spans on a parent cycle have no root above them: show them as roots rather than lose them.
-  for (const span of byStart) {
-    if (!visited.has(span)) grow(span)
-  }
-  return { traceId, spans, roots }
-}
-
-interface MutableNode {
-  readonly span: ReceivedSpan
-  readonly children: Array<MutableNode>
-}
+export const toTrace = (traceId: string, spans: ReadonlyArray<ReceivedSpan>): ReceivedTrace => ({
+  traceId,
+  spans,
+  roots: buildForest(spans, spanTree)
+})
 
 /** @internal groups spans by trace id (dropping repeated span ids), trees inside, traces by earliest start */
 export const toTraces = (spans: ReadonlyArray<ReceivedSpan>): ReadonlyArray<ReceivedTrace> => {

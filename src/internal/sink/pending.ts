@@ -50,6 +50,24 @@ export const pendingLimits = (options: CompletedTracesOptions | undefined): Effe
     return Effect.succeed(limits)
   })
 
+/**
+ * Removes one span to make room for a root: the latest to arrive that no kept span names as its
+ * parent (so no other span loses its place in the tree), else the latest. Runs at most once per
+ * trace: only for the first root of a full trace.
+ */
+const dropForRoot = (spans: Array<ReceivedSpan>): void => {
+  const parents = new Set<string>()
+  for (const span of spans) if (span.parentSpanId !== undefined) parents.add(span.parentSpanId)
+  let victim = spans.length - 1
+  for (let i = spans.length - 1; i >= 0; i--) {
+    if (!parents.has(spans[i].spanId)) {
+      victim = i
+      break
+    }
+  }
+  spans.splice(victim, 1)
+}
+
 interface Pending {
   readonly spans: Array<ReceivedSpan>
   readonly ids: Set<string>
@@ -87,6 +105,11 @@ export class PendingTraces {
       if (current.ids.has(span.spanId)) return
       if (current.spans.length >= this.limits.maxSpansPerTrace) {
         current.dropped++
+        // The first root of a full trace takes the place of another span: without it the tree has no top.
+        if (current.hasRoot || !isRootLike(span)) return
+        dropForRoot(current.spans)
+        current.spans.push(span)
+        current.hasRoot = true
         return
       }
     }

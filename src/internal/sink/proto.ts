@@ -7,7 +7,7 @@
  * the deprecated fields left out).
  */
 import protobuf from "protobufjs"
-import { checkJsonDepth, checkShape } from "./jsonChecks.js"
+import { checkShape, prepareJsonText } from "./jsonChecks.js"
 
 const common = `syntax = "proto3";
 package opentelemetry.proto.common.v1;
@@ -317,7 +317,8 @@ export const decodeTraceRequest = (bytes: Uint8Array): DecodedTraceRequest =>
 /**
  * @internal
  * Decodes an OTLP/JSON body (already parsed): ids in hex, enums as numbers (or names), int64 as
- * strings or numbers. Throws on malformed input, a value of the wrong JSON type included.
+ * strings or numbers. Throws on malformed input, a value of the wrong JSON type included, and an
+ * integer outside its field's range (which protobufjs would wrap).
  */
 export const decodeTraceRequestJson = (json: unknown): DecodedTraceRequest => {
   checkShape(ExportTraceServiceRequest, json, "ExportTraceServiceRequest")
@@ -334,12 +335,11 @@ export const maxJsonDepth = 256
 /**
  * @internal
  * Decodes an OTLP/JSON body from its text: its nesting is bounded first, by one pass over the
- * brackets outside strings, so that no parse ever sees it deeper. Throws on malformed input.
+ * brackets outside strings, so that no parse ever sees it deeper, and integers past 2^53 are
+ * kept exact. Throws on malformed input.
  */
-export const decodeTraceRequestJsonText = (text: string): DecodedTraceRequest => {
-  checkJsonDepth(text, maxJsonDepth)
-  return decodeTraceRequestJson(JSON.parse(text))
-}
+export const decodeTraceRequestJsonText = (text: string): DecodedTraceRequest =>
+  decodeTraceRequestJson(JSON.parse(prepareJsonText(text, maxJsonDepth)))
 
 /**
  * @internal

@@ -1,7 +1,7 @@
 /**
  * @internal
  * The embedded OTLP/HTTP trace receiver behind `UserTraceSink`: a `node:http` server, the
- * request checks and decoding, and the span store and its streams (trees: `receivedSpans.ts`).
+ * request checks and decoding, and the span store and its streams (trees: `decode.ts`; pending traces: `pending.ts`).
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -27,6 +27,8 @@ import type {
   Service,
   SinkStats
 } from "../../UserTraceSink.js"
+import { forLog } from "../shared/text.js"
+import { addressProblem, defaultHost } from "./address.js"
 import { toReceivedSpans, toTraces } from "./decode.js"
 import { pendingLimits, PendingTraces } from "./pending.js"
 import type { DecodedTraceRequest } from "./proto.js"
@@ -77,9 +79,8 @@ const formatOf = (contentType: string | undefined): Format | undefined => {
   return mediaType === "application/x-protobuf" ? "protobuf" : mediaType === "application/json" ? "json" : undefined
 }
 
-const shorten = (message: string): string => message.length > 200 ? `${message.slice(0, 199)}…` : message
-
-const errorMessage = (error: unknown): string => shorten(error instanceof Error ? error.message : String(error))
+/** An error's message for a log line or an answer: escaped and cut (it may quote the request). */
+const errorMessage = (error: unknown): string => forLog(error instanceof Error ? error.message : String(error))
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -146,7 +147,7 @@ const makeHandler = (handlers: Handlers) => (request: Http.IncomingMessage, resp
     return reject(
       415,
       GRPC_INVALID_ARGUMENT,
-      `unsupported content encoding: ${shorten(encoding)} (use gzip or none)`,
+      `unsupported content encoding: ${forLog(encoding)} (use gzip or none)`,
       format,
       close
     )
@@ -224,7 +225,7 @@ const listenOnce = (server: Http.Server, address: Options): Promise<void> =>
     server.once("error", onError)
     server.once("listening", onListening)
     if ("socketPath" in address) server.listen(address.socketPath)
-    else server.listen(address.port, address.host ?? "127.0.0.1")
+    else server.listen(address.port, address.host ?? defaultHost)
   })
 
 /** Whether a process accepts connections on the socket. */
@@ -241,7 +242,7 @@ const socketIsLive = (socketPath: string): Promise<boolean> =>
 const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code
 
 const describe = (address: Options): string =>
-  "socketPath" in address ? `unix socket ${address.socketPath}` : `${address.host ?? "127.0.0.1"}:${address.port}`
+  "socketPath" in address ? `unix socket ${address.socketPath}` : `${address.host ?? defaultHost}:${address.port}`
 
 /** Listens; on a Unix socket path left behind by a dead process, removes it and tries again. */
 const listen = (server: Http.Server, address: Options): Effect.Effect<void, UserTraceSinkError> =>
@@ -296,9 +297,8 @@ export const make = (options: Options): Effect.Effect<Service, UserTraceSinkErro
     if (!Number.isSafeInteger(maxBodySize) || maxBodySize <= 0) {
       return yield* new UserTraceSinkError({ message: `maxBodySize must be a positive integer, got ${maxBodySize}` })
     }
-    if ("port" in options && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-      return yield* new UserTraceSinkError({ message: `port must be an integer from 0 to 65535, got ${options.port}` })
-    }
+    const problem = addressProblem(options)
+    if (problem !== undefined) return yield* new UserTraceSinkError({ message: forLog(problem) })
 
     // Published items carry a sequence number so that `spans` can replay the store and then
     // follow the live feed without a gap or a duplicate. `null` marks the end.
@@ -341,7 +341,7 @@ export const make = (options: Options): Effect.Effect<Service, UserTraceSinkErro
       address = { _tag: "Unix", socketPath: options.socketPath }
     } else {
       const bound = server.address() as Net.AddressInfo
-      address = { _tag: "Tcp", host: options.host ?? "127.0.0.1", port: bound.port }
+      address = { _tag: "Tcp", host: options.host ?? defaultHost, port: bound.port }
     }
     const url = address._tag === "Tcp"
       ? `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}${TRACES_PATH}`

@@ -1,14 +1,11 @@
 /**
  * @internal
- * Text from the wire made fit for a terminal: control, bidi and line separator characters
- * escaped (in plain text and in JSON), values and durations for humans, cut to a width, and a
- * guard that reports, in one escaped line, what could not be shown.
+ * Values and durations for humans, escaped and cut to a width (`shared/text.ts`), and a guard
+ * that reports, in one escaped line, what could not be shown.
  */
 import type { ReceivedValue } from "../../UserTraceSink.js"
 
-/** @internal */
-export { escapeUnsafe as sanitize, safeJson, truncate } from "../shared/text.js"
-import { escapeUnsafe as sanitize, truncate } from "../shared/text.js"
+import { escapeAndCut } from "../shared/text.js"
 
 /**
  * @internal
@@ -30,7 +27,7 @@ export const showOrReport = (
       subject = "an item"
     }
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-    report(truncate(sanitize(`${subject} could not be shown: ${reason}`), 300))
+    report(escapeAndCut(`${subject} could not be shown: ${reason}`, 300))
     return undefined
   }
 }
@@ -77,5 +74,4 @@ const valueText = (value: ReceivedValue, max: number, depth: number): string => 
 }
 
 /** @internal an attribute value for humans: strings bare unless they need quotes, ints as digits */
-export const formatValue = (value: ReceivedValue, max = 120): string =>
-  truncate(sanitize(valueText(value, max, 0)), max)
+export const formatValue = (value: ReceivedValue, max = 120): string => escapeAndCut(valueText(value, max, 0), max)

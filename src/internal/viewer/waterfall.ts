@@ -4,9 +4,10 @@
  * per trace (indented tree, one bar per span on the trace's time axis, duration, attributes,
  * events, status, routing header), and one JSON object per span for `--json`.
  *
- * Everything printed from the wire is sanitized (`terminalText.ts`): control characters (ANSI
- * escapes included), bidirectional controls and line separators are shown escaped, never sent
- * to the terminal.
+ * Everything printed from the wire is escaped (`shared/text.ts`): control characters (ANSI
+ * escapes included), invisible format characters (bidi controls, zero-width characters, tag
+ * characters) and line separators are shown escaped, never sent to the terminal; headers that may
+ * carry a credential are shown redacted (`headers.ts`).
  */
 import type {
   IncompleteReason,
@@ -15,7 +16,9 @@ import type {
   ReceivedTrace,
   ReceivedValue
 } from "../../UserTraceSink.js"
-import { formatDuration, formatValue, sanitize, truncate } from "./terminalText.js"
+import { escapeAndCut, truncate } from "../shared/text.js"
+import { routingValue, shownHeaders } from "./headers.js"
+import { formatDuration, formatValue } from "./terminalText.js"
 
 /** @internal */
 export interface WaterfallOptions {
@@ -27,61 +30,9 @@ export interface WaterfallOptions {
   readonly routingHeader?: string | undefined
 }
 
-/** @internal request headers every client sends, or that must not be shown: never taken for routing */
-export const standardHeaders: ReadonlySet<string> = new Set([
-  "accept",
-  "accept-encoding",
-  "accept-language",
-  "authorization",
-  "baggage",
-  "connection",
-  "content-encoding",
-  "content-length",
-  "content-type",
-  "cookie",
-  "date",
-  "expect",
-  "host",
-  "keep-alive",
-  "proxy-authorization",
-  "te",
-  "traceparent",
-  "tracestate",
-  "transfer-encoding",
-  "upgrade",
-  "user-agent"
-])
-
 /** @internal whether to colour a stream: a TTY, and `NO_COLOR` unset or empty (https://no-color.org) */
 export const useColor = (stream: { readonly isTTY?: boolean | undefined }, env: NodeJS.ProcessEnv): boolean =>
   stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "")
-
-// ---------------------------------------------------------------------------------------------
-// Headers and routing
-
-/** @internal the headers to show for a span: the routing header only, or every non-standard one */
-export const shownHeaders = (
-  headers: Readonly<Record<string, string>>,
-  routingHeader: string | undefined
-): ReadonlyArray<readonly [string, string]> => {
-  if (routingHeader !== undefined) {
-    const name = routingHeader.toLowerCase()
-    // Own headers only: not `__proto__` or `constructor` from the prototype.
-    return Object.hasOwn(headers, name) ? [[name, headers[name]]] : []
-  }
-  return Object.entries(headers).filter(([name]) => !standardHeaders.has(name)).sort(([a], [b]) =>
-    a < b ? -1 : a > b ? 1 : 0
-  )
-}
-
-/**
- * @internal the routing header value of a span: the named header's, or, with no name, the only
- * non-standard header's (an exporter sends one); else `undefined`
- */
-export const routingValue = (span: ReceivedSpan, routingHeader: string | undefined): string | undefined => {
-  const shown = shownHeaders(span.headers, routingHeader)
-  return shown.length === 1 ? shown[0][1] : undefined
-}
 
 // ---------------------------------------------------------------------------------------------
 // JSON lines
@@ -255,6 +206,12 @@ const firstFew = (items: Iterable<string>, show: (item: string) => string, separ
   return shown.join(separator) + (count > listed ? ` (+${count - listed} more)` : "")
 }
 
+/** The most characters of an attribute key or an event name on a detail line. */
+const maxNameChars = 120
+
+const attributeText = ([key, value]: readonly [string, ReceivedValue]): string =>
+  `${escapeAndCut(key, maxNameChars)}=${formatValue(value)}`
+
 const incompleteReasons: Record<IncompleteReason, string> = {
   maxTraceAge: "still receiving spans at the maximum trace age",
   maxPendingSpans: "shown early to make room for newer traces (pending-span cap)"
@@ -265,7 +222,7 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
   const c = palette(options.color)
   const width = Math.min(1000, Math.max(60, Math.floor(options.width ?? 100) || 100))
   const spans = trace.spans
-  const title = c.cyanBold(`trace ${sanitize(trace.traceId)}`)
+  const title = c.cyanBold(`trace ${escapeAndCut(trace.traceId, 32)}`)
   if (spans.length === 0) return title + c.dim("  (no spans)")
   let t0 = spans[0].startTimeUnixNano
   let t1 = spans[0].endTimeUnixNano
@@ -287,17 +244,29 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
   lines.push(
     title +
       c.dim(
-        `  ${
-          firstFew(services, (name) => sanitize(truncate(name, 60)), ", ") || "(no service.name)"
-        } · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${formatDuration(total)}`
+        `  ${firstFew(services, (name) => escapeAndCut(name, 60), ", ") || "(no service.name)"} · ${spans.length} span${
+          spans.length === 1 ? "" : "s"
+        } · ${formatDuration(total)}`
       )
   )
   if (trace.incomplete !== undefined) {
     lines.push(`  ${c.yellow(`incomplete: ${incompleteReasons[trace.incomplete]}; later spans come as another trace`)}`)
   }
-  if (trace.droppedSpans !== undefined && trace.droppedSpans > 0) {
+  // Roots whose parent is not shown: continued from another process, or a parent not received. When
+  // spans were cut, a missing parent is likely one of them: said once, with the cut, not per span.
+  const cut = trace.droppedSpans !== undefined && trace.droppedSpans > 0
+  const elsewhere = trace.roots.filter((node) =>
+    node.span.parentSpanId !== undefined && (node.span.remoteParent || !cut)
+  )
+  if (cut) {
+    const orphans = trace.roots.filter((node) => node.span.parentSpanId !== undefined && !node.span.remoteParent)
     lines.push(
-      `  ${c.yellow(`${trace.droppedSpans} more span(s) received and not kept (over the spans-per-trace cap)`)}`
+      `  ${
+        c.yellow(
+          `${trace.droppedSpans} more span(s) received and not kept (over the spans-per-trace cap)` +
+            (orphans.length === 0 ? "" : `; ${orphans.length} span(s) whose parent is not shown appear as roots`)
+        )
+      }`
     )
   }
   const headerValues = new Map<string, Set<string>>()
@@ -315,25 +284,22 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       break
     }
     lines.push(
-      `  ${c.magenta(`${sanitize(truncate(name, 60))}: ${firstFew(values, (v) => sanitize(truncate(v, 200)), " | ")}`)}`
+      `  ${c.magenta(`${escapeAndCut(name, 60)}: ${firstFew(values, (v) => escapeAndCut(v, 200), " | ")}`)}`
     )
   }
-  let rootsShown = 0
-  for (const root of trace.roots) {
-    const span = root.span
-    if (span.parentSpanId === undefined) continue
-    if (rootsShown++ === listed) {
-      const more = trace.roots.filter((node) => node.span.parentSpanId !== undefined).length - listed
-      lines.push(c.dim(`  … ${more} more root(s) whose parent is elsewhere`))
+  for (const [shown, root] of elsewhere.entries()) {
+    if (shown === listed) {
+      lines.push(c.dim(`  … ${elsewhere.length - listed} more root(s) whose parent is elsewhere`))
       break
     }
-    const parent = sanitize(truncate(span.parentSpanId, 32))
+    const span = root.span
+    const parent = escapeAndCut(span.parentSpanId!, 32)
     lines.push(
       c.dim(
         span.remoteParent
-          ? `  continues remote parent ${parent} (${sanitize(truncate(span.name, 40))})` +
-            (span.traceState === undefined ? "" : `, tracestate ${sanitize(truncate(span.traceState, 80))}`)
-          : `  parent ${parent} of ${sanitize(truncate(span.name, 40))} not received`
+          ? `  continues remote parent ${parent} (${escapeAndCut(span.name, 40)})` +
+            (span.traceState === undefined ? "" : `, tracestate ${escapeAndCut(span.traceState, 80)}`)
+          : `  parent ${parent} of ${escapeAndCut(span.name, 40)} not received`
       )
     )
   }
@@ -343,7 +309,8 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
   const rows = flatten(trace.roots, Math.max(4, Math.floor((maxLabelWidth - 16) / 3)))
   let labelWidth = 20
   for (const row of rows) {
-    const length = row.prefix.length + sanitize(row.node.span.name).length + kindLabel(row.node.span).length
+    const length = row.prefix.length + escapeAndCut(row.node.span.name, maxLabelWidth).length +
+      kindLabel(row.node.span).length
     if (length > labelWidth) labelWidth = length
   }
   labelWidth = Math.min(labelWidth, maxLabelWidth)
@@ -362,7 +329,12 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
     const span = row.node.span
     const error = span.status === "error"
     // Label: the tree prefix dim, the name bold (red on error), the kind dim; cut to the column.
-    const { kind, name, prefix } = fitLabel(row.prefix, sanitize(span.name), kindLabel(span), labelWidth)
+    const { kind, name, prefix } = fitLabel(
+      row.prefix,
+      escapeAndCut(span.name, labelWidth),
+      kindLabel(span),
+      labelWidth
+    )
     const paintedLabel = c.dim(prefix) + (error ? c.redBold(name) : c.bold(name)) + c.dim(kind) +
       " ".repeat(labelWidth - prefix.length - name.length - kind.length)
     // Bar: at least one cell, never past the end.
@@ -374,7 +346,7 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
       ) + " ".repeat(barWidth - to)
     const duration = formatDuration(span.endTimeUnixNano - span.startTimeUnixNano).padStart(durationWidth)
     const status = error
-      ? "  " + c.redBold(`✗ error${span.statusMessage === "" ? "" : `: ${truncate(sanitize(span.statusMessage), 80)}`}`)
+      ? "  " + c.redBold(`✗ error${span.statusMessage === "" ? "" : `: ${escapeAndCut(span.statusMessage, 80)}`}`)
       : span.status === "ok"
       ? "  " + c.green("✓ ok")
       : ""
@@ -382,20 +354,20 @@ export const renderTrace = (trace: ReceivedTrace, options: WaterfallOptions): st
 
     // Details: attributes, then events, then what was dropped.
     const detailWidth = Math.max(20, width - row.detailPrefix.length - 2)
-    const attributes = span.attributes.map(([key, value]) => `${sanitize(key)}=${formatValue(value)}`)
+    const attributes = span.attributes.map(attributeText)
     for (const line of wrap(attributes, detailWidth)) lines.push(c.dim(row.detailPrefix) + "  " + c.dim(line))
     for (const event of span.events) {
       const offset = `+${formatDuration(event.timeUnixNano - span.startTimeUnixNano)}`
-      const fields = event.attributes.map(([key, value]) => `${sanitize(key)}=${formatValue(value)}`)
-      const [first, ...rest] = wrap([`◆ ${sanitize(event.name)} ${offset}`, ...fields], detailWidth)
+      const fields = event.attributes.map(attributeText)
+      const [first, ...rest] = wrap([`◆ ${escapeAndCut(event.name, maxNameChars)} ${offset}`, ...fields], detailWidth)
       lines.push(c.dim(row.detailPrefix) + "  " + c.yellow(first))
       for (const line of rest) lines.push(c.dim(row.detailPrefix) + "    " + c.dim(line))
     }
     for (const link of span.links) {
-      const target = `↗ link ${sanitize(link.traceId)}/${sanitize(link.spanId)}${
+      const target = `↗ link ${escapeAndCut(link.traceId, 32)}/${escapeAndCut(link.spanId, 16)}${
         (link.flags & 0x200) !== 0 ? " (remote)" : ""
       }`
-      const fields = link.attributes.map(([key, value]) => `${sanitize(key)}=${formatValue(value)}`)
+      const fields = link.attributes.map(attributeText)
       const [first, ...rest] = wrap([target, ...fields], detailWidth)
       lines.push(c.dim(row.detailPrefix) + "  " + c.cyan(first))
       for (const line of rest) lines.push(c.dim(row.detailPrefix) + "    " + c.dim(line))
