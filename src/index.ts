@@ -124,4 +124,5 @@ export const TestUserTracing = UserTracingTest.layer
  * @since 0.1.0
  * @category layers
  */
-export const UserTracingLive = UserTracing.layerConfig()
+// Pure: a bundler drops it (and the settings and export modules) from an app that does not use it.
+export const UserTracingLive = /*#__PURE__*/ UserTracing.layerConfig()

@@ -156,8 +156,9 @@ describe("installed as a user installs it", () => {
         ], app)
         const output = await run(process.execPath, [Path.join("out", "quickstart.js")], app)
         expect(output).toMatch(
-          /^trace [0-9a-f]{32} {2}service checkout {2}x-user-routing: \{"tenant":"acme"\}\n {2}POST \/checkout \(server, /
+          /^trace [0-9a-f]{32} {2}service checkout {2}x-user-routing: \{"tenant":"acme"\}\n {2}POST \/checkout \(server, /m
         )
+        expect(output).toContain("user tracing is enabled")
         expect(output).toContain("    load order (internal, ")
         expect(output).toContain(`x-user-routing: {"tenant":"globex"}`)
 

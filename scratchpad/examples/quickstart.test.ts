@@ -13,7 +13,10 @@ describe("quick start", () => {
     )
     // Times vary from run to run: everything else is what the README shows.
     const shown = output.replace(/\d+\.\d ms/g, "_ ms").replace(/trace [0-9a-f]{32}/g, "trace <id>")
-    expect(shown).toBe(`trace <id>  service checkout  x-user-routing: {"tenant":"acme"}
+      .replace(/^timestamp=\S+/m, "timestamp=<now>").replace(/\/\S*\/otlp\.sock/, "<dir>/otlp.sock")
+    expect(shown).toBe(`timestamp=<now> level=INFO fiber=#2 message="user tracing is enabled: service \\"checkout\\", \
+OTLP/HTTP over the Unix socket <dir>/otlp.sock, routing header x-user-routing"
+trace <id>  service checkout  x-user-routing: {"tenant":"acme"}
   POST /checkout (server, _ ms)
     · Log entry outcome=paid
     load order (internal, _ ms) order.id=42
