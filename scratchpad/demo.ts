@@ -11,7 +11,14 @@
  * 4. Everything shuts down (closing the layer flushes), and the traces the receiver got are
  *    printed as waterfalls by the `user-tracing-sink` renderer.
  */
-import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import {
+  FetchHttpClient,
+  HttpClient,
+  HttpRouter,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Effect, Fiber, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Fs from "node:fs"
@@ -19,7 +26,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { RoutingMetadata, UserTracing } from "../src/index.js"
-import { renderTrace, useColor } from "../src/internal/waterfall.js"
+import { renderTrace, useColor } from "../src/internal/viewer/waterfall.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
 
@@ -92,7 +99,9 @@ const checkout = (baseUrl: string) =>
   })
 
 const inventory = Effect.gen(function*() {
-  yield* Effect.sleep("3 millis").pipe(UserTracing.withUserSpan("count-stock", { attributes: { "stock.warehouse": "eu-1" } }))
+  yield* Effect.sleep("3 millis").pipe(
+    UserTracing.withUserSpan("count-stock", { attributes: { "stock.warehouse": "eu-1" } })
+  )
   return HttpServerResponse.unsafeJson({ available: true })
 })
 
@@ -134,7 +143,10 @@ const runShop = Effect.gen(function*() {
   // The outside client writes its own headers: Effect's internal propagation is off for it.
   const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
   const requests: ReadonlyArray<{ readonly path: string; readonly headers: Record<string, string> }> = [
-    { path: "/checkout/cart-1", headers: { "x-tenant": "acme", traceparent: inboundTraceparent, tracestate: "shop=demo" } },
+    {
+      path: "/checkout/cart-1",
+      headers: { "x-tenant": "acme", traceparent: inboundTraceparent, tracestate: "shop=demo" }
+    },
     { path: "/checkout/declined", headers: { "x-tenant": "globex" } },
     { path: "/checkout/cart-2", headers: {} }
   ]

@@ -1,38 +1,81 @@
 /**
- * The harness: the service that decides whether `withUserTrace` opens an active root and hands
- * finished user spans to the exporter. Its default, when no layer provides one, is a no-op.
+ * The harness contract: the service that decides whether `withUserTrace` opens an active root and
+ * hands finished user spans to the exporter. Its default, when no layer provides one, is the no-op
+ * harness: every root inactive, nothing recorded.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import * as internal from "./internal/harness.js"
-import type { SpanLimits } from "./internal/spanRecord.js"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { Exporter } from "./UserTraceExporter.js"
 import { UserTraceExporter } from "./UserTraceExporter.js"
-import { UserTracingSettings } from "./UserTracingSettings.js"
+import type { SpanLimits } from "./UserTracingSettings.js"
+import { defaultSpanLimits, UserTracingSettings } from "./UserTracingSettings.js"
 
-/** Limits that bound the memory of one span; what is cut is counted in OTLP `dropped_*_count`. */
-export type UserSpanLimits = SpanLimits
+/**
+ * The harness: whether roots are active, the limits every span is held to, and where finished
+ * spans go.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Harness {
+  readonly enabled: boolean
+  readonly limits: SpanLimits
+  readonly export: Exporter["export"]
+  readonly forceFlush: Effect.Effect<void>
+}
 
-/** The harness service's shape. */
-export type Harness = internal.Harness
+/**
+ * A harness writing to `exporter`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly enabled: boolean
+  readonly limits: SpanLimits
+  readonly exporter: Exporter
+}): Harness => ({
+  enabled: options.enabled,
+  limits: options.limits,
+  export: options.exporter.export,
+  forceFlush: options.exporter.forceFlush
+})
 
-/** The current harness; defaults to the no-op harness (roots inactive, nothing recorded). */
+/**
+ * What a program that provides no harness gets: roots inactive, nothing recorded.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const noop: Harness = make({
+  enabled: false,
+  limits: defaultSpanLimits,
+  exporter: { export: () => {}, forceFlush: Effect.void }
+})
+
+/**
+ * The current harness; defaults to the no-op harness.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class UserHarness extends Context.Reference<UserHarness>()("effect-user-tracing/UserHarness", {
-  defaultValue: (): Harness => internal.noopHarness
+  defaultValue: (): Harness => noop
 }) {}
 
-/** The harness for the provided settings (`enabled`, `limits`), writing to the provided exporter. */
+/**
+ * The harness for the provided settings (`enabled`, `limits`), writing to the provided exporter.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<UserHarness, never, UserTraceExporter | UserTracingSettings> = Layer.effect(
   UserHarness,
-  Effect.gen(function*() {
-    const settings = yield* UserTracingSettings
-    const exporter = yield* UserTraceExporter
-    const harness: Harness = {
-      enabled: settings.enabled,
-      limits: settings.limits,
-      export: exporter.export,
-      forceFlush: exporter.forceFlush
-    }
-    return harness
-  })
+  Effect.map(
+    Effect.all([UserTracingSettings, UserTraceExporter]),
+    ([settings, exporter]) => make({ enabled: settings.enabled, limits: settings.limits, exporter })
+  )
 )

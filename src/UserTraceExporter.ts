@@ -1,16 +1,20 @@
 /**
- * The exporter: where finished user spans go. The live one batches them onto the wire as OTLP/HTTP
- * protobuf; the test one (`UserTracingTest`) keeps them in memory.
+ * The exporter contract: where the harness hands finished user spans. The live one
+ * (`OtlpUserTraceExporter`) batches them onto the wire as OTLP/HTTP protobuf; the test one
+ * (`UserTracingTest`) keeps them in memory; provide the tag to swap in your own.
  *
  * @since 0.1.0
  */
-import type { Effect, Layer } from "effect"
-import * as internal from "./internal/exporter.js"
-import * as layers from "./internal/exporterLayer.js"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { FinishedUserSpan } from "./UserSpan.js"
-import type { UserTracingSettings } from "./UserTracingSettings.js"
 
-/** An exporter takes finished spans without blocking or throwing, and can flush. */
+/**
+ * An exporter takes finished spans without blocking or throwing, and can flush.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Exporter {
   /** Accepts a finished span; must return at once and never throw. */
   readonly export: (span: FinishedUserSpan) => void
@@ -18,14 +22,13 @@ export interface Exporter {
   readonly forceFlush: Effect.Effect<void>
 }
 
-/** The exporter the harness writes to (a `Context.Tag`). */
-export const UserTraceExporter: typeof internal.UserTraceExporter = internal.UserTraceExporter
-
-/** The exporter service's tag type. */
-export type UserTraceExporter = internal.UserTraceExporter
-
 /**
- * The OTLP exporter for the provided settings: batches, retries, and drains on close. With
- * `enabled: false` it exports nothing.
+ * The exporter the harness writes to.
+ *
+ * @since 0.1.0
+ * @category tags
  */
-export const layer: Layer.Layer<UserTraceExporter, never, UserTracingSettings> = layers.layer
+export class UserTraceExporter extends Context.Tag("effect-user-tracing/UserTraceExporter")<
+  UserTraceExporter,
+  Exporter
+>() {}

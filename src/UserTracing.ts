@@ -6,12 +6,19 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import * as layers from "./internal/layers.js"
-import * as userFn_ from "./internal/userFn.js"
-import * as handles from "./internal/userSpanHandles.js"
-import * as internal from "./internal/userTracing.js"
+import * as layers from "./internal/live.js"
+import * as userFn_ from "./internal/span/fn.js"
+import * as handles from "./internal/span/handles.js"
+import * as internal from "./internal/span/regions.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 import type { Traceparent } from "./Traceparent.js"
 import type * as UserHarness from "./UserHarness.js"
@@ -26,15 +33,56 @@ import type {
 import type * as UserTracingSettings from "./UserTracingSettings.js"
 
 export type {
+  /**
+   * `UserSpan.AttributeValue`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   AttributeValue,
+  /**
+   * `UserSpan.UserSpan`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   UserSpan,
+  /**
+   * `UserSpan.UserSpanKind`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   UserSpanKind,
+  /**
+   * `UserSpan.UserSpanLink`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   UserSpanLink,
+  /**
+   * `UserSpan.UserSpanOptions`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   UserSpanOptions,
+  /**
+   * `UserSpan.UserSpanStatus`, here too for convenience.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   UserSpanStatus
 } from "./UserSpan.js"
 
-/** Options of a root: routing (required), an inbound `traceparent` to continue, its `tracestate`. */
+/**
+ * Options of a root: routing (required), an inbound `traceparent` to continue, its `tracestate`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserTraceOptions extends UserSpanOptions {
   /** Fixed on the root and inherited by every descendant; decides the export request. */
   readonly routing: RoutingMetadata
@@ -47,17 +95,30 @@ export interface UserTraceOptions extends UserSpanOptions {
 /**
  * Runs the effect inside a new root user span, ignoring any ambient user span. Active only when
  * an enabled harness (`UserTracingLive`, `UserTracing.layer`, `TestUserTracing`) is provided.
+ *
+ * @since 0.1.0
+ * @category roots
  */
 export const withUserTrace: {
   (name: string, options: UserTraceOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions): Effect.Effect<A, E, R>
 } = internal.withUserTrace
 
-/** Opens a root for the rest of the scope; it ends when the scope closes. */
+/**
+ * Opens a root for the rest of the scope; it ends when the scope closes.
+ *
+ * @since 0.1.0
+ * @category roots
+ */
 export const startUserTrace: (name: string, options: UserTraceOptions) => Effect.Effect<UserSpan, never, Scope.Scope> =
   internal.startUserTrace
 
-/** Runs the effect in a child of the current user span; with none (or an inactive one), records nothing. */
+/**
+ * Runs the effect in a child of the current user span; with none (or an inactive one), records nothing.
+ *
+ * @since 0.1.0
+ * @category spans
+ */
 export const withUserSpan: {
   (name: string, options?: UserSpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R>
@@ -66,6 +127,9 @@ export const withUserSpan: {
 /**
  * `Effect.withSpan(name, options)` always, plus a user child of the same name when a user span is
  * current. Only `kind` reaches the user span: the internal span's attributes stay internal.
+ *
+ * @since 0.1.0
+ * @category spans
  */
 export const withDualSpan: {
   (name: string, options?: Tracer.SpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -75,25 +139,46 @@ export const withDualSpan: {
 /**
  * Like `Effect.fn(name, options)`: wraps a generator or plain function body (and pipeables) so that
  * each call runs in `withDualSpan(name)`; the internal span records the definition and call sites.
+ *
+ * @since 0.1.0
+ * @category spans
  */
 export const fn: (name: string, options?: Tracer.SpanOptions) => Effect.fn.Gen & Effect.fn.NonGen = userFn_.fn
 
-/** Like `fn`, with a user span only: no internal span. */
+/**
+ * Like `fn`, with a user span only: no internal span.
+ *
+ * @since 0.1.0
+ * @category spans
+ */
 export const userFn: (name: string, options?: UserSpanOptions) => Effect.fn.Gen & Effect.fn.NonGen = userFn_.userFn
 
 /**
  * A child of the current user span that is not made current and does not end by itself: end it
  * with `endUserSpan`. With no active user span it is an inactive handle that records nothing.
+ *
+ * @since 0.1.0
+ * @category handles
  */
 export const makeUserSpan: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan> = handles.makeUserSpan
 
-/** Ends a handle once (later calls do nothing): now, or at `endTime`; a failed `exit` gives error. */
+/**
+ * Ends a handle once (later calls do nothing): now, or at `endTime`; a failed `exit` gives error.
+ *
+ * @since 0.1.0
+ * @category handles
+ */
 export const endUserSpan: (
   span: UserSpan,
   options?: { readonly exit?: Exit.Exit<unknown, unknown>; readonly endTime?: bigint }
 ) => Effect.Effect<void> = handles.endUserSpan
 
-/** Makes a handle, runs `evaluate` with it (the span is not made current) and ends it on exit. */
+/**
+ * Makes a handle, runs `evaluate` with it (the span is not made current) and ends it on exit.
+ *
+ * @since 0.1.0
+ * @category handles
+ */
 export const useUserSpan: {
   <A, E, R>(name: string, evaluate: (span: UserSpan) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
   <A, E, R>(
@@ -103,32 +188,60 @@ export const useUserSpan: {
   ): Effect.Effect<A, E, R>
 } = handles.useUserSpan
 
-/** A handle ended when the scope closes (error status when the scope closes with a failure). */
-export const makeUserSpanScoped: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan, never, Scope.Scope> =
-  handles.makeUserSpanScoped
+/**
+ * A handle ended when the scope closes (error status when the scope closes with a failure).
+ *
+ * @since 0.1.0
+ * @category handles
+ */
+export const makeUserSpanScoped: (
+  name: string,
+  options?: UserSpanOptions
+) => Effect.Effect<UserSpan, never, Scope.Scope> = handles.makeUserSpanScoped
 
-/** Runs the effect in a new child span that stays current for it and ends when the scope closes. */
+/**
+ * Runs the effect in a new child span that stays current for it and ends when the scope closes.
+ *
+ * @since 0.1.0
+ * @category spans
+ */
 export const withUserSpanScoped: {
-  (name: string, options?: UserSpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
+  (
+    name: string,
+    options?: UserSpanOptions
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R | Scope.Scope>
 } = handles.withUserSpanScoped
 
 /**
  * Runs the effect with `span` current: the user spans it opens are children of `span`, in its trace
  * and routing, whatever was current. `span` is not ended; an inactive handle hides the current span.
+ *
+ * @since 0.1.0
+ * @category handles
  */
 export const withParentUserSpan: {
   (span: UserSpan): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan): Effect.Effect<A, E, R>
 } = handles.withParentUserSpan
 
-/** A child span around the stream's consumption: current while the stream produces, ended when it ends. */
+/**
+ * A child span around the stream's consumption: current while the stream produces, ended when it ends.
+ *
+ * @since 0.1.0
+ * @category spans
+ */
 export const withUserSpanStream: {
   (name: string, options?: UserSpanOptions): <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
   <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions): Stream.Stream<A, E, R>
 } = handles.withUserSpanStream
 
-/** Attributes that every user span opened in the region starts with (like `Effect.annotateSpans`). */
+/**
+ * Attributes that every user span opened in the region starts with (like `Effect.annotateSpans`).
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const annotateUserSpans: {
   (key: string, value: AttributeValue): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   (attributes: Record<string, AttributeValue>): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -139,60 +252,149 @@ export const annotateUserSpans: {
 /**
  * `false`: the region records no user span (its roots are inactive, the current span is hidden),
  * like `Effect.withTracerEnabled`; `true` lets roots be active again inside such a region.
+ *
+ * @since 0.1.0
+ * @category regions
  */
 export const withUserTracingEnabled: {
   (enabled: boolean): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean): Effect.Effect<A, E, R>
 } = internal.withUserTracingEnabled
 
-/** Sets the current span's status: `ok` is final; `error` may carry a message; `unset` is ignored. */
+/**
+ * Runs the effect outside every user trace: no user span is current in it, so nothing it does, nor
+ * any fiber it forks, joins the caller's trace, and roots opened inside start traces of their own.
+ * Build shared resources with it (a loader, a cache, a pool, a daemon) when the first request that
+ * needs them builds them lazily: a fiber forked there would otherwise stay in that request's trace
+ * and record every later tenant's work in it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { UserTracing } from "effect-user-tracing"
+ *
+ * const makeLoader = Effect.succeed((id: string) => Effect.succeed(`user ${id}`))
+ * // Built by whichever request needs it first, shared by every tenant after.
+ * const loader = Effect.cached(UserTracing.withoutUserTrace(makeLoader))
+ * ```
+ *
+ * @since 0.1.0
+ * @category regions
+ */
+export const withoutUserTrace: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.withoutUserTrace
+
+/**
+ * Sets the current span's status: `ok` is final; `error` may carry a message; `unset` is ignored.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const setUserSpanStatus: (status: UserSpanStatus) => Effect.Effect<void> = internal.setUserSpanStatus
 
-/** Adds an event with typed attributes (cut by the span limits), timestamped now or at `time`. */
+/**
+ * Adds an event with typed attributes (cut by the span limits), timestamped now or at `time`.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const addUserSpanEvent: (
   name: string,
   attributes?: Record<string, AttributeValue>,
   options?: { readonly time?: bigint }
 ) => Effect.Effect<void> = internal.addUserSpanEvent
 
-/** Links the current user span to other spans (handles or inbound `Traceparent`s). */
+/**
+ * Links the current user span to other spans (handles or inbound `Traceparent`s).
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const linkUserSpans: (links: UserSpanLink | ReadonlyArray<UserSpanLink>) => Effect.Effect<void> =
   internal.linkUserSpans
 
-/** Sets attributes on the current user span; a key already present is replaced and moves to the end. */
+/**
+ * Sets attributes on the current user span; a key already present is replaced and moves to the end.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const annotateUserSpan: {
   (key: string, value: AttributeValue): Effect.Effect<void>
   (attributes: Record<string, AttributeValue>): Effect.Effect<void>
 } = internal.annotateUserSpan
 
-/** Adds one `Log entry` event, timestamped now, with the fields as string attributes sorted by key. */
+/**
+ * Adds one `Log entry` event, timestamped now, with the fields as string attributes sorted by key.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const logUserSpan: (fields: Record<string, string>) => Effect.Effect<void> = internal.logUserSpan
 
-/** Runs `callback` once when the current user span ends; children created after inherit it. */
+/**
+ * Runs `callback` once when the current user span ends; children created after inherit it.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
 export const setUserSpanFinishCallback: (callback: FinishCallback | undefined) => Effect.Effect<void> =
   internal.setUserSpanFinishCallback
 
-/** The current active user span, if any. */
+/**
+ * The current active user span, if any.
+ *
+ * @since 0.1.0
+ * @category propagation
+ */
 export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = internal.currentUserSpan
 
-/** `00-<trace id>-<current user span id>-<flags>` for an active current user span. */
+/**
+ * `00-<trace id>-<current user span id>-<flags>` for an active current user span.
+ *
+ * @since 0.1.0
+ * @category propagation
+ */
 export const userTraceparent: Effect.Effect<Option.Option<string>> = internal.userTraceparent
 
-/** `traceparent` and, when the trace carries one, `tracestate`; empty when inactive. */
+/**
+ * `traceparent` and, when the trace carries one, `tracestate`; empty when inactive.
+ *
+ * @since 0.1.0
+ * @category propagation
+ */
 export const userTraceHeaders: Effect.Effect<Record<string, string>> = internal.userTraceHeaders
 
-/** Completes when every user span finished before the call is exported or has failed. */
+/**
+ * Completes when every user span finished before the call is exported or has failed.
+ *
+ * @since 0.1.0
+ * @category export
+ */
 export const forceFlush: Effect.Effect<void> = internal.forceFlush
 
 /**
  * The live pipeline from settings: settings >> OTLP exporter >> harness. Bad settings fail the
- * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue.
+ * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue. When it
+ * starts, it logs one info line: enabled (service, output, routing header) or disabled and why.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer: (
   settings: UserTracingSettings.SettingsInput
 ) => Layer.Layer<UserHarness.UserHarness, UserTracingSettings.UserTracingSettingsError> = layers.layer
 
-/** The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables). */
+/**
+ * The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables,
+ * through the current `ConfigProvider`), and the start-up line of `layer`. From the variables, a
+ * bad value fails with a `UserTracingSettingsError` naming the variable, and a warning is logged
+ * for each `USER_TRACING_*` name that is not a setting (with the closest one) and for variables
+ * set while `USER_TRACING_ENABLED` is not.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerConfig: (
   config?: Config.Config<UserTracingSettings.SettingsInput>
 ) => Layer.Layer<

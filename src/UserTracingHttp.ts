@@ -27,12 +27,15 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Option from "effect/Option"
-import * as internal from "./internal/userTracingHttp.js"
+import * as internal from "./internal/http/userTracingHttp.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 
 /**
  * Options of `middleware`. Header names are case-insensitive; a name that is not a valid HTTP
  * header name (or the same name twice) throws when the middleware is built.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface MiddlewareOptions {
   /** Activation and routing, decided by the application: `None` = no user trace for this request. */
@@ -45,7 +48,12 @@ export interface MiddlewareOptions {
   readonly spanName?: ((request: HttpServerRequest.HttpServerRequest) => string) | undefined
 }
 
-/** Options of `withUserTracing`. Header names as in `MiddlewareOptions` (case-insensitive, checked). */
+/**
+ * Options of `withUserTracing`. Header names as in `MiddlewareOptions` (case-insensitive, checked).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientOptions {
   /** The outbound `traceparent` header name; default `traceparent`. */
   readonly traceparentHeader?: string | undefined
@@ -64,6 +72,9 @@ export interface ClientOptions {
  *
  * Use it with `HttpServer.serve(middleware(options))`, `HttpRouter.use(middleware(options))`
  * (then the span is named after the matched route) or on any `HttpApp`.
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const middleware: {
   (options: MiddlewareOptions): <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>
@@ -77,6 +88,9 @@ export const middleware: {
  * user trace the request is sent unchanged and nothing is recorded. When a user header is named
  * `traceparent` or `b3`, Effect's internal propagation is off for that request, so the user
  * header is the one on the wire.
+ *
+ * @since 0.1.0
+ * @category client
  */
 export const withUserTracing: {
   (options?: ClientOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>

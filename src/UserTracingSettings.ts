@@ -4,10 +4,25 @@
  *
  * @since 0.1.0
  */
-import type { Config, ConfigError, Duration, Schema } from "effect"
-import { Context, Effect, Layer } from "effect"
-import * as internal from "./internal/settings.js"
-import { UserTracingSettingsError } from "./internal/settings.js"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import * as announce from "./internal/settings/announce.js"
+import * as internalConfig from "./internal/settings/config.js"
+import * as internal from "./internal/settings/schema.js"
+import { UserTracingSettingsError } from "./internal/settings/schema.js"
+
+/**
+ * Decoded settings: defaults filled, everything validated. When `enabled`, `serviceName` and
+ * `output` are set; `maxQueueSize` and `maxQueueBytes` `null` mean unbounded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Settings = typeof internal.SettingsSchema.Type
 
 /**
  * Per-span limits; what is cut is counted in the OTLP `dropped_*_count` fields.
@@ -15,32 +30,16 @@ import { UserTracingSettingsError } from "./internal/settings.js"
  * @since 0.1.0
  * @category models
  */
-export interface SpanLimitsSettings {
-  readonly maxAttributes: number
-  readonly maxEvents: number
-  readonly maxEventAttributes: number
-  readonly maxLinks: number
-  readonly maxLinkAttributes: number
-  readonly maxAttributeValueLength: number
-}
+export type SpanLimits = Settings["limits"]
 
 /**
- * The fields every output has.
+ * Where spans are sent: exactly one of `{ otlpUds }` (OTLP/HTTP over a Unix domain socket) and
+ * `{ otlpHttp }` (over TCP to a full endpoint URL such as `http://127.0.0.1:4318/v1/traces`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface OutputCommon {
-  readonly routingHeaderName: string
-  readonly numTasks: number
-  readonly maxBatchSize: number
-  /** The most bytes of one request body; a single larger span is sent alone. */
-  readonly maxBatchBytes: number
-  readonly requestTimeout: Duration.Duration
-  readonly maxAttempts: number
-  /** `"gzip"` sends bodies with `Content-Encoding: gzip`. */
-  readonly compression: "none" | "gzip"
-}
+export type Output = NonNullable<Settings["output"]>
 
 /**
  * OTLP/HTTP over a Unix domain socket.
@@ -48,53 +47,31 @@ export interface OutputCommon {
  * @since 0.1.0
  * @category models
  */
-export interface OtlpUdsOutput extends OutputCommon {
-  readonly socketPath: string
-}
+export type OtlpUdsOutput = Extract<Output, { readonly otlpUds: unknown }>["otlpUds"]
 
 /**
- * OTLP/HTTP over TCP to a full endpoint URL such as `http://127.0.0.1:4318/v1/traces`.
+ * OTLP/HTTP over TCP: `url` (`http:` or `https:`, verified with Node's CAs plus those in
+ * `NODE_EXTRA_CA_CERTS`; no `user:password@`, credentials go in `headers`) and static extra
+ * `headers`: each name once (case-insensitively), each value sent as its UTF-8 bytes.
  *
  * @since 0.1.0
  * @category models
  */
-export interface OtlpHttpOutput extends OutputCommon {
-  /** `http:` or `https:` (verified with Node's CAs, plus those in `NODE_EXTRA_CA_CERTS`). */
-  readonly url: string
-  /** Static extra request headers, such as an auth token. */
-  readonly headers?: Readonly<Record<string, string>>
-}
+export type OtlpHttpOutput = Extract<Output, { readonly otlpHttp: unknown }>["otlpHttp"]
 
 /**
- * Where spans are sent: exactly one of the two.
+ * The fields every output has.
  *
  * @since 0.1.0
  * @category models
  */
-export type Output = { readonly otlpUds: OtlpUdsOutput } | { readonly otlpHttp: OtlpHttpOutput }
-
-/**
- * Decoded settings: defaults filled, everything validated. When `enabled`, `serviceName` and
- * `output` are set; `maxQueueSize` `null` means unbounded.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Settings {
-  readonly enabled: boolean
-  readonly serviceName: string | undefined
-  readonly maxQueueSize: number | null
-  /** Encoded bytes waiting for export; `null` means unbounded. */
-  readonly maxQueueBytes: number | null
-  readonly output: Output | undefined
-  readonly shutdownTimeout: Duration.Duration
-  readonly limits: SpanLimitsSettings
-}
+export type OutputCommon = Omit<OtlpUdsOutput, "socketPath">
 
 /**
  * What users write: every field optional (`undefined` = absent) except `socketPath`, `url` and
  * `routingHeaderName` inside an output; durations as milliseconds or a string such as
- * `"10 seconds"`; `maxQueueSize` a number or `null`. Unknown properties are rejected.
+ * `"10 seconds"`, whole milliseconds from 1 ms to 10 minutes; `maxQueueSize` a number or `null`.
+ * Unknown properties are rejected.
  *
  * @since 0.1.0
  * @category models
@@ -108,6 +85,14 @@ export type SettingsInput = typeof internal.SettingsSchema.Encoded
  * @category schemas
  */
 export const SettingsSchema: Schema.Schema<Settings, SettingsInput> = internal.SettingsSchema
+
+/**
+ * The span limits when none are set.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultSpanLimits: SpanLimits = internal.defaultLimits
 
 /**
  * The bound of the span queue unless `maxQueueSize` says otherwise.
@@ -133,14 +118,19 @@ export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
  */
 export const defaultMaxBatchBytes: number = internal.defaultMaxBatchBytes
 
-/**
- * Bad settings; `path` is the dotted field path (e.g. `output.otlpUds.socketPath`) and `message`
- * starts with it.
- *
- * @since 0.1.0
- * @category errors
- */
-export { UserTracingSettingsError }
+export {
+  /**
+   * Bad settings. `path` is the dotted field path (e.g. `output.otlpUds.socketPath`; `output.*.numTasks`
+   * for an output variable set while no output is chosen). `message` is one line naming what the user
+   * set: the field path for settings given in code (`output.otlpUds.socketPath must be a non-empty
+   * string`), the environment variable for settings read from it (`USER_TRACING_SOCKET_PATH or
+   * USER_TRACING_URL is required when USER_TRACING_ENABLED=true`). Its `stack` is that line alone.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UserTracingSettingsError
+}
 
 /**
  * The decoded settings of the live pipeline.
@@ -159,8 +149,7 @@ export class UserTracingSettings extends Context.Tag("effect-user-tracing/UserTr
  * @since 0.1.0
  * @category decoding
  */
-export const decode: (input: SettingsInput) => Effect.Effect<Settings, UserTracingSettingsError> =
-  internal.decode
+export const decode: (input: SettingsInput) => Effect.Effect<Settings, UserTracingSettingsError> = internal.decode
 
 /**
  * Provides `UserTracingSettings` decoded from `input`.
@@ -172,29 +161,41 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
   Layer.effect(UserTracingSettings, decode(input))
 
 /**
- * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED`, `USER_TRACING_SERVICE_NAME`,
- * `USER_TRACING_MAX_QUEUE_SIZE` and `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED` (`true`/`false`, `yes`/`no`,
+ * `on`/`off`, `1`/`0`), `USER_TRACING_SERVICE_NAME`, `USER_TRACING_MAX_QUEUE_SIZE` and
+ * `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
  * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
- * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_NUM_TASKS`,
- * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and
- * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or `"10 seconds"`). Unset variables are absent,
- * so with none set the settings decode as disabled. Output variables without an output are ignored.
- * `USER_TRACING_HEADERS` (`k=v,k2=v2`, values percent-decoded, with `USER_TRACING_URL` only) and
- * `USER_TRACING_COMPRESSION` (`none` or `gzip`) complete the output. A number that is not one
- * fails with `UserTracingSettingsError`, naming the field.
+ * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_HEADERS` (`k=v,k2=v2`,
+ * values percent-decoded as UTF-8, with `USER_TRACING_URL` only), `USER_TRACING_COMPRESSION`
+ * (`none` or `gzip`), `USER_TRACING_NUM_TASKS`, `USER_TRACING_MAX_BATCH_SIZE`,
+ * `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_MAX_ATTEMPTS`, `USER_TRACING_REQUEST_TIMEOUT` and
+ * `USER_TRACING_SHUTDOWN_TIMEOUT` (milliseconds or a duration such as `10 seconds`). Numbers are
+ * decimal digits only. Unset variables are absent, so with none set the settings decode as
+ * disabled. Every variable set is checked, even one no output uses; the first bad one fails with
+ * `ConfigError.InvalidData` whose message names the variable.
  *
  * @since 0.1.0
  * @category config
  */
-export const config: Config.Config<SettingsInput> = internal.config
+export const config: Config.Config<SettingsInput> = internalConfig.config
 
 /**
- * Provides `UserTracingSettings` read from `config` (default: `config`) and decoded like `layer`.
+ * Provides `UserTracingSettings` read from `config` and decoded like `layer`. With the default
+ * (`config`), the `USER_TRACING_*` variables are read through the current `ConfigProvider`, a bad
+ * one fails with a `UserTracingSettingsError` naming the variable, and warnings are logged for
+ * each `USER_TRACING_*` name the provider holds that is not a setting (with the closest one) and
+ * for variables set while `USER_TRACING_ENABLED` is not. With another `Config`, errors name the
+ * field path and nothing is logged.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config<SettingsInput> = internal.config
+  config: Config.Config<SettingsInput> = internalConfig.config
 ): Layer.Layer<UserTracingSettings, UserTracingSettingsError | ConfigError.ConfigError> =>
-  Layer.effect(UserTracingSettings, Effect.flatMap(config, decode))
+  Layer.effect(
+    UserTracingSettings,
+    config === internalConfig.config
+      ? Effect.map(announce.fromEnvironment, ({ settings }) => settings)
+      : Effect.flatMap(config, decode)
+  )

@@ -2,13 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Queue, Stream, TestClock } from "effect"
 import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserHarness, UserTracing, UserTracingTest } from "../src/index.js"
-import { defaultLimits } from "../src/internal/settings.js"
-import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
-import { decodeTraceRequest } from "../src/internal/otlpProto.js"
-import { toReceivedSpans, toTraces } from "../src/internal/receivedSpans.js"
-import { renderTrace, spanJson } from "../src/internal/waterfall.js"
+import { encodeTraceRequest } from "../src/internal/export/encoding.js"
+import { defaultLimits } from "../src/internal/settings/schema.js"
+import { toReceivedSpans, toTraces } from "../src/internal/sink/decode.js"
+import { decodeTraceRequest } from "../src/internal/sink/proto.js"
+import { renderTrace, spanJson } from "../src/internal/viewer/waterfall.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
-import { routing, withRecordingTracer } from "./helpers.js"
+import { routing, withRecordingTracer } from "./utils/helpers.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 
@@ -82,14 +82,21 @@ describe("handles", () => {
     Effect.gen(function*() {
       const queue = yield* Queue.unbounded<{ readonly parent: UserTracing.UserSpan; readonly job: string }>()
       // The consumer runs outside any user trace.
-      const consumer = yield* Effect.fork(Effect.forever(Effect.flatMap(Queue.take(queue), ({ job, parent }) =>
-        Effect.void.pipe(withUserSpan(`handle ${job}`), UserTracing.withParentUserSpan(parent))
-      )))
-      for (const tenant of ["A", "B"]) {
-        yield* Effect.flatMap(UserTracing.currentUserSpan, (current) =>
-          Queue.offer(queue, { parent: Option.getOrThrow(current), job: tenant })).pipe(
-            withUserTrace(`request ${tenant}`, { routing: { groupKey: () => tenant, encode: () => tenant } })
+      const consumer = yield* Effect.fork(
+        Effect.forever(
+          Effect.flatMap(
+            Queue.take(queue),
+            ({ job, parent }) => Effect.void.pipe(withUserSpan(`handle ${job}`), UserTracing.withParentUserSpan(parent))
           )
+        )
+      )
+      for (const tenant of ["A", "B"]) {
+        yield* Effect.flatMap(
+          UserTracing.currentUserSpan,
+          (current) => Queue.offer(queue, { parent: Option.getOrThrow(current), job: tenant })
+        ).pipe(
+          withUserTrace(`request ${tenant}`, { routing: { groupKey: () => tenant, encode: () => tenant } })
+        )
       }
       while ((yield* UserTracingTest.finishedSpans).length < 4) yield* Effect.yieldNow()
       const spans = yield* byName
@@ -128,9 +135,10 @@ describe("links", () => {
         Effect.map(Option.getOrThrow),
         withUserTrace("producer", { routing, inbound, tracestate: "vendor=abc" })
       )
-      yield* UserTracing.linkUserSpans({ span: inbound, attributes: { "messaging.batch": 1 }, tracestate: "other=1" }).pipe(
-        withUserTrace("consumer", { routing, links: [{ span: producer, attributes: { why: "batch" } }] })
-      )
+      yield* UserTracing.linkUserSpans({ span: inbound, attributes: { "messaging.batch": 1 }, tracestate: "other=1" })
+        .pipe(
+          withUserTrace("consumer", { routing, links: [{ span: producer, attributes: { why: "batch" } }] })
+        )
       const traces = yield* UserTracingTest.userTraces({ includeLinks: true })
       expect(traces.find((t) => t.name === "consumer")!.links).toEqual([
         { to: "producer", attributes: [["why", "batch"]] },
@@ -162,7 +170,9 @@ describe("links", () => {
 describe("status", () => {
   it.effect("an application message on error; ok is final; unset is ignored; failures keep the message", () =>
     Effect.gen(function*() {
-      yield* UserTracing.setUserSpanStatus({ code: "error", message: "card declined" }).pipe(withUserTrace("declined", { routing }))
+      yield* UserTracing.setUserSpanStatus({ code: "error", message: "card declined" }).pipe(
+        withUserTrace("declined", { routing })
+      )
       yield* Effect.exit(
         UserTracing.setUserSpanStatus({ code: "error", message: "upstream timeout" }).pipe(
           Effect.zipRight(Effect.fail("internal cause text")),
@@ -183,7 +193,9 @@ describe("status", () => {
           withUserTrace("unset-ignored", { routing })
         )
       )
-      yield* UserTracing.setUserSpanFinishCallback((span) => span.setStatus({ code: "error", message: "from callback" }))
+      yield* UserTracing.setUserSpanFinishCallback((span) =>
+        span.setStatus({ code: "error", message: "from callback" })
+      )
         .pipe(withUserTrace("callback", { routing }))
       const traces = yield* UserTracingTest.userTraces({ includeStatus: true })
       expect(Object.fromEntries(traces.map((t) => [t.name, t.status]))).toEqual({
@@ -264,10 +276,16 @@ describe("regions", () => {
   it.effect("annotateUserSpans: every user span opened inside starts with them, roots included", () =>
     Effect.gen(function*() {
       yield* Effect.gen(function*() {
-        yield* Effect.void.pipe(withUserSpan("inner", { attributes: { own: 1 } }), UserTracing.annotateUserSpans({ region: "eu", own: 0 }))
+        yield* Effect.void.pipe(
+          withUserSpan("inner", { attributes: { own: 1 } }),
+          UserTracing.annotateUserSpans({ region: "eu", own: 0 })
+        )
         yield* Effect.void.pipe(withUserSpan("outside"))
       }).pipe(withUserTrace("r", { routing }))
-      yield* Effect.void.pipe(withUserTrace("root-inside", { routing }), UserTracing.annotateUserSpans("tenant", "acme"))
+      yield* Effect.void.pipe(
+        withUserTrace("root-inside", { routing }),
+        UserTracing.annotateUserSpans("tenant", "acme")
+      )
       const spans = yield* byName
       expect([...spans.get("inner")!.attributes]).toEqual([["region", "eu"], ["own", 1]])
       expect(spans.get("outside")!.attributes.size).toBe(0)
@@ -325,7 +343,9 @@ describe("withUserSpanStream", () => {
   it.effect("a failing stream ends its span with error status", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
-        Stream.runCollect(Stream.concat(Stream.make(1), Stream.fail("broken")).pipe(UserTracing.withUserSpanStream("s"))).pipe(
+        Stream.runCollect(
+          Stream.concat(Stream.make(1), Stream.fail("broken")).pipe(UserTracing.withUserSpanStream("s"))
+        ).pipe(
           withUserTrace("r", { routing })
         )
       )

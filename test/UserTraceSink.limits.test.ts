@@ -1,12 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { PendingTraces } from "../src/internal/pendingTraces.js"
-import type { PendingLimits } from "../src/internal/pendingTraces.js"
-import { safeJson, sanitize, showOrReport } from "../src/internal/terminalText.js"
-import { renderTrace, spanJson } from "../src/internal/waterfall.js"
+import { escapeUnsafe as sanitize, safeJson } from "../src/internal/shared/text.js"
+import { PendingTraces } from "../src/internal/sink/pending.js"
+import type { PendingLimits } from "../src/internal/sink/pending.js"
+import { showOrReport } from "../src/internal/viewer/terminalText.js"
+import { renderTrace, spanJson } from "../src/internal/viewer/waterfall.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
-import { eventually, tempSocketPath } from "./receiver.js"
-import { chain, jsonRequest, protobufRequest, receivedSpan, send, spanIdOf, targetOf, traceIdOf } from "./sinkClient.js"
+import { eventually, tempSocketPath } from "./utils/receiver.js"
+import {
+  chain,
+  jsonRequest,
+  protobufRequest,
+  receivedSpan,
+  send,
+  spanIdOf,
+  targetOf,
+  traceIdOf
+} from "./utils/sinkClient.js"
 
 /** The nodes of a trace's trees in display order, walked without recursion. */
 const walk = (roots: ReadonlyArray<UserTraceSink.ReceivedSpanNode>) => {
@@ -14,7 +24,9 @@ const walk = (roots: ReadonlyArray<UserTraceSink.ReceivedSpanNode>) => {
   const stack = roots.map((node) => ({ node, depth: 0 })).reverse()
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     out.push({ name: item.node.span.name, depth: item.depth })
-    for (let i = item.node.children.length - 1; i >= 0; i--) stack.push({ node: item.node.children[i], depth: item.depth + 1 })
+    for (let i = item.node.children.length - 1; i >= 0; i--) {
+      stack.push({ node: item.node.children[i], depth: item.depth + 1 })
+    }
   }
   return out
 }
@@ -148,7 +160,10 @@ describe("completedTraces' bounds (PendingTraces)", () => {
     expect(emitted.map((trace) => [trace.spans.length, trace.incomplete])).toEqual([[10, "maxTraceAge"]])
     pending.add(spanOf(5, 5_000, 0), now)
     pending.flush()
-    expect(emitted.map((trace) => [trace.spans.length, trace.incomplete])).toEqual([[10, "maxTraceAge"], [1, undefined]])
+    expect(emitted.map((trace) => [trace.spans.length, trace.incomplete])).toEqual([[10, "maxTraceAge"], [
+      1,
+      undefined
+    ]])
   })
 
   it("a trace whose tree cannot be built is reported and emitted flat; the others are emitted as usual", () => {
@@ -181,14 +196,22 @@ describe("completedTraces on a running sink", () => {
       const sink = yield* UserTraceSink.make({ socketPath: tempSocketPath() }).pipe(Scope.extend(scope))
       const traces: Array<UserTraceSink.ReceivedTrace> = []
       const consuming = yield* Effect.fork(Stream.runForEach(
-        sink.completedTraces({ quietPeriod: "50 millis", orphanTimeout: "1 minute", maxTraceAge: "500 millis", maxSpansPerTrace: 30 }),
+        sink.completedTraces({
+          quietPeriod: "50 millis",
+          orphanTimeout: "1 minute",
+          maxTraceAge: "500 millis",
+          maxSpansPerTrace: 30
+        }),
         (trace) => Effect.sync(() => traces.push(trace))
       ))
       const growing = traceIdOf(10)
       let sent = 0
       let delivered = 0
       const feeding = yield* Effect.fork(Effect.forever(Effect.suspend(() => {
-        const batch = Array.from({ length: 10 }, () => ({ traceId: growing, spanId: spanIdOf(++sent), parentSpanId: spanIdOf(0), name: "leaf" }))
+        const batch = Array.from(
+          { length: 10 },
+          () => ({ traceId: growing, spanId: spanIdOf(++sent), parentSpanId: spanIdOf(0), name: "leaf" })
+        )
         return send(targetOf(sink), protobufRequest(batch)).pipe(
           Effect.andThen(() => (delivered += batch.length)),
           Effect.zipRight(Effect.sleep("20 millis"))
@@ -227,10 +250,16 @@ describe("OTLP/JSON bodies that are too deep or the wrong shape", () => {
       const json = { headers: { "content-type": "application/json" } }
       const deep = yield* send(targetOf(sink), "[".repeat(1_000_000) + "]".repeat(1_000_000), json)
       expect(deep.status).toBe(400)
-      expect(JSON.parse(deep.body.toString())).toEqual({ code: 3, message: expect.stringMatching(/nested deeper than 256/) })
+      expect(JSON.parse(deep.body.toString())).toEqual({
+        code: 3,
+        message: expect.stringMatching(/nested deeper than 256/)
+      })
       const deepObject = yield* send(targetOf(sink), `{"resourceSpans":${"[".repeat(300)}${"]".repeat(300)}}`, json)
       expect(deepObject.status).toBe(400)
-      const bracketsInText = jsonRequest([{ ...chain(traceIdOf(20), 1)[0], attributes: { text: "[{\"".repeat(10_000) } }])
+      const bracketsInText = jsonRequest([{
+        ...chain(traceIdOf(20), 1)[0],
+        attributes: { text: "[{\"".repeat(10_000) }
+      }])
       expect((yield* send(targetOf(sink), bracketsInText, json)).status).toBe(200)
       expect((yield* sink.received).map((span) => span.attributes)).toEqual([[["text", "[{\"".repeat(10_000)]]])
     }).pipe(Effect.scoped))
@@ -239,7 +268,9 @@ describe("OTLP/JSON bodies that are too deep or the wrong shape", () => {
     Effect.gen(function*() {
       const sink = yield* UserTraceSink.make({ socketPath: tempSocketPath() })
       const [span] = JSON.parse(jsonRequest(chain(traceIdOf(21), 1))).resourceSpans[0].scopeSpans[0].spans
-      const withSpan = (fields: Record<string, unknown>) => ({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, ...fields }] }] }] })
+      const withSpan = (fields: Record<string, unknown>) => ({
+        resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, ...fields }] }] }]
+      })
       const bad: ReadonlyArray<readonly [unknown, RegExp]> = [
         [[], /ExportTraceServiceRequest object expected/],
         ["text", /ExportTraceServiceRequest object expected/],
@@ -255,13 +286,18 @@ describe("OTLP/JSON bodies that are too deep or the wrong shape", () => {
         [withSpan({ status: [] }), /status: Status object expected/]
       ]
       for (const [body, message] of bad) {
-        const answer = yield* send(targetOf(sink), JSON.stringify(body), { headers: { "content-type": "application/json" } })
-        expect([answer.status, JSON.parse(answer.body.toString()).message]).toEqual([400, expect.stringMatching(message)])
+        const answer = yield* send(targetOf(sink), JSON.stringify(body), {
+          headers: { "content-type": "application/json" }
+        })
+        expect([answer.status, JSON.parse(answer.body.toString()).message]).toEqual([
+          400,
+          expect.stringMatching(message)
+        ])
       }
       const extra = { ...withSpan({ unknownField: [1, { x: 2 }] }), somethingNew: true }
       const ok = yield* send(targetOf(sink), JSON.stringify(extra), { headers: { "content-type": "application/json" } })
       expect(ok.status).toBe(200)
-      expect((yield* sink.stats)).toMatchObject({ accepted: 1, rejected: bad.length, spans: 1 })
+      expect(yield* sink.stats).toMatchObject({ accepted: 1, rejected: bad.length, spans: 1 })
     }).pipe(Effect.scoped))
 })
 
@@ -301,7 +337,11 @@ describe("output that a terminal cannot be tricked by", () => {
     }
     const reports: Array<string> = []
     const shown = [broken, good].map((trace) =>
-      showOrReport(() => `trace ${trace.traceId}`, () => renderTrace(trace, { color: false }), (line) => reports.push(line))
+      showOrReport(
+        () => `trace ${trace.traceId}`,
+        () => renderTrace(trace, { color: false }),
+        (line) => reports.push(line)
+      )
     )
     expect(shown[0]).toBeUndefined()
     expect(shown[1]).toContain("fine")

@@ -7,15 +7,17 @@ import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } fro
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Zlib from "node:zlib"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
 import protobuf from "protobufjs"
-import { encodeTraceRequest } from "../src/internal/otlpEncoding.js"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
+import { encodeTraceRequest } from "../src/internal/export/encoding.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
 import * as UserTraceSink from "../src/UserTraceSink.js"
-import { eventually, tempSocketPath } from "./receiver.js"
-import { send, targetOf } from "./sinkClient.js"
+import { eventually, tempSocketPath } from "./utils/receiver.js"
+import { send, targetOf } from "./utils/sinkClient.js"
 
 // The official OTLP definitions: responses are checked by a decoder we did not write.
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
@@ -70,7 +72,14 @@ describe("UserTraceSink: bodies from this library", () => {
       yield* withPipeline(
         socketOf(sink),
         Effect.gen(function*() {
-          yield* UserTracing.annotateUserSpan({ s: "text", i: 42, d: 1.5, b: true, big: 2n ** 60n, arr: ["a", 1, false] })
+          yield* UserTracing.annotateUserSpan({
+            s: "text",
+            i: 42,
+            d: 1.5,
+            b: true,
+            big: 2n ** 60n,
+            arr: ["a", 1, false]
+          })
           yield* UserTracing.logUserSpan({ b: "2", a: "1" })
           yield* Effect.sleep("2 millis").pipe(withUserSpan("grandchild"), withUserSpan("child", { kind: "client" }))
           yield* Effect.exit(Effect.fail("no").pipe(withUserSpan("failing")))
@@ -108,7 +117,7 @@ describe("UserTraceSink: bodies from this library", () => {
       for (const span of trace.spans) {
         expect(span.serviceName).toBe("checkout")
         expect(span.scope.name).toBe("effect-user-tracing")
-        expect(span.headers["x-user-routing"]).toBe('{"tenant":"acme"}')
+        expect(span.headers["x-user-routing"]).toBe("{\"tenant\":\"acme\"}")
         expect(span.headers["content-type"]).toBe("application/x-protobuf")
       }
       // The stream replays what came before it was subscribed.
@@ -131,7 +140,7 @@ describe("UserTraceSink: bodies from this library", () => {
       const byRoot = Object.fromEntries(
         traces.map((trace) => [trace.roots[0].span.name, trace.spans.map((s) => s.headers["x-user-routing"])])
       )
-      expect(byRoot).toEqual({ a: ['"tenant-a"', '"tenant-a"'], b: ['"tenant-b"'] })
+      expect(byRoot).toEqual({ a: ["\"tenant-a\"", "\"tenant-a\""], b: ["\"tenant-b\""] })
     }).pipe(Effect.scoped))
 })
 
@@ -286,10 +295,14 @@ describe("UserTraceSink: bad requests", () => {
       expect(badJson.headers["content-type"]).toBe("application/json")
       expect(JSON.parse(badJson.body.toString()).message).toMatch(/^invalid ExportTraceServiceRequest/)
 
-      const badShape = yield* send(target, JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "zz" }] }] }] }), {
-        agent,
-        headers: { "content-type": "application/json" }
-      })
+      const badShape = yield* send(
+        target,
+        JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "zz" }] }] }] }),
+        {
+          agent,
+          headers: { "content-type": "application/json" }
+        }
+      )
       expect(badShape.status).toBe(400)
 
       const badGzip = yield* send(target, "definitely not gzip", { agent, headers: { "content-encoding": "gzip" } })
@@ -337,7 +350,8 @@ describe("UserTraceSink: bad requests", () => {
       const sink = yield* socketSink()
       const spans = yield* simpleTrace
       // A record's ids are getters: copy the fields one by one.
-      const { traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status } = spans[0]
+      const { traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status } =
+        spans[0]
       const bad: FinishedUserSpan = {
         ...{ traceId, traceFlags, traceState, routing, name, kind, startTime, endTime, attributes, events, status },
         spanId: "0000000000000000",
@@ -381,7 +395,7 @@ describe("UserTraceSink: lifecycle", () => {
       const sink = yield* UserTraceSink.UserTraceSink
       expect(sink.address._tag).toBe("Tcp")
       expect((yield* send(targetOf(sink), protobufBody(yield* simpleTrace))).status).toBe(200)
-      expect((yield* sink.received)).toHaveLength(2)
+      expect(yield* sink.received).toHaveLength(2)
     }).pipe(Effect.provide(UserTraceSink.layer({ port: 0 }))))
 
   it.live("a stale socket file is replaced; a live one or a regular file fails with UserTraceSinkError", () =>
@@ -390,7 +404,9 @@ describe("UserTraceSink: lifecycle", () => {
       // A socket file whose listener is gone: a process that binds it and is killed at once.
       ChildProcess.spawnSync(process.execPath, [
         "-e",
-        `require("node:net").createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, "SIGKILL"))`
+        `require("node:net").createServer().listen(${
+          JSON.stringify(socketPath)
+        }, () => process.kill(process.pid, "SIGKILL"))`
       ])
       expect(Fs.lstatSync(socketPath).isSocket()).toBe(true)
       yield* Effect.scoped(Effect.gen(function*() {
@@ -405,6 +421,37 @@ describe("UserTraceSink: lifecycle", () => {
       const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ socketPath })))
       expect(error.message).toContain("is not a socket")
       expect(Fs.readFileSync(socketPath, "utf8")).toBe("not a socket")
+    }))
+
+  it.live("an address it must not listen on fails before it tries: an empty host, a socket path the kernel would cut", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-"))
+      // 107 bytes fit `sun_path` with its NUL; 108 would be cut (multi-byte characters count as their bytes).
+      const pathOf = (bytes: number) => {
+        const name = "é".repeat(Math.floor((bytes - dir.length - 1) / 2)) + "x".repeat((bytes - dir.length - 1) % 2)
+        return Path.join(dir, name)
+      }
+      expect(Buffer.byteLength(pathOf(107))).toBe(107)
+      for (const bytes of [108, 200]) {
+        const socketPath = pathOf(bytes)
+        const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ socketPath })))
+        expect(error._tag).toBe("UserTraceSinkError")
+        expect(error.message).toBe(
+          `socketPath must be at most 107 bytes (the kernel cuts a longer Unix socket path); this one has ${bytes}`
+        )
+      }
+      for (const host of ["", " "]) {
+        const error = yield* Effect.flip(Effect.scoped(UserTraceSink.make({ port: 0, host })))
+        expect(error.message).toMatch(/^host must be a non-empty address \(default 127\.0\.0\.1/)
+      }
+      // Nothing was bound, cut or left behind; the longest path that fits works and is removed at close.
+      expect(Fs.readdirSync(dir)).toEqual([])
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sink = yield* UserTraceSink.make({ socketPath: pathOf(107) })
+        expect((yield* send(targetOf(sink), protobufBody(yield* simpleTrace))).status).toBe(200)
+        expect(Fs.readdirSync(dir)).toHaveLength(1)
+      }))
+      expect(Fs.readdirSync(dir)).toEqual([])
     }))
 
   it.live("completedTraces: a trace is emitted after a quiet period once its root arrived; pending ones at close", () =>
@@ -429,7 +476,9 @@ describe("UserTraceSink: lifecycle", () => {
       expect(Date.now() - rootSent).toBeGreaterThanOrEqual(280)
       expect(completed).toEqual(["root,child"])
       // A rootless trace stays pending until the sink closes.
-      const [orphan] = yield* testSpans(Effect.void.pipe(withUserSpan("orphan"), withUserTrace("never-sent", { routing: acme })))
+      const [orphan] = yield* testSpans(
+        Effect.void.pipe(withUserSpan("orphan"), withUserTrace("never-sent", { routing: acme }))
+      )
       yield* send(targetOf(sink), protobufBody([orphan]))
       yield* Scope.close(scope, Exit.void)
       yield* Fiber.join(consuming)

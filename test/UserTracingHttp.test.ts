@@ -1,17 +1,11 @@
-import {
-  HttpClient,
-  HttpRouter,
-  HttpServer,
-  HttpServerRequest,
-  HttpServerResponse
-} from "@effect/platform"
+import { HttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Queue } from "effect"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
-import { routing } from "./helpers.js"
+import { routing } from "./utils/helpers.js"
 
 const inboundTraceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const inboundParentId = "00f067aa0ba902b7"
@@ -156,7 +150,11 @@ describe("withUserTracing (client)", () => {
       // Effect's own propagation stays on: the user `traceparent` must still be the one on the wire.
       const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient)
       const [first, second] = yield* Effect.all([echo(client), echo(client)]).pipe(
-        UserTracing.withUserTrace("job", { routing, inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent)), tracestate: "vendor=value" })
+        UserTracing.withUserTrace("job", {
+          routing,
+          inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent)),
+          tracestate: "vendor=value"
+        })
       )
       yield* handled
       yield* handled
@@ -216,12 +214,18 @@ describe("custom header names", () => {
     Effect.gen(function*() {
       const names = { traceparentHeader: "X-User-Traceparent", tracestateHeader: "X-User-Tracestate" }
       const recorded = yield* Queue.unbounded<Record<string, string>>()
-      const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        Effect.as(Queue.offer(recorded, request.headers), HttpServerResponse.empty()))
+      const app = Effect.flatMap(
+        HttpServerRequest.HttpServerRequest,
+        (request) => Effect.as(Queue.offer(recorded, request.headers), HttpServerResponse.empty())
+      )
       const handled = yield* serve(UserTracingHttp.middleware({ routing: () => Option.some(routing), ...names }), app)
       const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient, names)
       yield* client.get("/hop").pipe(
-        UserTracing.withUserTrace("job", { routing, inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent)), tracestate: "vendor=value" })
+        UserTracing.withUserTrace("job", {
+          routing,
+          inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent)),
+          tracestate: "vendor=value"
+        })
       )
       yield* handled
       const headers = yield* Queue.take(recorded)

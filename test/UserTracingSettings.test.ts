@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Layer, Schema } from "effect"
+import type { Layer } from "effect"
+import { Cause, Config, ConfigProvider, Duration, Effect, Schema } from "effect"
 import * as UserTracingSettings from "../src/UserTracingSettings.js"
 
 const uds = { socketPath: "/run/otlp.sock", routingHeaderName: "x-route" }
@@ -85,58 +86,310 @@ describe("defaults", () => {
     }))
 })
 
-const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, string]> = [
-  ["empty socketPath", { output: { otlpUds: { ...uds, socketPath: "" } } }, "output.otlpUds.socketPath"],
-  ["empty serviceName while enabled", { ...enabled, serviceName: "" }, "serviceName"],
-  ["empty serviceName while disabled", { serviceName: "" }, "serviceName"],
-  ["missing serviceName while enabled", { enabled: true, output: { otlpUds: uds } }, "serviceName"],
-  ["missing output while enabled", { enabled: true, serviceName: "svc" }, "output"],
-  ["header name with a space", { output: { otlpUds: { ...uds, routingHeaderName: "bad header" } } }, "output.otlpUds.routingHeaderName"],
-  ["header name with a newline", { output: { otlpHttp: { ...http, routingHeaderName: "x-route\n" } } }, "output.otlpHttp.routingHeaderName"],
-  ["reserved header name", { output: { otlpUds: { ...uds, routingHeaderName: "Content-Type" } } }, "output.otlpUds.routingHeaderName"],
-  ["numTasks 0", { output: { otlpUds: { ...uds, numTasks: 0 } } }, "output.otlpUds.numTasks"],
-  ["numTasks 1.5", { output: { otlpUds: { ...uds, numTasks: 1.5 } } }, "output.otlpUds.numTasks"],
-  ["maxBatchSize -1", { output: { otlpHttp: { ...http, maxBatchSize: -1 } } }, "output.otlpHttp.maxBatchSize"],
-  ["maxAttempts 0", { output: { otlpUds: { ...uds, maxAttempts: 0 } } }, "output.otlpUds.maxAttempts"],
-  ["maxQueueSize 0", { maxQueueSize: 0 }, "maxQueueSize"],
-  ["negative limit", { limits: { maxEvents: -1 } }, "limits.maxEvents"],
-  ["bad duration string", { shutdownTimeout: "10 parsecs" }, "shutdownTimeout"],
-  ["negative duration", { output: { otlpUds: { ...uds, requestTimeout: -1 } } }, "output.otlpUds.requestTimeout"],
-  ["non-http url", { output: { otlpHttp: { ...http, url: "ftp://example.com/v1/traces" } } }, "output.otlpHttp.url"],
-  ["numTasks 1e9 (would fork a billion fibers)", { output: { otlpUds: { ...uds, numTasks: 1e9 } } }, "output.otlpUds.numTasks"],
-  ["numTasks past the bound", { output: { otlpUds: { ...uds, numTasks: 257 } } }, "output.otlpUds.numTasks"],
-  ["maxBatchSize 1e9", { output: { otlpHttp: { ...http, maxBatchSize: 1e9 } } }, "output.otlpHttp.maxBatchSize"],
-  ["requestTimeout 30 days (past Node's timer range)", { output: { otlpUds: { ...uds, requestTimeout: "30 days" } } }, "output.otlpUds.requestTimeout"],
-  ["shutdownTimeout 2^31 ms", { shutdownTimeout: 2 ** 31 }, "shutdownTimeout"],
-  ["shutdownTimeout infinite", { shutdownTimeout: "Infinity" }, "shutdownTimeout"],
-  ["a 140-byte socketPath (the kernel would cut it)", { output: { otlpUds: { ...uds, socketPath: `/${"s".repeat(139)}` } } }, "output.otlpUds.socketPath"],
-  ["a socketPath of 36 characters but 108 bytes", { output: { otlpUds: { ...uds, socketPath: "東".repeat(36) } } }, "output.otlpUds.socketPath"],
-  ["unknown compression", { output: { otlpUds: { ...uds, compression: "brotli" as never } } }, "output.otlpUds.compression"],
-  ["a static header with a bad name", { output: { otlpHttp: { ...http, headers: { "bad name": "x" } } } }, "output.otlpHttp.headers.bad name"],
-  ["a static header value with a newline", { output: { otlpHttp: { ...http, headers: { authorization: "x\r\ninjected: 1" } } } }, "output.otlpHttp.headers.authorization"],
-  ["a static header the exporter sets", { output: { otlpHttp: { ...http, headers: { "Content-Encoding": "br" } } } }, "output.otlpHttp.headers.Content-Encoding"],
-  ["a static header repeating the routing header", { output: { otlpHttp: { ...http, headers: { "X-Route": "x" } } } }, "output.otlpHttp.headers.X-Route"],
-  ["headers on a uds output", { output: { otlpUds: { ...uds, headers: {} } as never } }, "output.otlpUds.headers"],
-  ["unparsable url", { output: { otlpHttp: { ...http, url: "not a url" } } }, "output.otlpHttp.url"],
-  ["both outputs", { output: { otlpUds: uds, otlpHttp: http } }, "output"],
-  ["no output kind", { output: {} as never }, "output"],
-  ["typo in a field", { output: { otlpUds: { ...uds, sockerPath: "/x" } as never } }, "output.otlpUds.sockerPath"],
-  ["typo at the top", { enable: true } as never, "enable"]
+const durationRule =
+  "must be a whole number of milliseconds from 1 to 600000 (10 minutes) or a duration such as \"10 seconds\""
+
+/** Settings in code that fail: what, the field path, the whole message. */
+const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, string, string]> = [
+  [
+    "empty socketPath",
+    { output: { otlpUds: { ...uds, socketPath: "" } } },
+    "output.otlpUds.socketPath",
+    "output.otlpUds.socketPath must be a non-empty string"
+  ],
+  [
+    "empty serviceName while enabled",
+    { ...enabled, serviceName: "" },
+    "serviceName",
+    "serviceName must be a non-empty string"
+  ],
+  ["empty serviceName while disabled", { serviceName: "" }, "serviceName", "serviceName must be a non-empty string"],
+  [
+    "missing serviceName while enabled",
+    { enabled: true, output: { otlpUds: uds } },
+    "serviceName",
+    "serviceName is required when enabled is true"
+  ],
+  [
+    "missing output while enabled",
+    { enabled: true, serviceName: "svc" },
+    "output",
+    "output is required when enabled is true"
+  ],
+  [
+    "header name with a space",
+    { output: { otlpUds: { ...uds, routingHeaderName: "bad header" } } },
+    "output.otlpUds.routingHeaderName",
+    "output.otlpUds.routingHeaderName is not a valid HTTP header name"
+  ],
+  [
+    "header name with a newline",
+    { output: { otlpHttp: { ...http, routingHeaderName: "x-route\n" } } },
+    "output.otlpHttp.routingHeaderName",
+    "output.otlpHttp.routingHeaderName is not a valid HTTP header name"
+  ],
+  [
+    "reserved header name",
+    { output: { otlpUds: { ...uds, routingHeaderName: "Content-Type" } } },
+    "output.otlpUds.routingHeaderName",
+    "output.otlpUds.routingHeaderName is a header the exporter sets itself"
+  ],
+  [
+    "numTasks 0",
+    { output: { otlpUds: { ...uds, numTasks: 0 } } },
+    "output.otlpUds.numTasks",
+    "output.otlpUds.numTasks must be an integer from 1 to 256"
+  ],
+  [
+    "numTasks 1.5",
+    { output: { otlpUds: { ...uds, numTasks: 1.5 } } },
+    "output.otlpUds.numTasks",
+    "output.otlpUds.numTasks must be an integer from 1 to 256"
+  ],
+  [
+    "maxBatchSize -1",
+    { output: { otlpHttp: { ...http, maxBatchSize: -1 } } },
+    "output.otlpHttp.maxBatchSize",
+    "output.otlpHttp.maxBatchSize must be an integer from 1 to 65,536"
+  ],
+  [
+    "maxAttempts 0",
+    { output: { otlpUds: { ...uds, maxAttempts: 0 } } },
+    "output.otlpUds.maxAttempts",
+    "output.otlpUds.maxAttempts must be a positive integer"
+  ],
+  ["maxQueueSize 0", { maxQueueSize: 0 }, "maxQueueSize", "maxQueueSize must be a positive integer or null"],
+  [
+    "negative limit",
+    { limits: { maxEvents: -1 } },
+    "limits.maxEvents",
+    "limits.maxEvents must be a non-negative integer"
+  ],
+  ["bad duration string", { shutdownTimeout: "10 parsecs" }, "shutdownTimeout", `shutdownTimeout ${durationRule}`],
+  [
+    "negative duration",
+    { output: { otlpUds: { ...uds, requestTimeout: -1 } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout 0 (every request would time out)",
+    { output: { otlpUds: { ...uds, requestTimeout: 0 } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout 0.5 ms",
+    { output: { otlpUds: { ...uds, requestTimeout: 0.5 } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout \"1 nanos\" (the HTTP client counts whole milliseconds)",
+    { output: { otlpHttp: { ...http, requestTimeout: "1 nanos" } } },
+    "output.otlpHttp.requestTimeout",
+    `output.otlpHttp.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout \"1500 micros\" (not a whole millisecond)",
+    { output: { otlpUds: { ...uds, requestTimeout: "1500 micros" } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout \"0 seconds\"",
+    { output: { otlpUds: { ...uds, requestTimeout: "0 seconds" } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "requestTimeout 30 days (past Node's timer range)",
+    { output: { otlpUds: { ...uds, requestTimeout: "30 days" } } },
+    "output.otlpUds.requestTimeout",
+    `output.otlpUds.requestTimeout ${durationRule}`
+  ],
+  [
+    "shutdownTimeout 10 minutes and 1 ms",
+    { shutdownTimeout: 600_001 },
+    "shutdownTimeout",
+    `shutdownTimeout ${durationRule}`
+  ],
+  [
+    "shutdownTimeout \"11 minutes\"",
+    { shutdownTimeout: "11 minutes" },
+    "shutdownTimeout",
+    `shutdownTimeout ${durationRule}`
+  ],
+  ["shutdownTimeout 2^31 ms", { shutdownTimeout: 2 ** 31 }, "shutdownTimeout", `shutdownTimeout ${durationRule}`],
+  ["shutdownTimeout infinite", { shutdownTimeout: "Infinity" }, "shutdownTimeout", `shutdownTimeout ${durationRule}`],
+  ["shutdownTimeout NaN", { shutdownTimeout: Number.NaN }, "shutdownTimeout", `shutdownTimeout ${durationRule}`],
+  [
+    "non-http url",
+    { output: { otlpHttp: { ...http, url: "ftp://example.com/v1/traces" } } },
+    "output.otlpHttp.url",
+    "output.otlpHttp.url must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+  ],
+  [
+    "a url with credentials (they would be dropped)",
+    { output: { otlpHttp: { ...http, url: "http://user:pass@127.0.0.1:4318/v1/traces" } } },
+    "output.otlpHttp.url",
+    "output.otlpHttp.url must not contain credentials (user:password@): send them in headers (authorization)"
+  ],
+  [
+    "a url with a user name only",
+    { output: { otlpHttp: { ...http, url: "https://token@otlp.example.com/v1/traces" } } },
+    "output.otlpHttp.url",
+    "output.otlpHttp.url must not contain credentials (user:password@): send them in headers (authorization)"
+  ],
+  [
+    "numTasks 1e9 (would fork a billion fibers)",
+    { output: { otlpUds: { ...uds, numTasks: 1e9 } } },
+    "output.otlpUds.numTasks",
+    "output.otlpUds.numTasks must be an integer from 1 to 256"
+  ],
+  [
+    "numTasks past the bound",
+    { output: { otlpUds: { ...uds, numTasks: 257 } } },
+    "output.otlpUds.numTasks",
+    "output.otlpUds.numTasks must be an integer from 1 to 256"
+  ],
+  [
+    "maxBatchSize 1e9",
+    { output: { otlpHttp: { ...http, maxBatchSize: 1e9 } } },
+    "output.otlpHttp.maxBatchSize",
+    "output.otlpHttp.maxBatchSize must be an integer from 1 to 65,536"
+  ],
+  [
+    "a 140-byte socketPath (the kernel would cut it)",
+    { output: { otlpUds: { ...uds, socketPath: `/${"s".repeat(139)}` } } },
+    "output.otlpUds.socketPath",
+    "output.otlpUds.socketPath must be at most 107 bytes (the kernel cuts a longer Unix socket path); this one has 140"
+  ],
+  [
+    "a socketPath of 36 characters but 108 bytes",
+    { output: { otlpUds: { ...uds, socketPath: "東".repeat(36) } } },
+    "output.otlpUds.socketPath",
+    "output.otlpUds.socketPath must be at most 107 bytes (the kernel cuts a longer Unix socket path); this one has 108"
+  ],
+  [
+    "unknown compression",
+    { output: { otlpUds: { ...uds, compression: "brotli" as never } } },
+    "output.otlpUds.compression",
+    "output.otlpUds.compression must be \"none\" or \"gzip\""
+  ],
+  [
+    "a static header with a bad name",
+    { output: { otlpHttp: { ...http, headers: { "bad name": "x" } } } },
+    "output.otlpHttp.headers.bad name",
+    "output.otlpHttp.headers.bad name is not a valid HTTP header name"
+  ],
+  [
+    "a static header value with a newline",
+    { output: { otlpHttp: { ...http, headers: { authorization: "x\r\ninjected: 1" } } } },
+    "output.otlpHttp.headers.authorization",
+    "output.otlpHttp.headers.authorization has a value that is not a legal header value (a control character)"
+  ],
+  [
+    "a static header value with a C1 control character",
+    { output: { otlpHttp: { ...http, headers: { "x-tenant": "a\u0085b" } } } },
+    "output.otlpHttp.headers.x-tenant",
+    "output.otlpHttp.headers.x-tenant has a value that is not a legal header value (a control character)"
+  ],
+  [
+    "a static header value with a lone surrogate (no UTF-8 for it)",
+    { output: { otlpHttp: { ...http, headers: { "x-tenant": "a\ud800" } } } },
+    "output.otlpHttp.headers.x-tenant",
+    "output.otlpHttp.headers.x-tenant has a value that is not a legal header value (a control character)"
+  ],
+  [
+    "a static header value with a space at the end (the receiver would drop it)",
+    { output: { otlpHttp: { ...http, headers: { authorization: "Bearer abc " } } } },
+    "output.otlpHttp.headers.authorization",
+    "output.otlpHttp.headers.authorization has a value that starts or ends with a space or tab (the receiver would drop it)"
+  ],
+  [
+    "the same header name twice, in another case (it would be sent twice)",
+    { output: { otlpHttp: { ...http, headers: { Authorization: "first", authorization: "second" } } } },
+    "output.otlpHttp.headers.authorization",
+    "output.otlpHttp.headers.authorization repeats the header Authorization (header names are case-insensitive)"
+  ],
+  [
+    "a static header the exporter sets",
+    { output: { otlpHttp: { ...http, headers: { "Content-Encoding": "br" } } } },
+    "output.otlpHttp.headers.Content-Encoding",
+    "output.otlpHttp.headers.Content-Encoding is a header the exporter sets itself"
+  ],
+  [
+    "a static header repeating the routing header",
+    { output: { otlpHttp: { ...http, headers: { "X-Route": "x" } } } },
+    "output.otlpHttp.headers.X-Route",
+    "output.otlpHttp.headers.X-Route repeats the routing header name"
+  ],
+  [
+    "headers on a uds output",
+    { output: { otlpUds: { ...uds, headers: {} } as never } },
+    "output.otlpUds.headers",
+    "output.otlpUds.headers is unexpected, expected: \"socketPath\" | \"routingHeaderName\" | \"numTasks\" | \"maxBatchSize\" | \"maxBatchBytes\" | \"requestTimeout\" | \"maxAttempts\" | \"compression\""
+  ],
+  [
+    "unparsable url",
+    { output: { otlpHttp: { ...http, url: "not a url" } } },
+    "output.otlpHttp.url",
+    "output.otlpHttp.url must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+  ],
+  [
+    "both outputs",
+    { output: { otlpUds: uds, otlpHttp: http } },
+    "output",
+    "output must have exactly one of otlpUds, otlpHttp"
+  ],
+  ["no output kind", { output: {} as never }, "output", "output must have exactly one of otlpUds, otlpHttp"],
+  [
+    "typo in a field",
+    { output: { otlpUds: { ...uds, sockerPath: "/x" } as never } },
+    "output.otlpUds.sockerPath",
+    "output.otlpUds.sockerPath is unexpected, expected: \"socketPath\" | \"routingHeaderName\" | \"numTasks\" | \"maxBatchSize\" | \"maxBatchBytes\" | \"requestTimeout\" | \"maxAttempts\" | \"compression\""
+  ],
+  [
+    "typo at the top",
+    { enable: true } as never,
+    "enable",
+    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
+  ]
 ]
 
 describe("limits a new user may hit", () => {
-  it.effect("accepted at the bounds: 256 tasks, 2^31-1 ms, a 107-byte socket path", () =>
+  it.effect("accepted at the bounds: 256 tasks, 1 ms and 10 minutes, a 107-byte socket path", () =>
     Effect.gen(function*() {
       const socketPath = `/${"s".repeat(106)}`
       const settings = yield* UserTracingSettings.decode({
         ...enabled,
-        shutdownTimeout: 2 ** 31 - 1,
-        output: { otlpUds: { ...uds, socketPath, numTasks: 256, maxBatchSize: 65_536, requestTimeout: "24 days" } }
+        shutdownTimeout: 600_000,
+        output: { otlpUds: { ...uds, socketPath, numTasks: 256, maxBatchSize: 65_536, requestTimeout: 1 } }
       })
       expect(settings.output).toMatchObject({ otlpUds: { socketPath, numTasks: 256 } })
+      expect(Duration.toMillis(settings.shutdownTimeout)).toBe(600_000)
+      if (settings.output && "otlpUds" in settings.output) {
+        expect(Duration.toMillis(settings.output.otlpUds.requestTimeout)).toBe(1)
+      }
+      expect(Duration.toMillis((yield* UserTracingSettings.decode({ shutdownTimeout: "10 minutes" })).shutdownTimeout))
+        .toBe(600_000)
     }))
 
-  it.effect("an https url with static headers and gzip", () =>
+  it.effect("duration strings that are whole milliseconds decode to them", () =>
+    Effect.gen(function*() {
+      for (
+        const [input, millis] of [["1.5 seconds", 1500], ["1000000 nanos", 1], ["2000 micros", 2], [
+          "0.3 seconds",
+          300
+        ]] as const
+      ) {
+        const settings = yield* UserTracingSettings.decode({ shutdownTimeout: input })
+        expect(Duration.toMillis(settings.shutdownTimeout)).toBe(millis)
+      }
+    }))
+
+  it.effect("an https url with static headers (non-ASCII values too) and gzip", () =>
     Effect.gen(function*() {
       const settings = yield* UserTracingSettings.decode({
         ...enabled,
@@ -144,32 +397,61 @@ describe("limits a new user may hit", () => {
           otlpHttp: {
             ...http,
             url: "https://otlp.example.com/v1/traces",
-            headers: { authorization: "Bearer abc", "x-tenant": "café" },
+            headers: { authorization: "Bearer abc", "x-tenant": "café", "x-city": "東京" },
             compression: "gzip"
           }
         }
       })
       expect(settings.output).toMatchObject({
-        otlpHttp: { headers: { authorization: "Bearer abc", "x-tenant": "café" }, compression: "gzip" }
+        otlpHttp: {
+          headers: { authorization: "Bearer abc", "x-tenant": "café", "x-city": "東京" },
+          compression: "gzip"
+        }
       })
     }))
 })
 
-describe("bad settings fail with the field path", () => {
-  it.effect.each(bad)("%s", ([, input, path]) =>
+describe("bad settings in code fail naming the field path, in one line", () => {
+  it.effect.each(bad)("%s", ([, input, path, message]) =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(UserTracingSettings.decode(input))
       expect(error._tag).toBe("UserTracingSettingsError")
       expect(error.path).toBe(path)
-      expect(error.message.startsWith(`${path}: `)).toBe(true)
+      expect(error.message).toBe(message)
     }))
 
   it.effect("the layer fails in the error channel", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(settingsOf(UserTracingSettings.layer({ enabled: true })))
       expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
-      expect(error).toMatchObject({ path: "serviceName", message: "serviceName: is required when enabled" })
+      expect(error).toMatchObject({ path: "serviceName", message: "serviceName is required when enabled is true" })
     }))
+})
+
+describe("a settings error prints as one line", () => {
+  const error = new UserTracingSettings.UserTracingSettingsError({
+    path: "output",
+    message: "USER_TRACING_SOCKET_PATH or USER_TRACING_URL is required when USER_TRACING_ENABLED=true"
+  })
+  const line =
+    "UserTracingSettingsError: USER_TRACING_SOCKET_PATH or USER_TRACING_URL is required when USER_TRACING_ENABLED=true"
+
+  it("toString and stack are the name and the message", () => {
+    expect(String(error)).toBe(line)
+    expect(error.stack).toBe(line)
+    expect(Object.keys(error)).not.toContain("stack")
+  })
+
+  it("a program that dies with it prints that line (Effect's pretty cause, Effect.runPromise's rejection)", async () => {
+    const failing = settingsOf(UserTracingSettings.layer({ enabled: true }))
+    const exit = await Effect.runPromiseExit(failing)
+    if (exit._tag !== "Failure") throw new Error("expected a failure")
+    expect(Cause.pretty(exit.cause)).toBe("UserTracingSettingsError: serviceName is required when enabled is true")
+    const rejection = await Effect.runPromise(failing).then(() => undefined, (reason: unknown) => reason)
+    expect(String(rejection)).toBe(
+      "(FiberFailure) UserTracingSettingsError: serviceName is required when enabled is true"
+    )
+  })
 })
 
 describe("layerConfig", () => {
@@ -190,7 +472,7 @@ describe("layerConfig", () => {
         ["USER_TRACING_MAX_QUEUE_SIZE", "unbounded"],
         ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
         ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        ["USER_TRACING_NUM_TASKS", "4"],
+        ["USER_TRACING_NUM_TASKS", " 4 "],
         ["USER_TRACING_REQUEST_TIMEOUT", "2 seconds"],
         ["USER_TRACING_SHUTDOWN_TIMEOUT", "1500"]
       ])(fromConfig)
@@ -213,88 +495,354 @@ describe("layerConfig", () => {
       expect(settings.output).toMatchObject({ otlpHttp: { ...http, maxBatchSize: 64 } })
     }))
 
-  it.effect("both a socket path and a url fail, naming them", () =>
+  it.effect("output variables without an output are checked, and kept out of the settings", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_URL", http.url],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]
-      ])(fromConfig))
-      expect(String(error)).toContain("USER_TRACING_SOCKET_PATH")
-      expect(String(error)).toContain("USER_TRACING_URL")
+      const settings = yield* fromEnv([["USER_TRACING_NUM_TASKS", "4"], ["USER_TRACING_COMPRESSION", "gzip"]])(
+        fromConfig
+      )
+      expect(settings.output).toBeUndefined()
     }))
 
-  it.effect("an output without a routing header fails, naming the variable", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]])(fromConfig))
-      expect(String(error)).toContain("USER_TRACING_ROUTING_HEADER_NAME")
-    }))
+  const socket = [["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"], [
+    "USER_TRACING_ROUTING_HEADER_NAME",
+    "x-route"
+  ]] as const
+  const url = [["USER_TRACING_URL", http.url], ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]] as const
+  const durationFrom = (name: string, value: string) => `${name} ${durationRule} (got ${JSON.stringify(value)})`
 
-  it.effect.each([
-    ["USER_TRACING_NUM_TASKS", "abc", "output.otlpUds.numTasks"],
-    ["USER_TRACING_NUM_TASKS", "1e9", "output.otlpUds.numTasks"],
-    ["USER_TRACING_NUM_TASKS", "", "output.otlpUds.numTasks"],
-    ["USER_TRACING_MAX_BATCH_SIZE", "lots", "output.otlpUds.maxBatchSize"],
-    ["USER_TRACING_MAX_ATTEMPTS", "3x", "output.otlpUds.maxAttempts"],
-    ["USER_TRACING_MAX_QUEUE_SIZE", "abc", "maxQueueSize"],
-    ["USER_TRACING_MAX_QUEUE_BYTES", "64MB", "maxQueueBytes"],
-    ["USER_TRACING_MAX_BATCH_BYTES", "four", "output.otlpUds.maxBatchBytes"],
-    ["USER_TRACING_REQUEST_TIMEOUT", "30 days", "output.otlpUds.requestTimeout"],
-    ["USER_TRACING_COMPRESSION", "zstd", "output.otlpUds.compression"],
-    ["USER_TRACING_ENABLED", "maybe", "enabled"]
-  ] as const)("%s=%s fails with UserTracingSettingsError naming %s", ([name, value, path]) =>
+  /** Variables that fail: what, the variables, the field path, the whole message. */
+  const badVariables: ReadonlyArray<
+    readonly [string, ReadonlyArray<readonly [string, string]>, string, string]
+  > = [
+    [
+      "enabled without a service name",
+      [["USER_TRACING_ENABLED", "true"], ...socket],
+      "serviceName",
+      "USER_TRACING_SERVICE_NAME is required when USER_TRACING_ENABLED=true"
+    ],
+    [
+      "enabled without an output",
+      [["USER_TRACING_ENABLED", "true"], ["USER_TRACING_SERVICE_NAME", "svc"]],
+      "output",
+      "USER_TRACING_SOCKET_PATH or USER_TRACING_URL is required when USER_TRACING_ENABLED=true"
+    ],
+    [
+      "enabled with an unknown word",
+      [["USER_TRACING_ENABLED", "maybe"]],
+      "enabled",
+      "USER_TRACING_ENABLED must be one of true, false, yes, no, on, off, 1, 0 (got \"maybe\")"
+    ],
+    [
+      "both a socket path and a url",
+      [["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"], ...url],
+      "output",
+      "USER_TRACING_SOCKET_PATH and USER_TRACING_URL cannot both be set: choose the Unix socket or the URL"
+    ],
+    [
+      "a socket path without a routing header",
+      [["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]],
+      "output.otlpUds.routingHeaderName",
+      "USER_TRACING_ROUTING_HEADER_NAME is required when USER_TRACING_SOCKET_PATH is set"
+    ],
+    [
+      "a url without a routing header",
+      [["USER_TRACING_URL", http.url]],
+      "output.otlpHttp.routingHeaderName",
+      "USER_TRACING_ROUTING_HEADER_NAME is required when USER_TRACING_URL is set"
+    ],
+    [
+      "an empty socket path",
+      [["USER_TRACING_SOCKET_PATH", ""], ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]],
+      "output.otlpUds.socketPath",
+      "USER_TRACING_SOCKET_PATH must be a non-empty string (got \"\")"
+    ],
+    [
+      "a routing header name with a space",
+      [["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"], ["USER_TRACING_ROUTING_HEADER_NAME", "x route"]],
+      "output.otlpUds.routingHeaderName",
+      "USER_TRACING_ROUTING_HEADER_NAME is not a valid HTTP header name (got \"x route\")"
+    ],
+    [
+      "a number in hexadecimal (read as 16 before)",
+      [...socket, ["USER_TRACING_NUM_TASKS", "0x10"]],
+      "output.otlpUds.numTasks",
+      "USER_TRACING_NUM_TASKS must be a decimal integer (got \"0x10\")"
+    ],
+    [
+      "a number with an exponent",
+      [...socket, ["USER_TRACING_MAX_BATCH_SIZE", "1e3"]],
+      "output.otlpUds.maxBatchSize",
+      "USER_TRACING_MAX_BATCH_SIZE must be a decimal integer (got \"1e3\")"
+    ],
+    [
+      "a fraction",
+      [...socket, ["USER_TRACING_NUM_TASKS", "1.5"]],
+      "output.otlpUds.numTasks",
+      "USER_TRACING_NUM_TASKS must be a decimal integer (got \"1.5\")"
+    ],
+    [
+      "a number with junk inside",
+      [...socket, ["USER_TRACING_MAX_ATTEMPTS", " 1 2 "]],
+      "output.otlpUds.maxAttempts",
+      "USER_TRACING_MAX_ATTEMPTS must be a decimal integer (got \" 1 2 \")"
+    ],
+    [
+      "a number with a unit",
+      [...socket, ["USER_TRACING_MAX_ATTEMPTS", "3x"]],
+      "output.otlpUds.maxAttempts",
+      "USER_TRACING_MAX_ATTEMPTS must be a decimal integer (got \"3x\")"
+    ],
+    [
+      "an empty number",
+      [...socket, ["USER_TRACING_NUM_TASKS", ""]],
+      "output.otlpUds.numTasks",
+      "USER_TRACING_NUM_TASKS must be a decimal integer (got \"\")"
+    ],
+    [
+      "a number past what a double holds exactly",
+      [...socket, ["USER_TRACING_MAX_BATCH_BYTES", "99999999999999999999"]],
+      "output.otlpUds.maxBatchBytes",
+      "USER_TRACING_MAX_BATCH_BYTES must be a decimal integer (got \"99999999999999999999\")"
+    ],
+    [
+      "a number out of range",
+      [...socket, ["USER_TRACING_NUM_TASKS", "1000000000"]],
+      "output.otlpUds.numTasks",
+      "USER_TRACING_NUM_TASKS must be an integer from 1 to 256 (got \"1000000000\")"
+    ],
+    [
+      "a queue bound that is a word",
+      [["USER_TRACING_MAX_QUEUE_SIZE", "abc"]],
+      "maxQueueSize",
+      "USER_TRACING_MAX_QUEUE_SIZE must be a decimal integer or \"unbounded\" (got \"abc\")"
+    ],
+    [
+      "a queue bound with a unit",
+      [["USER_TRACING_MAX_QUEUE_BYTES", "64MB"]],
+      "maxQueueBytes",
+      "USER_TRACING_MAX_QUEUE_BYTES must be a decimal integer or \"unbounded\" (got \"64MB\")"
+    ],
+    [
+      "a queue bound of 0",
+      [["USER_TRACING_MAX_QUEUE_SIZE", "0"]],
+      "maxQueueSize",
+      "USER_TRACING_MAX_QUEUE_SIZE must be a positive integer or null (got \"0\")"
+    ],
+    [
+      "USER_TRACING_NUM_TASKS=abc with no output (ignored before)",
+      [["USER_TRACING_NUM_TASKS", "abc"]],
+      "output.*.numTasks",
+      "USER_TRACING_NUM_TASKS must be a decimal integer (got \"abc\")"
+    ],
+    [
+      "an output variable out of range with no output",
+      [["USER_TRACING_NUM_TASKS", "1000"]],
+      "output.*.numTasks",
+      "USER_TRACING_NUM_TASKS must be an integer from 1 to 256 (got \"1000\")"
+    ],
+    [
+      "a routing header the exporter sets, with no output",
+      [["USER_TRACING_ROUTING_HEADER_NAME", "Content-Type"]],
+      "output.*.routingHeaderName",
+      "USER_TRACING_ROUTING_HEADER_NAME is a header the exporter sets itself (got \"Content-Type\")"
+    ],
+    [
+      "an unknown compression",
+      [...socket, ["USER_TRACING_COMPRESSION", "zstd"]],
+      "output.otlpUds.compression",
+      "USER_TRACING_COMPRESSION must be \"none\" or \"gzip\" (got \"zstd\")"
+    ],
+    [
+      "USER_TRACING_REQUEST_TIMEOUT=\"1 nanos\" (every export failed in the HTTP client before)",
+      [...socket, ["USER_TRACING_REQUEST_TIMEOUT", "1 nanos"]],
+      "output.otlpUds.requestTimeout",
+      durationFrom("USER_TRACING_REQUEST_TIMEOUT", "1 nanos")
+    ],
+    [
+      "USER_TRACING_REQUEST_TIMEOUT=0",
+      [...url, ["USER_TRACING_REQUEST_TIMEOUT", "0"]],
+      "output.otlpHttp.requestTimeout",
+      durationFrom("USER_TRACING_REQUEST_TIMEOUT", "0")
+    ],
+    [
+      "a request timeout of 30 days",
+      [...socket, ["USER_TRACING_REQUEST_TIMEOUT", "30 days"]],
+      "output.otlpUds.requestTimeout",
+      durationFrom("USER_TRACING_REQUEST_TIMEOUT", "30 days")
+    ],
+    [
+      "a shutdown timeout with an exponent",
+      [["USER_TRACING_SHUTDOWN_TIMEOUT", "1e3"]],
+      "shutdownTimeout",
+      durationFrom("USER_TRACING_SHUTDOWN_TIMEOUT", "1e3")
+    ],
+    [
+      "a shutdown timeout in fractional milliseconds",
+      [["USER_TRACING_SHUTDOWN_TIMEOUT", "0.5"]],
+      "shutdownTimeout",
+      durationFrom("USER_TRACING_SHUTDOWN_TIMEOUT", "0.5")
+    ],
+    [
+      "a url with credentials (dropped silently before); the message does not repeat them",
+      [["USER_TRACING_URL", "http://user:pass@127.0.0.1:4318/v1/traces"], [
+        "USER_TRACING_ROUTING_HEADER_NAME",
+        "x-route"
+      ]],
+      "output.otlpHttp.url",
+      "USER_TRACING_URL must not contain credentials (user:password@): send them with USER_TRACING_HEADERS (authorization=...)"
+    ],
+    [
+      "a url that is not http",
+      [["USER_TRACING_URL", "ftp://example.com/x"], ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"]],
+      "output.otlpHttp.url",
+      "USER_TRACING_URL must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+    ],
+    [
+      "the same header twice in another case (sent twice before)",
+      [...url, ["USER_TRACING_HEADERS", "Authorization=first,authorization=second"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS: \"authorization\" repeats \"Authorization\" (header names are case-insensitive)"
+    ],
+    [
+      "the same header twice (the last one won before)",
+      [...url, ["USER_TRACING_HEADERS", "x-a=1,x-a=2"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS: \"x-a\" is given twice"
+    ],
+    [
+      "an entry without =",
+      [...url, ["USER_TRACING_HEADERS", "x-a=1,Bearer secret"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS must be a comma-separated list of name=value (values percent-encoded); entry 2 has no \"=\""
+    ],
+    [
+      "an entry without a name",
+      [...url, ["USER_TRACING_HEADERS", "=v"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS must be a comma-separated list of name=value (values percent-encoded); entry 1 has no name"
+    ],
+    [
+      "a cut percent-escape",
+      [...url, ["USER_TRACING_HEADERS", "k=%E0%A4%A"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS: the value of \"k\" is not percent-encoded UTF-8"
+    ],
+    [
+      "a percent-escape that is not UTF-8 (a Latin-1 byte)",
+      [...url, ["USER_TRACING_HEADERS", "k=caf%E9"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS: the value of \"k\" is not percent-encoded UTF-8"
+    ],
+    [
+      "a value that decodes to a line break",
+      [...url, ["USER_TRACING_HEADERS", "k=a%0D%0Ainjected:%201"]],
+      "output.otlpHttp.headers.k",
+      "USER_TRACING_HEADERS: \"k\" has a value that is not a legal header value (a control character)"
+    ],
+    [
+      "a value that decodes to a space at the end",
+      [...url, ["USER_TRACING_HEADERS", "k=abc%20"]],
+      "output.otlpHttp.headers.k",
+      "USER_TRACING_HEADERS: \"k\" has a value that starts or ends with a space or tab (the receiver would drop it)"
+    ],
+    [
+      "a bad header name",
+      [...url, ["USER_TRACING_HEADERS", "bad name=1"]],
+      "output.otlpHttp.headers.bad name",
+      "USER_TRACING_HEADERS: \"bad name\" is not a valid HTTP header name"
+    ],
+    [
+      "a header the exporter sets",
+      [...url, ["USER_TRACING_HEADERS", "content-type=text/plain"]],
+      "output.otlpHttp.headers.content-type",
+      "USER_TRACING_HEADERS: \"content-type\" is a header the exporter sets itself"
+    ],
+    [
+      "the routing header among the static ones",
+      [...url, ["USER_TRACING_HEADERS", "X-Route=1"]],
+      "output.otlpHttp.headers.X-Route",
+      "USER_TRACING_HEADERS: \"X-Route\" repeats the routing header name"
+    ],
+    [
+      "headers with a socket",
+      [...socket, ["USER_TRACING_HEADERS", "k=v"]],
+      "output.otlpHttp.headers",
+      "USER_TRACING_HEADERS applies to USER_TRACING_URL only"
+    ],
+    [
+      "an empty service name",
+      [["USER_TRACING_SERVICE_NAME", ""]],
+      "serviceName",
+      "USER_TRACING_SERVICE_NAME must be a non-empty string (got \"\")"
+    ]
+  ]
+
+  it.effect.each(badVariables)("%s", ([, vars, path, message]) =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        [name, value]
-      ])(fromConfig))
+      const error = yield* Effect.flip(fromEnv(vars)(fromConfig))
       expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
-      expect(error).toMatchObject({ path })
+      expect(error).toMatchObject({ path, message })
     }))
 
-  it.effect("USER_TRACING_HEADERS is k=v,k2=v2 with percent-decoded values; USER_TRACING_COMPRESSION", () =>
+  it.effect("a header value is never echoed in an error", () =>
+    Effect.gen(function*() {
+      for (
+        const headers of ["authorization=Bearer%20s3cret%0A", "authorization=Bearer%20s3cret,AUTHORIZATION=s3cret"]
+      ) {
+        const error = yield* Effect.flip(fromEnv([...url, ["USER_TRACING_HEADERS", headers]])(fromConfig))
+        expect(String(error)).not.toContain("s3cret")
+      }
+    }))
+
+  it.effect("a value with control characters is escaped in the message", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(fromEnv([...socket, ["USER_TRACING_NUM_TASKS", "4\u001b[2J\u200b"]])(fromConfig))
+      expect(error).toMatchObject({
+        message: "USER_TRACING_NUM_TASKS must be a decimal integer (got \"4\\u001b[2J\\u200b\")"
+      })
+    }))
+
+  it.effect("USER_TRACING_HEADERS is k=v,k2=v2 with values percent-decoded as UTF-8; USER_TRACING_COMPRESSION", () =>
     Effect.gen(function*() {
       const settings = yield* fromEnv([
         ["USER_TRACING_URL", "https://otlp.example.com/v1/traces"],
         ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        ["USER_TRACING_HEADERS", " authorization = Basic%20dXNlcjpwYXNz , x-tenant=caf%C3%A9,, x-eq=a%3Db"],
+        [
+          "USER_TRACING_HEADERS",
+          " authorization = Basic%20dXNlcjpwYXNz , x-tenant=caf%C3%A9,, x-eq=a%3Db, x-city=%E6%9D%B1%E4%BA%AC, x-plus=a+b"
+        ],
         ["USER_TRACING_COMPRESSION", "gzip"]
       ])(fromConfig)
       expect(settings.output).toMatchObject({
         otlpHttp: {
-          headers: { authorization: "Basic dXNlcjpwYXNz", "x-tenant": "café", "x-eq": "a=b" },
+          headers: {
+            authorization: "Basic dXNlcjpwYXNz",
+            "x-tenant": "café",
+            "x-eq": "a=b",
+            "x-city": "東京",
+            "x-plus": "a+b"
+          },
           compression: "gzip"
         }
       })
     }))
 
-  it.effect("USER_TRACING_HEADERS: a bad entry, a bad header, or a socket output fail", () =>
+  it.effect("UserTracingSettings.config alone fails with a ConfigError naming the variable", () =>
     Effect.gen(function*() {
-      const env = (headers: string, output: readonly [string, string] = ["USER_TRACING_URL", http.url]) =>
-        Effect.flip(fromEnv([output, ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"], ["USER_TRACING_HEADERS", headers]])(
-          fromConfig
-        ))
-      for (const malformed of ["novalue", "k=%E0%A4%A", "=v"]) {
-        const error = yield* env(malformed)
-        expect(error).toBeInstanceOf(UserTracingSettings.UserTracingSettingsError)
-        expect(error).toMatchObject({
-          path: "output.otlpHttp.headers",
-          message: expect.stringContaining("USER_TRACING_HEADERS: a list of name=value")
-        })
-      }
-      expect(yield* env("k=a%0Ab")).toMatchObject({ path: "output.otlpHttp.headers.k" })
-      expect(yield* env("x-route=1")).toMatchObject({ path: "output.otlpHttp.headers.x-route" })
-      expect(String(yield* env("k=v", ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"]))).toContain("USER_TRACING_URL only")
+      const error = yield* Effect.flip(
+        fromEnv([...socket, ["USER_TRACING_NUM_TASKS", "0x10"]])(UserTracingSettings.config)
+      )
+      expect(String(error)).toContain("USER_TRACING_NUM_TASKS must be a decimal integer (got \"0x10\")")
     }))
 
-  it.effect("a bad number names the field", () =>
+  it.effect("another Config: errors name the field", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(fromEnv([
-        ["USER_TRACING_SOCKET_PATH", "/run/otlp.sock"],
-        ["USER_TRACING_ROUTING_HEADER_NAME", "x-route"],
-        ["USER_TRACING_NUM_TASKS", "1.5"]
-      ])(fromConfig))
-      expect(error).toMatchObject({ _tag: "UserTracingSettingsError", path: "output.otlpUds.numTasks" })
+      const error = yield* Effect.flip(
+        settingsOf(UserTracingSettings.layerConfig(Config.succeed({ output: { otlpUds: { ...uds, numTasks: 0 } } })))
+      )
+      expect(error).toMatchObject({
+        path: "output.otlpUds.numTasks",
+        message: "output.otlpUds.numTasks must be an integer from 1 to 256"
+      })
     }))
 })

@@ -1,19 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option } from "effect"
 import {
+  OtlpUserTraceExporter,
   RoutingMetadata,
   TestUserTracing,
   Traceparent,
   UserTraceExporter,
+  UserTraceSink,
   UserTracing,
   UserTracingSettings,
-  UserTracingTest,
-  UserTraceSink
+  UserTracingTest
 } from "../src/index.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
-import { routing, withRecordingTracer } from "./helpers.js"
-import { counted, settingsFor, withPipeline } from "./pipeline.js"
-import { eventually, makeReceiver, tempSocketPath } from "./receiver.js"
+import { routing, withRecordingTracer } from "./utils/helpers.js"
+import { counted, settingsFor, withPipeline } from "./utils/pipeline.js"
+import { eventually, makeReceiver, tempSocketPath } from "./utils/receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 
@@ -46,11 +47,17 @@ const applicationSpan = (fields: Partial<FinishedUserSpan>): FinishedUserSpan =>
 
 /** Hands `spans` to the public exporter synchronously (so one worker takes them as one batch), then flushes. */
 const exportSpans = (socketPath: string, spans: ReadonlyArray<FinishedUserSpan>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const exporter = yield* UserTraceExporter.UserTraceExporter
-    for (const span of spans) exporter.export(span)
-    yield* exporter.forceFlush
-  }).pipe(Effect.provide(UserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settingsFor(socketPath)))))))
+  Effect.scoped(
+    Effect.gen(function*() {
+      const exporter = yield* UserTraceExporter.UserTraceExporter
+      for (const span of spans) exporter.export(span)
+      yield* exporter.forceFlush
+    }).pipe(
+      Effect.provide(
+        OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settingsFor(socketPath))))
+      )
+    )
+  )
 
 describe("the wire", () => {
   it.live("a root with a child and attributes arrives as one decodable request", () =>
@@ -61,7 +68,14 @@ describe("the wire", () => {
       yield* withPipeline(
         settingsFor(receiver.socketPath),
         Effect.gen(function*() {
-          yield* UserTracing.annotateUserSpan({ s: "text", i: 42, d: 1.5, b: true, big: 2n ** 60n, arr: ["a", 1, false] })
+          yield* UserTracing.annotateUserSpan({
+            s: "text",
+            i: 42,
+            d: 1.5,
+            b: true,
+            big: 2n ** 60n,
+            arr: ["a", 1, false]
+          })
           yield* UserTracing.logUserSpan({ b: "2", a: "1" })
           yield* Effect.exit(Effect.fail("no").pipe(withUserSpan("child", { kind: "client" })))
         }).pipe(withUserTrace("request", { routing: tenant, inbound, tracestate: "vendor=x", kind: "server" }))
@@ -73,7 +87,7 @@ describe("the wire", () => {
       expect(request.headers.host).toBe("localhost")
       expect(request.headers["content-type"]).toBe("application/x-protobuf")
       expect(Number(request.headers["content-length"])).toBe(request.body.length)
-      expect(request.headers["x-user-routing"]).toBe('{"region":"eu","tenant":"acme"}')
+      expect(request.headers["x-user-routing"]).toBe("{\"region\":\"eu\",\"tenant\":\"acme\"}")
       expect(request.headers.traceparent).toBeUndefined()
       const resourceSpans = request.decoded.resourceSpans
       expect(resourceSpans).toHaveLength(1)
@@ -99,7 +113,10 @@ describe("the wire", () => {
       expect(attr(root, "b").boolValue).toBe(true)
       expect(attr(root, "big").intValue.toString()).toBe((2n ** 60n).toString())
       expect(attr(root, "arr").arrayValue.values).toHaveLength(3)
-      expect(root.events.map((e: any) => [e.name, e.attributes.map((a: any) => a.key)])).toEqual([["Log entry", ["a", "b"]]])
+      expect(root.events.map((e: any) => [e.name, e.attributes.map((a: any) => a.key)])).toEqual([["Log entry", [
+        "a",
+        "b"
+      ]]])
       expect(child.status.code).toBe(2)
       expect(child.status.message ?? "").toBe("")
       for (const span of [child, root]) {
@@ -118,9 +135,11 @@ describe("the wire", () => {
       }).pipe(Effect.provide(TestUserTracing))
       yield* exportSpans(receiver.socketPath, spans)
       const byHeader = Object.fromEntries(
-        receiver.requests.map((r) => [r.headers["x-user-routing"], r.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)])
+        receiver.requests.map((
+          r
+        ) => [r.headers["x-user-routing"], r.decoded.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)])
       )
-      expect(byHeader).toEqual({ '"tenant-a"': ["a", "a2"], '"tenant-b"': ["b"] })
+      expect(byHeader).toEqual({ "\"tenant-a\"": ["a", "a2"], "\"tenant-b\"": ["b"] })
     }).pipe(Effect.scoped))
 
   it.live("a FinishedUserSpan made by the application (not a record of the harness) goes out with its hex ids", () =>
@@ -213,8 +232,11 @@ describe("faults", () => {
         settingsFor(socketPath, { maxAttempts: 2 }),
         Effect.gen(function*() {
           const started = Date.now()
-          yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) =>
-            Effect.void.pipe(withUserTrace(`early-${i}`, { routing })), { discard: true })
+          yield* Effect.forEach(
+            Array.from({ length: 100 }, (_, i) => i),
+            (i) => Effect.void.pipe(withUserTrace(`early-${i}`, { routing })),
+            { discard: true }
+          )
           // Producing spans never waits for the receiver.
           expect(Date.now() - started).toBeLessThan(2_000)
           yield* UserTracing.forceFlush
@@ -233,7 +255,9 @@ describe("faults", () => {
         behaviour: (n) => (n === 0 ? { status: 503, headers: { "retry-after": "1" } } : { status: 200 })
       })
       const started = Date.now()
-      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      const [, delta] = yield* counted(
+        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing })))
+      )
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
       expect(receiver.spans().map((s) => s.name)).toEqual(["r"])
       expect(delta).toMatchObject({ exported: 1, failed: 0 })
@@ -243,7 +267,9 @@ describe("faults", () => {
     Effect.gen(function*() {
       let calls = 0
       const receiver = yield* makeReceiver({ behaviour: () => (calls++, { status: 500 }) })
-      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      const [, delta] = yield* counted(
+        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing })))
+      )
       expect(calls).toBe(1)
       expect(receiver.requests).toHaveLength(0)
       expect(delta).toMatchObject({ exported: 0, failed: 1 })
@@ -267,7 +293,9 @@ describe("faults", () => {
   it.live("a connection reset mid-request is retried", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? "reset" : { status: 200 }) })
-      const [, delta] = yield* counted(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      const [, delta] = yield* counted(
+        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing })))
+      )
       expect(receiver.spans().map((s) => s.name)).toEqual(["r"])
       expect(delta).toMatchObject({ exported: 1, failed: 0 })
     }).pipe(Effect.scoped))
@@ -285,7 +313,11 @@ describe("faults", () => {
             Effect.void.pipe(withUserTrace(`burst-${i}`, { routing })), { discard: true })
         })
       ))
-      expect(receiver.spans().map((s) => s.name)).toEqual(Array.from({ length: 10 }, (_, i) => `burst-${i}`))
+      expect(
+        receiver.spans().map((s) =>
+          s.name
+        )
+      ).toEqual(Array.from({ length: 10 }, (_, i) => `burst-${i}`))
       expect(delta).toEqual({ total: 26, exported: 10, dropped: 15, failed: 1 })
     }).pipe(Effect.scoped))
 })
@@ -313,7 +345,10 @@ describe("settings and isolation", () => {
     Effect.gen(function*() {
       const receiver = yield* makeReceiver({ behaviour: (n) => (n === 0 ? { status: 503 } : { status: 200 }) })
       const [, internal] = yield* withRecordingTracer(
-        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserSpan("c"), withUserTrace("r", { routing })))
+        withPipeline(
+          settingsFor(receiver.socketPath),
+          Effect.void.pipe(withUserSpan("c"), withUserTrace("r", { routing }))
+        )
       )
       expect(internal).toEqual([])
       expect(receiver.spans()).toHaveLength(2)
@@ -357,7 +392,11 @@ describe("layerConfig", () => {
         Effect.flatMap(Layer.build(UserTracing.layerConfig()), (context) =>
           Effect.void.pipe(withUserTrace("request", { routing }), Effect.provide(context)))
       ).pipe(Effect.withConfigProvider(provider))
-      expect(receiver.spans().map((s) => s.name)).toEqual(["request"])
+      expect(
+        receiver.spans().map((s) =>
+          s.name
+        )
+      ).toEqual(["request"])
       expect(receiver.requests[0].headers["x-env-routing"]).toBe(routing.encode())
     }).pipe(Effect.scoped))
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { context as otelContext, propagation, SpanKind, trace } from "@opentelemetry/api"
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node"
+import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as DiagnosticsChannel from "node:diagnostics_channel"
 import * as Fs from "node:fs"
@@ -9,12 +9,12 @@ import * as Https from "node:https"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Zlib from "node:zlib"
-import { Pool } from "undici"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
+import { Pool } from "undici"
 import { RoutingMetadata, UserTracing } from "../src/index.js"
-import { routing } from "./helpers.js"
-import { observed, settingsFor, withPipeline } from "./pipeline.js"
-import { eventually, ExportTraceServiceRequest, tempSocketPath } from "./receiver.js"
+import { routing } from "./utils/helpers.js"
+import { observed, settingsFor, withPipeline } from "./utils/pipeline.js"
+import { eventually, ExportTraceServiceRequest, tempSocketPath } from "./utils/receiver.js"
 
 const { withUserSpan, withUserTrace } = UserTracing
 const ExportTraceServiceResponse = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
@@ -35,7 +35,9 @@ interface RawRequest {
  */
 const rawReceiver = (answer: (request: RawRequest, n: number, socket: Net.Socket) => void) =>
   Effect.acquireRelease(
-    Effect.async<{ readonly socketPath: string; readonly requests: Array<RawRequest>; readonly connections: () => number }>(
+    Effect.async<
+      { readonly socketPath: string; readonly requests: Array<RawRequest>; readonly connections: () => number }
+    >(
       (resume) => {
         const socketPath = tempSocketPath()
         const requests: Array<RawRequest> = []
@@ -90,10 +92,18 @@ const ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 /** `n` traces of one span each, flushed one by one (each its own request). */
 const tracesOneByOne = (n: number, between: (i: number) => Effect.Effect<void> = () => Effect.void) =>
-  Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
-    Effect.void.pipe(withUserTrace(`r-${i}`, { routing }), Effect.zipRight(UserTracing.forceFlush), Effect.zipRight(between(i))), {
-    discard: true
-  })
+  Effect.forEach(
+    Array.from({ length: n }, (_, i) => i),
+    (i) =>
+      Effect.void.pipe(
+        withUserTrace(`r-${i}`, { routing }),
+        Effect.zipRight(UserTracing.forceFlush),
+        Effect.zipRight(between(i))
+      ),
+    {
+      discard: true
+    }
+  )
 
 const names = (requests: ReadonlyArray<RawRequest>) => requests.flatMap((r) => r.spans)
 
@@ -230,9 +240,11 @@ describe("answers that fail, bounded in time and counted", () => {
       const receiver = yield* rawReceiver((_, __, socket) =>
         socket.write(`HTTP/1.1 500 Oops\r\nContent-Length: ${Buffer.byteLength(evil)}\r\n\r\n${evil}`)
       )
-      const { logs } = yield* observed(withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing }))))
+      const { logs } = yield* observed(
+        withPipeline(settingsFor(receiver.socketPath), Effect.void.pipe(withUserTrace("r", { routing })))
+      )
       const line = logs.find((l) => l.includes("500"))!
-      expect(line).toContain("\\x1b[2J")
+      expect(line).toContain("\\u001b[2J")
       expect(line).not.toMatch(/[\x00-\x1f\x7f]/)
       expect(line.length).toBeLessThan(400)
     }).pipe(Effect.scoped))
@@ -244,9 +256,13 @@ describe("answers that fail, bounded in time and counted", () => {
       )
       const { delta, millis } = yield* observed(withPipeline(
         settingsFor(receiver.socketPath, {}, { shutdownTimeout: "3 seconds" }),
-        Effect.forEach(Array.from({ length: 1_000 }, (_, i) => i), (i) => Effect.void.pipe(withUserTrace(`r-${i}`, { routing })), {
-          discard: true
-        })
+        Effect.forEach(
+          Array.from({ length: 1_000 }, (_, i) => i),
+          (i) => Effect.void.pipe(withUserTrace(`r-${i}`, { routing })),
+          {
+            discard: true
+          }
+        )
       ))
       expect(delta).toEqual({ total: 1_000, exported: 1_000, dropped: 0, failed: 0 })
       expect(millis).toBeLessThan(3_000)
@@ -258,10 +274,14 @@ describe("OTLP partial success", () => {
   it.live("a 200 whose body rejects spans: those are failed, the rest exported, the message logged escaped, no retry", () =>
     Effect.gen(function*() {
       const response = ExportTraceServiceResponse.encode(
-        ExportTraceServiceResponse.fromObject({ partialSuccess: { rejectedSpans: 2, errorMessage: "\x1b[31mspans too old" } })
+        ExportTraceServiceResponse.fromObject({
+          partialSuccess: { rejectedSpans: 2, errorMessage: "\x1b[31mspans too old" }
+        })
       ).finish() as Uint8Array
       const receiver = yield* rawReceiver((_, __, socket) => {
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${response.length}\r\n\r\n`)
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${response.length}\r\n\r\n`
+        )
         socket.write(response)
       })
       const { delta, logs } = yield* observed(withPipeline(
@@ -270,14 +290,21 @@ describe("OTLP partial success", () => {
       ))
       expect(delta).toEqual({ total: 3, exported: 1, dropped: 0, failed: 2 })
       expect(receiver.requests).toHaveLength(1)
-      expect(logs.join("\n")).toContain("rejected 2 of 3 spans: \\x1b[31mspans too old")
+      expect(logs.join("\n")).toContain("rejected 2 of 3 spans: \\u001b[31mspans too old")
     }).pipe(Effect.scoped))
 
   it.live("the same in OTLP/JSON; an empty partial_success is a full success", () =>
     Effect.gen(function*() {
-      const bodies = ['{"partialSuccess":{"rejectedSpans":"1","errorMessage":"quota"}}', '{"partialSuccess":{}}']
+      const bodies = [
+        "{\"partialSuccess\":{\"rejectedSpans\":\"1\",\"errorMessage\":\"quota\"}}",
+        "{\"partialSuccess\":{}}"
+      ]
       const receiver = yield* rawReceiver((_, n, socket) =>
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${bodies[n % 2].length}\r\n\r\n${bodies[n % 2]}`)
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${bodies[n % 2].length}\r\n\r\n${
+            bodies[n % 2]
+          }`
+        )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(2)))
       expect(delta).toEqual({ total: 2, exported: 1, dropped: 0, failed: 1 })
@@ -290,8 +317,11 @@ describe("what goes on the wire", () => {
       const receiver = yield* rawReceiver((_, __, socket) => socket.write(ok))
       const { delta } = yield* observed(withPipeline(
         settingsFor(receiver.socketPath, { compression: "gzip" }),
-        Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) =>
-          Effect.void.pipe(withUserSpan("child"), withUserTrace(`r-${i}`, { routing })), { discard: true })
+        Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => Effect.void.pipe(withUserSpan("child"), withUserTrace(`r-${i}`, { routing })),
+          { discard: true }
+        )
       ))
       expect(delta).toMatchObject({ exported: 400, failed: 0 })
       expect(names(receiver.requests)).toHaveLength(400)
@@ -308,8 +338,11 @@ describe("what goes on the wire", () => {
       const tenants = ["東京", "café", "😀"]
       const { delta } = yield* observed(withPipeline(
         settingsFor(receiver.socketPath),
-        Effect.forEach(tenants, (tenant) =>
-          Effect.void.pipe(withUserTrace(tenant, { routing: RoutingMetadata.json({ tenant }) })), { discard: true })
+        Effect.forEach(
+          tenants,
+          (tenant) => Effect.void.pipe(withUserTrace(tenant, { routing: RoutingMetadata.json({ tenant }) })),
+          { discard: true }
+        )
       ))
       expect(delta).toMatchObject({ exported: 3, failed: 0 })
       const received = receiver.requests.map((r) => r.headers["x-user-routing"])
@@ -319,11 +352,20 @@ describe("what goes on the wire", () => {
 })
 
 describe("https", () => {
-  const tls = { cert: Fs.readFileSync(`${root}test/fixtures/tls/cert.pem`), key: Fs.readFileSync(`${root}test/fixtures/tls/key.pem`) }
+  const tls = {
+    cert: Fs.readFileSync(`${root}test/utils/fixtures/tls/cert.pem`),
+    key: Fs.readFileSync(`${root}test/utils/fixtures/tls/key.pem`)
+  }
 
   /** A local https receiver with the test's self-signed certificate. */
   const httpsReceiver = Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly requests: Array<{ headers: any; spans: Array<string> }>; readonly server: Https.Server }>(
+    Effect.async<
+      {
+        readonly url: string
+        readonly requests: Array<{ headers: any; spans: Array<string> }>
+        readonly server: Https.Server
+      }
+    >(
       (resume) => {
         const requests: Array<{ headers: any; spans: Array<string> }> = []
         const server = Https.createServer(tls, (req, res) => {
@@ -374,9 +416,9 @@ describe("https", () => {
       const receiver = yield* httpsReceiver
       const env: Record<string, string | undefined> = { ...process.env }
       for (const name of Object.keys(env)) if (name.startsWith("USER_TRACING_")) delete env[name]
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "test/fixtures/exportOnce.ts"], {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "test/utils/fixtures/exportOnce.ts"], {
         cwd: root,
-        env: { ...env, NODE_EXTRA_CA_CERTS: `${root}test/fixtures/tls/cert.pem`, EXPORT_URL: receiver.url },
+        env: { ...env, NODE_EXTRA_CA_CERTS: `${root}test/utils/fixtures/tls/cert.pem`, EXPORT_URL: receiver.url },
         stdio: ["ignore", "pipe", "pipe"]
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL")))
@@ -424,8 +466,12 @@ describe("the exporter's I/O under OpenTelemetry instrumentation", () => {
       const receiver = yield* rawReceiver((_, __, socket) => socket.write(ok))
       // The application's internal span is active while it runs the pipeline.
       yield* Effect.promise(() =>
-        tracer.startActiveSpan("app", (app) =>
-          Effect.runPromise(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3))).finally(() => app.end())
+        tracer.startActiveSpan(
+          "app",
+          (app) =>
+            Effect.runPromise(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3))).finally(() =>
+              app.end()
+            )
         )
       )
       expect(names(receiver.requests)).toHaveLength(3)
@@ -435,10 +481,12 @@ describe("the exporter's I/O under OpenTelemetry instrumentation", () => {
       // The same instrumentation on an undici request of the application's own: traced, injected.
       const pool = new Pool("http://localhost", { socketPath: receiver.socketPath })
       yield* Effect.promise(() =>
-        tracer.startActiveSpan("app-call", (call) =>
-          pool.request({ method: "POST", path: "/v1/traces", body: Buffer.alloc(0) })
-            .then((response) => response.body.dump())
-            .finally(() => call.end())
+        tracer.startActiveSpan(
+          "app-call",
+          (call) =>
+            pool.request({ method: "POST", path: "/v1/traces", body: Buffer.alloc(0) })
+              .then((response) => response.body.dump())
+              .finally(() => call.end())
         )
       )
       yield* Effect.promise(() => pool.close())

@@ -46,22 +46,30 @@ export const category = (frame: CallFrame): string => {
   if (fn === "(garbage collector)") return "GC"
   if (fn === "(idle)") return "idle (waiting for I/O)"
   if (fn === "(program)") return "(program: V8/native, not JS)"
-  if (url.includes("src/internal/ids.ts")) return "ours: ids"
-  if (url.includes("src/internal/spanRecord.ts")) return "ours: span record (create, attributes, end)"
-  if (url.includes("src/internal/currentSpan.ts")) return "ours: current span slot / FiberRef / clock"
-  if (url.includes("src/internal/userTracing.ts")) return "ours: combinators (withUserTrace/withUserSpan/runIn)"
-  if (url.includes("src/internal/otlpEncoding.ts") || url.includes("protobufjs")) return "encoding (otlpEncoding + protobufjs)"
-  if (url.includes("src/internal/exportQueue.ts")) return "ours: export queue (chunks, bounds, fair share)"
-  if (url.includes("src/internal/batchingExporter.ts") || url.includes("src/internal/otlpRequest.ts")) {
+  if (url.includes("src/internal/span/ids.ts")) return "ours: ids"
+  if (url.includes("src/internal/span/record.ts")) return "ours: span record (create, attributes, end)"
+  if (url.includes("src/internal/span/slot.ts")) return "ours: current span slot / FiberRef / clock"
+  if (url.includes("src/internal/span/regions.ts")) return "ours: combinators (withUserTrace/withUserSpan/runIn)"
+  if (url.includes("src/internal/export/encoding.ts") || url.includes("protobufjs")) {
+    return "encoding (encoding + protobufjs)"
+  }
+  if (url.includes("src/internal/export/queue.ts")) return "ours: export queue (chunks, bounds, fair share)"
+  if (url.includes("src/internal/export/exporter.ts") || url.includes("src/internal/export/request.ts")) {
     return "ours: exporter workers and requests"
   }
-  if (url.includes("src/internal/otlpTransport.ts")) return "ours: transport"
+  if (url.includes("src/internal/export/transport.ts")) return "ours: transport"
   if (url.startsWith("src/")) return "ours: other"
-  if (url.startsWith("node:_http") || url.startsWith("node:http") || url.startsWith("node:net") || url.startsWith("node:stream") ||
-    url.startsWith("node:internal/streams") || url.startsWith("node:internal/http") || url.startsWith("node:internal/stream_base") ||
-    fn === "writeUtf8String" || fn === "writev" || fn === "writeBuffer") return "HTTP / sockets (node)"
+  if (
+    url.startsWith("node:_http") || url.startsWith("node:http") || url.startsWith("node:net") ||
+    url.startsWith("node:stream") ||
+    url.startsWith("node:internal/streams") || url.startsWith("node:internal/http") ||
+    url.startsWith("node:internal/stream_base") ||
+    fn === "writeUtf8String" || fn === "writev" || fn === "writeBuffer"
+  ) return "HTTP / sockets (node)"
   if (url.includes("effect/dist") || url.includes("nm/effect/")) {
-    if (url.includes("fiberRuntime") || url.includes("internal/core.") || url.includes("core-effect")) return "Effect runtime (fiber loop, core)"
+    if (url.includes("fiberRuntime") || url.includes("internal/core.") || url.includes("core-effect")) {
+      return "Effect runtime (fiber loop, core)"
+    }
     return "Effect other (" + Path.basename(url) + ")"
   }
   if (url.startsWith("scratchpad/bench")) return "bench driver (workload)"
@@ -79,10 +87,12 @@ const stage = (leaf: CallFrame, stack: ReadonlyArray<string>): string => {
   if (leaf.functionName === "(garbage collector)") return "GC"
   if (leaf.functionName === "(idle)") return "idle"
   const any = (re: RegExp) => stack.some((frame) => re.test(frame))
-  if (any(/src\/internal\/otlpEncoding\.ts|protobufjs/)) return "export: encoding (at span end)"
-  if (any(/src\/internal\/otlpTransport\.ts|node:_http|node:net|node:stream|node:internal\/stream/)) return "export: HTTP request and response (node)"
-  if (any(/src\/internal\/(exportQueue|batchingExporter|otlpRequest)\.ts/)) return "export: queue, chunks, worker fibers"
-  if (any(/src\/internal\/(userTracing|spanRecord|ids|currentSpan)\.ts|scratchpad\/bench\/variant\.ts/)) {
+  if (any(/src\/internal\/export\/encoding\.ts|protobufjs/)) return "export: encoding (at span end)"
+  if (any(/src\/internal\/export\/transport\.ts|node:_http|node:net|node:stream|node:internal\/stream/)) {
+    return "export: HTTP request and response (node)"
+  }
+  if (any(/src\/internal\/export\/(queue|exporter|request)\.ts/)) return "export: queue, chunks, worker fibers"
+  if (any(/src\/internal\/span\/(regions|record|ids|slot)\.ts|scratchpad\/bench\/variant\.ts/)) {
     return "creation: combinators, span records, ids, clock + workload fiber"
   }
   if (any(/fiberRuntime|effect\//)) return "Effect runtime, no library frame on the stack"
@@ -201,7 +211,9 @@ export const summarize = (
   const ms = (t: number) => (t / 1000).toFixed(0).padStart(7) + " ms"
   const lines: Array<string> = []
   lines.push(
-    `profile ${Path.basename(file)}${window === undefined ? "" : " (timed window only)"}: ${ms(total)} sampled, ${ms(busy)} busy (not idle)`
+    `profile ${Path.basename(file)}${window === undefined ? "" : " (timed window only)"}: ${ms(total)} sampled, ${
+      ms(busy)
+    } busy (not idle)`
   )
   lines.push("\nself time by category (% of busy):")
   for (const [name, t] of [...byCategory].sort((a, b) => b[1] - a[1])) {
@@ -218,9 +230,12 @@ export const summarize = (
     if (name.startsWith("(idle)")) continue
     lines.push(`  ${pct(t, busy)} ${ms(t)}  ${name}`)
   }
-  const interesting = /src\/internal\/|encodeTraceRequest|processTicksAndRejections|runLoop|evaluateEffect|onExit|ClientRequest|_http_/
+  const interesting =
+    /src\/internal\/|encodeTraceRequest|processTicksAndRejections|runLoop|evaluateEffect|onExit|ClientRequest|_http_/
   lines.push(`\ninclusive time of this library's functions and a few hot paths (% of busy, top ${top}):`)
-  for (const [name, t] of [...inclusive].filter(([n]) => interesting.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (
+    const [name, t] of [...inclusive].filter(([n]) => interesting.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)
+  ) {
     lines.push(`  ${pct(t, busy)} ${ms(t)}  ${name}`)
   }
   return lines.join("\n")

@@ -13,7 +13,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
-import * as Transport from "../../src/internal/otlpTransport.js"
+import * as Transport from "../../src/internal/export/transport.js"
 import { startPlainReceiver, transportOutput } from "./common.js"
 
 const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-turns-")), "otlp.sock")
@@ -43,7 +43,11 @@ const measure = async (name: string, run: (requests: number) => Promise<void>) =
   await run(requests)
   producing = false
   const micros = (performance.now() - start) * 1000 / requests
-  console.log(`${name.padEnd(34)} ${(turns / requests).toFixed(2).padStart(5)} turns ${micros.toFixed(0).padStart(6)} µs per request`)
+  console.log(
+    `${name.padEnd(34)} ${(turns / requests).toFixed(2).padStart(5)} turns ${
+      micros.toFixed(0).padStart(6)
+    } µs per request`
+  )
   await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
@@ -58,15 +62,23 @@ for (const pipelining of [1, 2]) {
   await pool.close()
 }
 const transport = Transport.make(transportOutput(socketPath))
-await measure("this library's transport", (requests) =>
-  Effect.runPromise(Effect.asVoid(Effect.repeatN(transport.send("r", body), requests - 1))))
+await measure(
+  "this library's transport",
+  (requests) => Effect.runPromise(Effect.asVoid(Effect.repeatN(transport.send("r", body), requests - 1)))
+)
 transport.close()
 const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
 await measure("node:http keep-alive agent", async (requests) => {
   for (let i = 0; i < requests; i++) {
     await new Promise<void>((resolve, reject) => {
       const request = Http.request(
-        { socketPath, method: "POST", path: "/v1/traces", headers: { ...headers, "content-length": body.length }, agent },
+        {
+          socketPath,
+          method: "POST",
+          path: "/v1/traces",
+          headers: { ...headers, "content-length": body.length },
+          agent
+        },
         (response) => response.resume().on("end", resolve)
       )
       request.on("error", reject).end(body)

@@ -15,9 +15,15 @@ const cases: ReadonlyArray<readonly [string, Effect.Effect<void>]> = [
   ["bare Effect.void", Effect.void],
   ["Effect.withSpan (native tracer)", Effect.withSpan(Effect.void, "span")],
   ["withUserSpan", UserTracing.withUserSpan(Effect.void, "span")],
-  ["makeUserSpan + endUserSpan", Effect.flatMap(UserTracing.makeUserSpan("span"), (span) => UserTracing.endUserSpan(span))],
+  [
+    "makeUserSpan + endUserSpan",
+    Effect.flatMap(UserTracing.makeUserSpan("span"), (span) => UserTracing.endUserSpan(span))
+  ],
   ["useUserSpan", UserTracing.useUserSpan("span", () => Effect.void)],
-  ["withParentUserSpan (inactive handle)", Effect.flatMap(UserTracing.makeUserSpan("span"), (span) => UserTracing.withParentUserSpan(Effect.void, span))],
+  [
+    "withParentUserSpan (inactive handle)",
+    Effect.flatMap(UserTracing.makeUserSpan("span"), (span) => UserTracing.withParentUserSpan(Effect.void, span))
+  ],
   ["annotateUserSpans", UserTracing.annotateUserSpans(Effect.void, "key", "value")],
   ["annotateUserSpan", Effect.zipRight(UserTracing.annotateUserSpan("key", "value"), Effect.void)],
   ["logUserSpan", Effect.zipRight(UserTracing.logUserSpan({ key: "value" }), Effect.void)],

@@ -40,7 +40,9 @@ const result = await new Promise<unknown>((resolve, reject) => {
   child.on("exit", (code) => (result === undefined ? reject(new Error(`exit ${code}`)) : resolve(result)))
 })
 receiver.send({ cmd: "count" })
-const state = await new Promise<{ spans: number }>((resolve) => receiver.once("message", (m: { spans: number }) => resolve(m)))
+const state = await new Promise<{ spans: number }>((resolve) =>
+  receiver.once("message", (m: { spans: number }) => resolve(m))
+)
 receiver.kill()
 
 const r = result as { measuredSpans: number; measuredNanos: number; created: number; windowStartNanos: number }
@@ -49,4 +51,9 @@ console.log(
     `created ${r.created}, received ${state.spans}\n`
 )
 const main = Fs.readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile")).map((f) => Path.join(profileDir, f))[0]
-console.log(summarize(main, 40, { startMicros: r.windowStartNanos / 1000, endMicros: (r.windowStartNanos + r.measuredNanos) / 1000 }))
+console.log(
+  summarize(main, 40, {
+    startMicros: r.windowStartNanos / 1000,
+    endMicros: (r.windowStartNanos + r.measuredNanos) / 1000
+  })
+)

@@ -107,7 +107,12 @@ const state = () => ({ type: "state", spans, requests, stalledSpans, verifyError
 process.on("message", (message: { cmd: string; mode?: "ok" | "stall" }) => {
   switch (message.cmd) {
     case "reset":
-      spans = requests = stalledSpans = verifyErrors = badRequests = 0
+      spans =
+        requests =
+        stalledSpans =
+        verifyErrors =
+        badRequests =
+          0
       verified = false
       break
     case "mode":

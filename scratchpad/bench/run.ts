@@ -9,9 +9,9 @@
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import * as Fs from "node:fs"
+import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { defaultMaxQueueBytes, defaultMaxQueueSize } from "../../src/UserTracingSettings.js"
 import { build } from "./build.js"
@@ -145,14 +145,17 @@ const runCounted = async (info: VariantInfo, config: VariantConfig): Promise<Run
 // ---------------------------------------------------------------------------------------------
 
 const fmt = (n: number | null, digits = 0): string =>
-  n === null || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+  n === null || Number.isNaN(n)
+    ? "-"
+    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const mb = (bytes: number) => bytes / (1024 * 1024)
 
 const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, leftColumns = 1): string => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells: ReadonlyArray<string>) =>
     "| " + cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + " |"
-  const rule = "|" + widths.map((w, i) => (i < leftColumns ? ":" + "-".repeat(w + 1) : "-".repeat(w + 1) + ":")).join("|") + "|"
+  const rule = "|" +
+    widths.map((w, i) => (i < leftColumns ? ":" + "-".repeat(w + 1) : "-".repeat(w + 1) + ":")).join("|") + "|"
   return [line(headers), rule, ...rows.map(line)].join("\n")
 }
 
@@ -183,7 +186,9 @@ const main = async () => {
       const run = await runCounted(info, { ...base, variant: info.name, mode: "steady" })
       runs.get(info.name)!.push(run)
       process.stderr.write(
-        `rep ${rep}/${reps} ${info.name.padEnd(18)} ${fmt(run.measuredSpans / (run.measuredNanos / 1e9)).padStart(9)} spans/s` +
+        `rep ${rep}/${reps} ${info.name.padEnd(18)} ${
+          fmt(run.measuredSpans / (run.measuredNanos / 1e9)).padStart(9)
+        } spans/s` +
           (run.lost === null ? "" : `  lost ${run.lost}`) + "\n"
       )
     }
@@ -251,7 +256,17 @@ const main = async () => {
   print(table(headers, rows))
 
   // Scenarios -----------------------------------------------------------------------------------
-  const burst: Array<{ variant: VariantName; label: string; created: number; received: number; lost: number; shutdownMillis: number; extra?: unknown }> = []
+  const burst: Array<
+    {
+      variant: VariantName
+      label: string
+      created: number
+      received: number
+      lost: number
+      shutdownMillis: number
+      extra?: unknown
+    }
+  > = []
   const stall: Array<Record<string, unknown>> = []
   if (runScenarios) {
     for (const info of selected.filter((v) => v.exports)) {
@@ -266,10 +281,23 @@ const main = async () => {
         ...(run.extra === undefined ? {} : { extra: run.extra })
       })
     }
-    print(`\nBurst: ${BURST_SPANS.toLocaleString("en-US")} spans in one synchronous stretch (no yield to the event loop), then shutdown at once (1 run each)\n`)
+    print(
+      `\nBurst: ${
+        BURST_SPANS.toLocaleString("en-US")
+      } spans in one synchronous stretch (no yield to the event loop), then shutdown at once (1 run each)\n`
+    )
     print(table(
       ["variant", "created", "received", "lost", "lost %", "shutdown ms"],
-      burst.map((b) => [b.label, fmt(b.created), fmt(b.received), fmt(b.lost), fmt((100 * b.lost) / b.created, 2), fmt(b.shutdownMillis)])
+      burst.map((
+        b
+      ) => [
+        b.label,
+        fmt(b.created),
+        fmt(b.received),
+        fmt(b.lost),
+        fmt((100 * b.lost) / b.created, 2),
+        fmt(b.shutdownMillis)
+      ])
     ))
 
     if (selected.some((v) => v.name === "ours")) {
@@ -319,9 +347,23 @@ const main = async () => {
           metrics: (result.extra as { metrics?: unknown } | undefined)?.metrics
         })
       }
-      print(`\nStalled receiver (ours): ${STALL_SPANS.toLocaleString("en-US")} spans produced while the receiver answers nothing; memory after GC; then the receiver comes back and the layer closes\n`)
+      print(
+        `\nStalled receiver (ours): ${
+          STALL_SPANS.toLocaleString("en-US")
+        } spans produced while the receiver answers nothing; memory after GC; then the receiver comes back and the layer closes\n`
+      )
       print(table(
-        ["maxQueueSize", "held", "RSS growth MB", "RSS B/span", "heap+ext growth MB", "heap B/span", "peak RSS MB", "received after recovery", "lost overall"],
+        [
+          "maxQueueSize",
+          "held",
+          "RSS growth MB",
+          "RSS B/span",
+          "heap+ext growth MB",
+          "heap B/span",
+          "peak RSS MB",
+          "received after recovery",
+          "lost overall"
+        ],
         stall.map((s) => [
           String(s.maxQueueSize),
           typeof s.heldInMemory === "number" ? fmt(s.heldInMemory) : String(s.heldInMemory),
@@ -370,11 +412,19 @@ const main = async () => {
     const s = get(name)
     if (s !== undefined) {
       const total = s.runs.reduce((n, r) => n + (r.lost ?? 0), 0)
-      targets.push({ target: `${name}: 0 spans lost in steady state (all ${reps} runs)`, value: `${total} lost`, holds: total === 0 })
+      targets.push({
+        target: `${name}: 0 spans lost in steady state (all ${reps} runs)`,
+        value: `${total} lost`,
+        holds: total === 0
+      })
     }
     const b = burst.find((x) => x.variant === name)
     if (b !== undefined) {
-      targets.push({ target: `${name}: 0 spans lost in burst-then-shutdown`, value: `${b.lost} lost`, holds: b.lost === 0 })
+      targets.push({
+        target: `${name}: 0 spans lost in burst-then-shutdown`,
+        value: `${b.lost} lost`,
+        holds: b.lost === 0
+      })
     }
   }
   const disabled = get("withspan-disabled")
@@ -396,7 +446,9 @@ const main = async () => {
     targets.push({
       target: `inactive withUserSpan <= 1/20 of an Effect.withSpan call (native tracer; ${driver} driver)`,
       value: `${fmt(perInactive)} ns vs ${fmt(perWithSpan)} ns = 1/${fmt(perWithSpan / perInactive, 1)}` +
-        (disabled === undefined || suffix !== "" ? "" : `; withSpan with tracing disabled ${fmt(disabled.nsPerSpan - bare.nsPerSpan)} ns`),
+        (disabled === undefined || suffix !== ""
+          ? ""
+          : `; withSpan with tracing disabled ${fmt(disabled.nsPerSpan - bare.nsPerSpan)} ns`),
       holds: perInactive <= perWithSpan / 20
     })
   }
@@ -404,7 +456,9 @@ const main = async () => {
   const bounded = stall.find((s) => s.maxQueueSize !== "unbounded")
   if (unbounded !== undefined) {
     // Conservative: the largest per-span figure of either run, by RSS or by heap.
-    const perSpan = Math.max(...stall.flatMap((s) => [s.rssBytesPerHeldSpan as number, s.heapBytesPerHeldSpan as number]))
+    const perSpan = Math.max(
+      ...stall.flatMap((s) => [s.rssBytesPerHeldSpan as number, s.heapBytesPerHeldSpan as number])
+    )
     const full = perSpan * defaultMaxQueueSize
     const heapPerSpan = unbounded.heapBytesPerHeldSpan as number
     targets.push({
@@ -413,21 +467,35 @@ const main = async () => {
       holds: heapPerSpan <= 250
     })
     targets.push({
-      target: `a full default queue (${defaultMaxQueueSize} such spans; maxQueueBytes ${mb(defaultMaxQueueBytes)} MiB) < 256 MB`,
+      target: `a full default queue (${defaultMaxQueueSize} such spans; maxQueueBytes ${
+        mb(defaultMaxQueueBytes)
+      } MiB) < 256 MB`,
       value: `at the worst figure ${fmt(perSpan)} B/span ~${fmt(mb(full), 1)} MB` +
-        (bounded === undefined ? "" : `; measured RSS growth at the default bounds ${fmt(mb(bounded.rssGrowthBytes as number), 1)} MB`),
+        (bounded === undefined
+          ? ""
+          : `; measured RSS growth at the default bounds ${fmt(mb(bounded.rssGrowthBytes as number), 1)} MB`),
       holds: full < 256 * 1024 * 1024
     })
   }
   // Every other user tracing call with no active user span, in its own process (fresh heap).
-  print("\n" + execFileSync(process.execPath, ["--import", "tsx", Path.join(root, "scratchpad/bench/inactive-api.ts")], {
-    cwd: root,
-    encoding: "utf8"
-  }).trimEnd())
+  print(
+    "\n" + execFileSync(process.execPath, ["--import", "tsx", Path.join(root, "scratchpad/bench/inactive-api.ts")], {
+      cwd: root,
+      encoding: "utf8"
+    }).trimEnd()
+  )
   print("\nTargets\n")
-  print(table(["target", "measured", "holds"], targets.map((t) => [t.target, t.value, t.holds === null ? "-" : t.holds ? "yes" : "NO"]), 2))
+  print(
+    table(
+      ["target", "measured", "holds"],
+      targets.map((t) => [t.target, t.value, t.holds === null ? "-" : t.holds ? "yes" : "NO"]),
+      2
+    )
+  )
   const verifyErrors = summary.reduce((n, s) => n + s.verifyErrors, 0)
-  print(`\nreceiver: first request of every run decoded in full by the official OTLP definitions; mismatches/bad requests: ${verifyErrors}`)
+  print(
+    `\nreceiver: first request of every run decoded in full by the official OTLP definitions; mismatches/bad requests: ${verifyErrors}`
+  )
 
   const date = new Date().toISOString().replace(/[:]/g, "-").replace(/\..*/, "")
   const outDir = Path.join(root, "bench-results")
@@ -441,7 +509,14 @@ const main = async () => {
         node: process.version,
         cpus: Os.cpus().length,
         cpuModel: Os.cpus()[0]?.model,
-        settings: { seconds, warmupSeconds, reps, burstSpans: BURST_SPANS, stallSpans: STALL_SPANS, defaultMaxQueueSize },
+        settings: {
+          seconds,
+          warmupSeconds,
+          reps,
+          burstSpans: BURST_SPANS,
+          stallSpans: STALL_SPANS,
+          defaultMaxQueueSize
+        },
         steady: summary,
         burst,
         stall,

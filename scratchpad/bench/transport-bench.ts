@@ -13,14 +13,14 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Pool } from "undici"
-import * as Transport from "../../src/internal/otlpTransport.js"
+import * as Transport from "../../src/internal/export/transport.js"
 import { startPlainReceiver, transportOutput } from "./common.js"
 
 const requests = Number(process.argv[2] ?? 4000)
 const rounds = Number(process.argv[3] ?? 5)
 const socketPath = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-transport-")), "otlp.sock")
 const body = new Uint8Array(56 * 1024).map((_, i) => (i * 7919) & 0xff)
-const routing = '{"tenant":"acme"}'
+const routing = "{\"tenant\":\"acme\"}"
 
 const server = await startPlainReceiver(socketPath)
 
@@ -57,13 +57,15 @@ const platform = async (n: number) => {
     HttpClientRequest.setHeader("x-user-routing", routing),
     HttpClientRequest.bodyUint8Array(body, "application/x-protobuf")
   )
-  await Effect.runPromise(Effect.gen(function*() {
-    for (let i = 0; i < n; i++) {
-      const response = yield* client.execute(request)
-      if (response.status !== 200) throw new Error(`status ${response.status}`)
-      yield* response.arrayBuffer
-    }
-  }).pipe(Effect.scoped, Effect.provideService(HttpClient.HttpClient, client)))
+  await Effect.runPromise(
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const response = yield* client.execute(request)
+        if (response.status !== 200) throw new Error(`status ${response.status}`)
+        yield* response.arrayBuffer
+      }
+    }).pipe(Effect.scoped, Effect.provideService(HttpClient.HttpClient, client))
+  )
   await pool.close()
 }
 
@@ -105,7 +107,10 @@ const undiciDispatchEffect = async (n: number) => {
 const variants = {
   "undici Pool (plain)": undiciPlain,
   "undici dispatch (plain)": undiciDispatch,
-  "undici dispatch in Effect.async": undiciDispatchEffect, "ours (undici in Effect)": ours, "@effect/platform HttpClient": platform }
+  "undici dispatch in Effect.async": undiciDispatchEffect,
+  "ours (undici in Effect)": ours,
+  "@effect/platform HttpClient": platform
+}
 // Wall time, and the client process's CPU time (steadier on a busy machine), per request.
 const wall = new Map<string, Array<number>>(Object.keys(variants).map((name) => [name, []]))
 const cpu = new Map<string, Array<number>>(Object.keys(variants).map((name) => [name, []]))
@@ -124,13 +129,19 @@ const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(x
 const baseWall = median(wall.get("undici Pool (plain)")!)
 const baseCpu = median(cpu.get("undici Pool (plain)")!)
 console.log(`${requests} POSTs of ${body.length} bytes over a Unix socket, one at a time, median of ${rounds} rounds`)
-console.log(`${"".padEnd(30)} ${"wall us".padStart(8)} ${"vs plain".padStart(9)} ${"cpu us".padStart(8)} ${"vs plain".padStart(9)}`)
+console.log(
+  `${"".padEnd(30)} ${"wall us".padStart(8)} ${"vs plain".padStart(9)} ${"cpu us".padStart(8)} ${
+    "vs plain".padStart(9)
+  }`
+)
 const percent = (x: number, base: number) => `${((x / base - 1) * 100).toFixed(1)} %`.padStart(9)
 for (const name of Object.keys(variants)) {
   const w = median(wall.get(name)!)
   const c = median(cpu.get(name)!)
   console.log(
-    `${name.padEnd(30)} ${w.toFixed(1).padStart(8)} ${percent(w, baseWall)} ${c.toFixed(1).padStart(8)} ${percent(c, baseCpu)}`
+    `${name.padEnd(30)} ${w.toFixed(1).padStart(8)} ${percent(w, baseWall)} ${c.toFixed(1).padStart(8)} ${
+      percent(c, baseCpu)
+    }`
   )
 }
 server.kill()

@@ -67,7 +67,12 @@ interface DriveResult {
  * is one synchronous stretch: every span is made before the event loop runs again, then shutdown.
  */
 const plan = config.mode === "steady"
-  ? { warmupNanos: config.warmupSeconds * 1e9, windowNanos: config.seconds * 1e9, maxTrees: Infinity, stretch: TREES_PER_STRETCH }
+  ? {
+    warmupNanos: config.warmupSeconds * 1e9,
+    windowNanos: config.seconds * 1e9,
+    maxTrees: Infinity,
+    stretch: TREES_PER_STRETCH
+  }
   : {
     warmupNanos: 0,
     windowNanos: Infinity,
@@ -245,7 +250,9 @@ const loadOurs = async () => {
     }
     if (config.maxQueueSize !== undefined) settings.maxQueueSize = config.maxQueueSize
     if (config.maxQueueBytes !== undefined) settings.maxQueueBytes = config.maxQueueBytes
-    return UserTracing.layer(settings as Parameters<typeof UserTracing.layer>[0]).pipe(Layer.orDie) as Layer.Layer<never>
+    return UserTracing.layer(settings as Parameters<typeof UserTracing.layer>[0]).pipe(Layer.orDie) as Layer.Layer<
+      never
+    >
   }
 
   /** Diagnostic: the live harness with an exporter that discards every span (creation cost only). */
@@ -266,7 +273,12 @@ const loadOurs = async () => {
     exported: Metric.value(UserTracingMetrics.spansExported),
     failed: Metric.value(UserTracingMetrics.spansFailed)
   }).pipe(
-    Effect.map((m) => ({ total: m.total.count, dropped: m.dropped.count, exported: m.exported.count, failed: m.failed.count }))
+    Effect.map((m) => ({
+      total: m.total.count,
+      dropped: m.dropped.count,
+      exported: m.exported.count,
+      failed: m.failed.count
+    }))
   )
 
   return { oursTree, dualTree, inactiveTree, layer, discardLayer, metrics }

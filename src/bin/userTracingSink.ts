@@ -9,8 +9,10 @@
  * @since 0.1.0
  */
 import { parseArgs } from "node:util"
-import { safeJson, sanitize, showOrReport } from "../internal/terminalText.js"
-import { renderTrace, spanJson, useColor } from "../internal/waterfall.js"
+import { isHeaderName } from "../internal/shared/httpSyntax.js"
+import { escapeUnsafe, safeJson } from "../internal/shared/text.js"
+import { showOrReport } from "../internal/viewer/terminalText.js"
+import { renderTrace, spanJson, useColor } from "../internal/viewer/waterfall.js"
 import type * as UserTraceSink from "../UserTraceSink.js"
 
 const usage = `Usage: user-tracing-sink (--socket PATH | --port N [--host HOST]) [options]
@@ -22,12 +24,14 @@ durations, attributes, events, error status and the routing header.
 Listen on (one of):
   --socket PATH            a Unix domain socket (default: $USER_TRACING_SOCKET_PATH)
   --port N                 a TCP port (0 = any free port; the URL is printed on stderr)
-  --host HOST              the TCP host (default 127.0.0.1)
+  --host HOST              the TCP address (default 127.0.0.1, this machine only;
+                           0.0.0.0 or :: for every interface)
 
 Options:
   --json                   one JSON object per span per line, as spans arrive
   --routing-header NAME    the request header to show as routing (default:
-                           $USER_TRACING_ROUTING_HEADER_NAME, else every non-standard header)
+                           $USER_TRACING_ROUTING_HEADER_NAME, else every non-standard header,
+                           those that may carry a credential redacted)
   --quiet-period MS        a trace is shown once its root has arrived and no span of it came
                            for this long (default 500)
   --max-trace-age MS       a trace still receiving spans this long after its first one is shown
@@ -44,6 +48,8 @@ shows the traces still pending, removes the socket file and exits with code 0.`
 
 interface Cli {
   readonly address: UserTraceSink.Address
+  /** The flag (or variable) the socket path or host came from, for a usage error. */
+  readonly addressFrom: string
   readonly json: boolean
   readonly routingHeader: string | undefined
   readonly quietPeriod: number
@@ -88,20 +94,24 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help
   if (values.socket !== undefined && values.port !== undefined) throw new Error("give --socket or --port, not both")
   if (values.host !== undefined && values.port === undefined) throw new Error("--host needs --port")
   let address: UserTraceSink.Address
+  let addressFrom: string
   if (values.port !== undefined) {
-    address = { port: integerFlag("--port", values.port, 0, 65535), host: values.host ?? "127.0.0.1" }
+    address = { port: integerFlag("--port", values.port, 0, 65535), host: values.host }
+    addressFrom = "--host"
   } else {
     const socketPath = values.socket ?? (env.USER_TRACING_SOCKET_PATH || undefined)
     if (socketPath === undefined || socketPath === "") throw new Error("give --socket PATH or --port N")
     address = { socketPath }
+    addressFrom = values.socket === undefined ? "USER_TRACING_SOCKET_PATH" : "--socket"
   }
   const routingHeader = values["routing-header"] ?? (env.USER_TRACING_ROUTING_HEADER_NAME || undefined)
-  if (routingHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/.test(routingHeader)) {
+  if (routingHeader !== undefined && !isHeaderName(routingHeader)) {
     throw new Error(`--routing-header is not a valid header name: ${JSON.stringify(routingHeader)}`)
   }
   const width = values.width === undefined ? undefined : integerFlag("--width", values.width, 0, 1000)
   return {
     address,
+    addressFrom,
     json: values.json === true,
     routingHeader,
     quietPeriod: optionalInteger("--quiet-period", values["quiet-period"], 0) ?? 500,
@@ -112,7 +122,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Cli | "help
   }
 }
 
-/** One line on stderr; what it carries from outside is escaped by the caller (`sanitize`). */
+/** One line on stderr; what it carries from outside is escaped by the caller (`escapeUnsafe`). */
 const stderr = (line: string): void => void process.stderr.write(`user-tracing-sink: ${line}\n`)
 
 /**
@@ -128,14 +138,14 @@ const start = async (cli: Cli): Promise<void> => {
   ])
   const report = (line: string): void => stderr(line)
   const stderrLogger = Logger.make(({ message }) =>
-    stderr(sanitize(Array.isArray(message) ? message.map(String).join(" ") : String(message)))
+    stderr(escapeUnsafe(Array.isArray(message) ? message.map(String).join(" ") : String(message)))
   )
 
   const program = Effect.gen(function*() {
     const scope = yield* Scope.make()
     const sink = yield* Sink.make({ ...cli.address, retainSpans: false }).pipe(Scope.extend(scope))
     const where = sink.address._tag === "Unix" ? `unix:${sink.address.socketPath}` : sink.url
-    stderr(sanitize(`listening on ${where} (POST /v1/traces); Ctrl-C to stop`))
+    stderr(escapeUnsafe(`listening on ${where} (POST /v1/traces); Ctrl-C to stop`))
 
     const color = useColor(process.stdout, process.env)
     const shown = { incomplete: 0, droppedSpans: 0 }
@@ -174,7 +184,9 @@ const start = async (cli: Cli): Promise<void> => {
     const shutdown = Scope.close(scope, Exit.void).pipe(
       Effect.zipRight(Fiber.join(printing)),
       Effect.timeout("15 seconds"),
-      Effect.catchAllCause((cause) => Effect.sync(() => stderr(sanitize(`while stopping: ${Cause.pretty(cause)}`)))),
+      Effect.catchAllCause((cause) =>
+        Effect.sync(() => stderr(escapeUnsafe(`while stopping: ${Cause.pretty(cause)}`)))
+      ),
       Effect.zipRight(sink.stats),
       Effect.map((stats) =>
         stderr(
@@ -205,7 +217,7 @@ const start = async (cli: Cli): Promise<void> => {
     process.off("SIGTERM", onSignal)
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       const failure = Cause.failureOption(exit.cause)
-      stderr(sanitize(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause)))
+      stderr(escapeUnsafe(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause)))
       process.exitCode = 1
     } else {
       process.exitCode = 0
@@ -213,23 +225,42 @@ const start = async (cli: Cli): Promise<void> => {
   })
 }
 
-const main = (): void => {
+const usageError = (message: string): void => {
+  process.stderr.write(`user-tracing-sink: ${escapeUnsafe(message)}\n\n${usage}\n`)
+  process.exitCode = 2
+}
+
+/**
+ * Why the sink cannot listen where it is told, naming the flag: the same rules as the sink's (a
+ * socket path the kernel does not cut, a non-empty host), loaded with it.
+ */
+const addressProblem = async (cli: Cli): Promise<string | undefined> => {
+  const { hostProblem, socketPathProblem } = await import("../internal/sink/address.js")
+  const problem = "socketPath" in cli.address
+    ? socketPathProblem(cli.address.socketPath)
+    : cli.address.host === undefined
+    ? undefined
+    : hostProblem(cli.address.host)
+  return problem === undefined ? undefined : `${cli.addressFrom} ${problem}`
+}
+
+const main = async (): Promise<void> => {
   let cli: Cli | "help"
   try {
     cli = parse(process.argv.slice(2), process.env)
   } catch (error) {
-    process.stderr.write(`user-tracing-sink: ${sanitize(error instanceof Error ? error.message : String(error))}\n\n${usage}\n`)
-    process.exitCode = 2
-    return
+    return usageError(error instanceof Error ? error.message : String(error))
   }
   if (cli === "help") {
     process.stdout.write(`${usage}\n`)
     return
   }
-  start(cli).catch((error: unknown) => {
-    stderr(sanitize(error instanceof Error ? error.message : String(error)))
-    process.exitCode = 1
-  })
+  const problem = await addressProblem(cli)
+  if (problem !== undefined) return usageError(problem)
+  await start(cli)
 }
 
-main()
+main().catch((error: unknown) => {
+  stderr(escapeUnsafe(error instanceof Error ? error.message : String(error)))
+  process.exitCode = 1
+})

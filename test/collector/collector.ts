@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { eventually } from "../receiver.js"
+import { eventually } from "../utils/receiver.js"
 
 export const deploymentDoc = new URL("../../docs/deployment.md", import.meta.url)
 
@@ -101,14 +101,18 @@ export interface Collector {
 /** The sum of the samples named `name` whose labels include `labels`. */
 export const metricSum = (samples: ReadonlyArray<MetricSample>, name: string, labels: Record<string, string> = {}) =>
   samples
-    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .filter((sample) =>
+      sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
+    )
     .reduce((sum, sample) => sum + sample.value, 0)
 
 const parsePrometheus = (text: string): Array<MetricSample> =>
   text.split("\n").flatMap((line) => {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
     if (match === null) return []
-    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
+    const labels = Object.fromEntries(
+      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]])
+    )
     return [{ name: match[1], labels, value: Number(match[3]) }]
   })
 
@@ -123,7 +127,11 @@ export const collectorArgs = async (options: CollectorOptions, directory: string
   // one left over would try to reach a host that is not on this machine.
   const endpoints = documented.join("\n").match(/^\s+endpoint:/gm)?.length ?? 0
   if (endpoints !== 1 + Object.keys(options.gateways).length) {
-    throw new Error(`docs/deployment.md ${configs.join(" + ")}: ${endpoints} endpoints, but gateways for ${Object.keys(options.gateways).join(", ")}`)
+    throw new Error(
+      `docs/deployment.md ${configs.join(" + ")}: ${endpoints} endpoints, but gateways for ${
+        Object.keys(options.gateways).join(", ")
+      }`
+    )
   }
   const transport = options.transport ?? "unix"
   const endpoint = transport === "unix"
@@ -138,7 +146,9 @@ export const collectorArgs = async (options: CollectorOptions, directory: string
     receivers: { "otlp/user": { protocols: { http } } },
     exporters: Object.fromEntries(Object.entries(options.gateways).map(([id, url]) => [id, { endpoint: url }])),
     service: {
-      telemetry: { metrics: { readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }] } }
+      telemetry: {
+        metrics: { readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }] }
+      }
     }
   }
   const files = documented.map((yaml, i) => {
@@ -167,7 +177,10 @@ const launch = (options: CollectorOptions, directory: string) =>
       try: () => collectorArgs(options, directory),
       catch: (error) => error instanceof Error ? error : new Error(String(error))
     })
-    const child = spawn(options.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false })
+    const child = spawn(options.binary, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: options.detached ?? false
+    })
     let stderr = ""
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk

@@ -49,7 +49,12 @@ const program = Effect.gen(function*() {
   const expected = loadSpanNames(load)
   // Whatever has not arrived 10 s after the service closed is missing.
   yield* Effect.exit(gateway.received(expected.length, 10_000))
-  return { configs: values.configs, override: values.override, load, ...delivery(gateway.requests, expected, { routingHeaderName }) }
+  return {
+    configs: values.configs,
+    override: values.override,
+    load,
+    ...delivery(gateway.requests, expected, { routingHeaderName })
+  }
 })
 
 Effect.runPromise(Effect.scoped(program)).then(

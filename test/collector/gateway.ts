@@ -10,7 +10,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Zlib from "node:zlib"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
-import { eventually } from "../receiver.js"
+import { eventually } from "../utils/receiver.js"
 
 const proto = (otlpRoot as any).opentelemetry.proto
 const ExportTraceServiceRequest = proto.collector.trace.v1.ExportTraceServiceRequest
@@ -86,7 +86,9 @@ const fromAnyValue = (value: any): OtlpValue => {
   if (value.boolValue !== undefined && value.boolValue !== null) return value.boolValue
   if (value.intValue !== undefined && value.intValue !== null) return int64(value.intValue)
   if (value.doubleValue !== undefined && value.doubleValue !== null) return value.doubleValue
-  if (value.arrayValue !== undefined && value.arrayValue !== null) return (value.arrayValue.values ?? []).map(fromAnyValue)
+  if (value.arrayValue !== undefined && value.arrayValue !== null) {
+    return (value.arrayValue.values ?? []).map(fromAnyValue)
+  }
   return null
 }
 
@@ -155,7 +157,9 @@ export const startGateway = (options?: { readonly port?: number }) =>
             res.writeHead(400, { "content-type": "text/plain" }).end(String(error))
             return
           }
-          const headers = Object.fromEntries(Object.entries(req.headersDistinct).map(([key, values]) => [key, values ?? []]))
+          const headers = Object.fromEntries(
+            Object.entries(req.headersDistinct).map(([key, values]) => [key, values ?? []])
+          )
           const request = { headers, spans: spansOf(decoded, headers, requests.length) }
           requests.push(request)
           spans = spans.concat(request.spans)

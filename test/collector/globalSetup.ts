@@ -21,12 +21,19 @@ const sources = ["go.mod", "go.sum", "main.go"]
 
 const go = (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv): string => {
   try {
-    return execFileSync("go", args, { cwd: directory, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+    return execFileSync("go", args, {
+      cwd: directory,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"]
+    })
   } catch (error: any) {
     if (error.code === "ENOENT") {
-      throw new Error("npm run test:collector needs Go (1.26 or later) on the PATH: `go` was not found")
+      throw new Error("npm run test:collector needs Go (1.26 or later) on the PATH: `go` was not found", {
+        cause: error
+      })
     }
-    throw new Error(`go ${args.join(" ")} failed:\n${error.stderr ?? error.message}`)
+    throw new Error(`go ${args.join(" ")} failed:\n${error.stderr ?? error.message}`, { cause: error })
   }
 }
 
@@ -48,7 +55,9 @@ export const buildCollector = (): string => {
   // -buildvcs=false: the binary does not depend on the work tree's git state.
   go(["build", "-o", partial, "."], { GOFLAGS: "-mod=mod -buildvcs=false" })
   Fs.renameSync(partial, binary)
-  console.log(`collector: built ${Path.relative(process.cwd(), binary)} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `collector: built ${Path.relative(process.cwd(), binary)} in ${((Date.now() - started) / 1000).toFixed(1)} s`
+  )
   return binary
 }
 

@@ -63,7 +63,9 @@ export const tenantLoad = (options: LoadOptions) =>
         yield* Effect.yieldNow()
         yield* Effect.yieldNow().pipe(UserTracing.withUserSpan(`${trace}/a`, { attributes }))
         yield* Effect.yieldNow().pipe(UserTracing.withUserSpan(`${trace}/b`, { attributes }))
-      }).pipe(UserTracing.withUserTrace(`${trace}/root`, { routing: (options.routing ?? jsonRouting)(tenant), attributes }))
+      }).pipe(
+        UserTracing.withUserTrace(`${trace}/root`, { routing: (options.routing ?? jsonRouting)(tenant), attributes })
+      )
     },
     { concurrency: options.concurrency, discard: true }
   )
@@ -91,7 +93,10 @@ export interface Delivery {
 export const delivery = (
   requests: ReadonlyArray<GatewayRequest>,
   expected: ReadonlyArray<string>,
-  options: { readonly routingHeaderName: string; readonly routing?: (tenant: string) => RoutingMetadata.RoutingMetadata }
+  options: {
+    readonly routingHeaderName: string
+    readonly routing?: (tenant: string) => RoutingMetadata.RoutingMetadata
+  }
 ): Delivery => {
   const wanted = new Set(expected)
   const seen = new Map<string, number>()

@@ -15,7 +15,7 @@ import { Effect, Layer, Logger, LogLevel, Metric, Scope } from "effect"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import { UserTracing, UserTracingMetrics } from "../../src/index.js"
-import { eventually } from "../receiver.js"
+import { eventually } from "../utils/receiver.js"
 import { type Collector, metricSum, scopedTempDirectory, startCollector } from "./collector.js"
 import { startGateway } from "./gateway.js"
 import { buildCollector } from "./globalSetup.js"
@@ -35,7 +35,9 @@ const { positionals, values } = parseArgs({
   }
 })
 const scenario = positionals[0]
-const millis = Number(values.millis ?? (scenario === "gateway-down" ? 10_000 : scenario === "collector-away" ? 3_000 : 1_000))
+const millis = Number(
+  values.millis ?? (scenario === "gateway-down" ? 10_000 : scenario === "collector-away" ? 3_000 : 1_000)
+)
 const maxAttempts = Number(values.attempts)
 const tenants = Number(values.tenants)
 const configs = values.configs.split(",")
@@ -43,7 +45,9 @@ const [queueSizer, queueSize] = (values.queue ?? "").split(":")
 const collectorOptions = {
   configs,
   ...(values.queue === undefined ? {} : {
-    measurementOverride: { exporters: { "otlp_http/user": { sending_queue: { sizer: queueSizer, queue_size: Number(queueSize) } } } }
+    measurementOverride: {
+      exporters: { "otlp_http/user": { sending_queue: { sizer: queueSizer, queue_size: Number(queueSize) } } }
+    }
   })
 }
 
@@ -55,7 +59,13 @@ const counters = Effect.all({
 
 const withService = <A, E>(socketPath: string, self: Effect.Effect<A, E>) =>
   Effect.scoped(Effect.flatMap(
-    Layer.build(UserTracing.layer({ enabled: true, serviceName: "checkout", output: { otlpUds: { socketPath, routingHeaderName, maxAttempts } } })),
+    Layer.build(
+      UserTracing.layer({
+        enabled: true,
+        serviceName: "checkout",
+        output: { otlpUds: { socketPath, routingHeaderName, maxAttempts } }
+      })
+    ),
     (context) => Effect.provide(self, context)
   )).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
 
@@ -81,12 +91,21 @@ const streamingOutage = Effect.gen(function*() {
   const gateways = { "otlp_http/user": gateway.url }
   const first = yield* startCollector({ binary, ...collectorOptions, gateways, endpoint: socketPath })
   const outer = yield* Effect.scope
-  const report: Record<string, unknown> = { scenario, millis, maxAttempts, tenants, configs, queue: values.queue ?? "documented" }
+  const report: Record<string, unknown> = {
+    scenario,
+    millis,
+    maxAttempts,
+    tenants,
+    configs,
+    queue: values.queue ?? "documented"
+  }
   let produced = 0
   let stopping = false
   const produce = Effect.gen(function*() {
     while (!stopping) {
-      yield* Effect.void.pipe(UserTracing.withUserTrace(`span-${produced}`, { routing: jsonRouting(`tenant-${produced % tenants}`) }))
+      yield* Effect.void.pipe(
+        UserTracing.withUserTrace(`span-${produced}`, { routing: jsonRouting(`tenant-${produced % tenants}`) })
+      )
       produced++
       yield* Effect.sleep("2 millis")
     }
@@ -129,7 +148,9 @@ const streamingOutage = Effect.gen(function*() {
       yield* producer.await
     })
   )
-  const delivered = yield* Effect.exit(eventually(() => new Set(gateway.spans().map((span) => span.name)).size >= produced, 120_000))
+  const delivered = yield* Effect.exit(
+    eventually(() => new Set(gateway.spans().map((span) => span.name)).size >= produced, 120_000)
+  )
   report.allDeliveredMillisAfterBack = delivered._tag === "Success" ? Date.now() - backAt : "never"
   const names = new Set(gateway.spans().map((span) => span.name))
   const after = yield* counters
@@ -138,7 +159,11 @@ const streamingOutage = Effect.gen(function*() {
     produced,
     lost: produced - names.size,
     duplicates: gateway.spans().length - names.size,
-    service: { exported: after.exported - before.exported, failed: after.failed - before.failed, dropped: after.dropped - before.dropped },
+    service: {
+      exported: after.exported - before.exported,
+      failed: after.failed - before.failed,
+      dropped: after.dropped - before.dropped
+    },
     collectorLoggedDropped: loggedDropped(first),
     collectorQueueFullLines: first.logs().split("\n").filter((line) => line.includes("Rejecting data")).length
   }
@@ -168,7 +193,11 @@ const queueFull = Effect.gen(function*() {
   return {
     scenario,
     sent: rounds * loadSpanNames(load).length,
-    service: { exported: after.exported - before.exported, failed: after.failed - before.failed, dropped: after.dropped - before.dropped },
+    service: {
+      exported: after.exported - before.exported,
+      failed: after.failed - before.failed,
+      dropped: after.dropped - before.dropped
+    },
     collectorWhileDown: whileDown,
     collectorQueueFullLines: collector.logs().split("\n").filter((line) => line.includes("Rejecting data")).length,
     delivered: gateway.spans().length

@@ -8,6 +8,7 @@ import { Clock, Effect, Layer, Logger, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
+  OtlpUserTraceExporter,
   RoutingMetadata,
   TestUserTracing,
   Traceparent,
@@ -18,27 +19,31 @@ import {
   UserTracingTest
 } from "../../src/index.js"
 import type { AttributeValue, FinishedUserSpan, UserSpan } from "../../src/UserSpan.js"
-import { counted, withPipeline } from "../pipeline.js"
+import { counted, withPipeline } from "../utils/pipeline.js"
 import { type Collector, documentedConfig, scopedTempDirectory } from "./collector.js"
 import { deployment, routingHeaderName } from "./fixtures.js"
 import type { Gateway, GatewaySpan } from "./gateway.js"
 
 const { annotateUserSpan, currentUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing
 
-const packageVersion: string = JSON.parse(Fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
+const packageVersion: string =
+  JSON.parse(Fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
 
 const acme = RoutingMetadata.json({ tenant: "acme", region: "eu" })
 const globex = RoutingMetadata.json({ tenant: "globex" })
 /** A hand-written routing value with separators HTTP gives meaning to elsewhere: sent and kept verbatim. */
 const initech: RoutingMetadata.RoutingMetadata = {
   groupKey: () => "initech",
-  encode: () => 'tenant=initech; plan="gold, annual"; next=/a/b?c=d&e=%20'
+  encode: () => "tenant=initech; plan=\"gold, annual\"; next=/a/b?c=d&e=%20"
 }
 const inbound = Option.getOrThrow(Traceparent.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
 const inboundRandom = Option.getOrThrow(Traceparent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"))
 
 /** The live pipeline's output for a Collector: its socket, or its URL over TCP. */
-const outputFor = (collector: Collector, common?: Record<string, unknown>): UserTracingSettings.SettingsInput["output"] =>
+const outputFor = (
+  collector: Collector,
+  common?: Record<string, unknown>
+): UserTracingSettings.SettingsInput["output"] =>
   (collector.url === undefined
     ? { otlpUds: { socketPath: collector.endpoint, routingHeaderName, ...common } }
     : { otlpHttp: { url: collector.url, routingHeaderName, ...common } }) as UserTracingSettings.SettingsInput["output"]
@@ -77,16 +82,23 @@ const scenario = Effect.gen(function*() {
       strings: ["x", "y"]
     })
     yield* logUserSpan({ b: "2", a: "1" })
-    yield* Effect.exit(Effect.zipRight(capture("failing"), Effect.fail("internal detail")).pipe(
-      withUserSpan("failing", { kind: "client" })
-    ))
+    yield* Effect.exit(
+      Effect.zipRight(capture("failing"), Effect.fail("internal detail")).pipe(
+        withUserSpan("failing", { kind: "client" })
+      )
+    )
     yield* Effect.zipRight(capture("flagged"), annotateUserSpan("error", true)).pipe(
       withUserSpan("flagged", { kind: "producer", attributes: { n: 1 } })
     )
   }).pipe(withUserTrace("fresh", { routing: acme, kind: "server" }))
-  yield* Effect.zipRight(capture("continued"), capture("continued-child").pipe(withUserSpan("continued-child", { kind: "consumer" })))
+  yield* Effect.zipRight(
+    capture("continued"),
+    capture("continued-child").pipe(withUserSpan("continued-child", { kind: "consumer" }))
+  )
     .pipe(withUserTrace("continued", { routing: globex, inbound, tracestate: "vendor=x,other=y" }))
-  yield* capture("continued-random").pipe(withUserTrace("continued-random", { routing: globex, inbound: inboundRandom }))
+  yield* capture("continued-random").pipe(
+    withUserTrace("continued-random", { routing: globex, inbound: inboundRandom })
+  )
   yield* capture("other-tenant").pipe(withUserTrace("other-tenant", { routing: initech }))
   return spans
 })
@@ -137,14 +149,21 @@ const expectScenario = (gateway: Gateway, live: Record<string, UserSpan>, t0: bi
   expect([failing.parentSpanId, flagged.parentSpanId]).toEqual([fresh.spanId, fresh.spanId])
   expect([continued.traceId, continued.parentSpanId]).toEqual([inbound.traceId, inbound.parentId])
   expect([continuedChild.traceId, continuedChild.parentSpanId]).toEqual([inbound.traceId, continued.spanId])
-  expect([continuedRandom.traceId, continuedRandom.parentSpanId]).toEqual([inboundRandom.traceId, inboundRandom.parentId])
+  expect([continuedRandom.traceId, continuedRandom.parentSpanId]).toEqual([
+    inboundRandom.traceId,
+    inboundRandom.parentId
+  ])
   expect(otherTenant.parentSpanId).toBeUndefined()
   expect(new Set(Object.values(spans).map((span) => span.traceId)).size).toBe(4)
   // Flags: sampled 0x01, random 0x02 (a trace id made here, or inbound with it), 0x100 "is-remote
   // known", 0x200 "parent is remote".
   expect([fresh.flags, failing.flags, flagged.flags, otherTenant.flags]).toEqual([0x103, 0x103, 0x103, 0x103])
   expect([continued.flags, continuedChild.flags, continuedRandom.flags]).toEqual([0x301, 0x101, 0x303])
-  expect([continued.traceState, continuedChild.traceState, fresh.traceState]).toEqual(["vendor=x,other=y", "vendor=x,other=y", undefined])
+  expect([continued.traceState, continuedChild.traceState, fresh.traceState]).toEqual([
+    "vendor=x,other=y",
+    "vendor=x,other=y",
+    undefined
+  ])
   // Kinds.
   expect(Object.fromEntries(Object.entries(spans).map(([name, span]) => [name, span.kind]))).toEqual({
     fresh: "server",
@@ -157,7 +176,9 @@ const expectScenario = (gateway: Gateway, live: Record<string, UserSpan>, t0: bi
   })
   // Children run inside their parent.
   for (const child of [failing, flagged]) {
-    expect(fresh.startTimeUnixNano <= child.startTimeUnixNano && child.endTimeUnixNano <= fresh.endTimeUnixNano).toBe(true)
+    expect(fresh.startTimeUnixNano <= child.startTimeUnixNano && child.endTimeUnixNano <= fresh.endTimeUnixNano).toBe(
+      true
+    )
   }
   // Attributes of every type, in order: integers and bigints as int, others as double.
   expect(fresh.attributes).toEqual([
@@ -187,41 +208,48 @@ const expectScenario = (gateway: Gateway, live: Record<string, UserSpan>, t0: bi
   })
   // One routing group per request: no request mixes tenants.
   for (const request of gateway.requests) {
-    expect(new Set(request.spans.map((span) => scenarioTenants[span.name].encode()))).toEqual(new Set(request.headers[routingHeaderName]))
+    expect(new Set(request.spans.map((span) => scenarioTenants[span.name].encode()))).toEqual(
+      new Set(request.headers[routingHeaderName])
+    )
   }
 }
 
-describe.each(["unix", "tcp"] as const)("UserTracing.layer -> the documented Collector (receiver over %s) -> a gateway", (transport) => {
-  it.live("every span arrives with its ids, parent, flags, kind, times, attributes, events, status, resource, scope and routing header", () =>
-    Effect.gen(function*() {
-      const { collector, gateway } = yield* deployment({ transport })
-      const t0 = yield* nowNanos
-      const [live, delta] = yield* counted(withPipeline(settingsFor(collector), scenario))
-      const t1 = yield* nowNanos
-      expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
-      yield* gateway.received(7)
-      expectScenario(gateway, live, t0, t1)
-    }).pipe(Effect.scoped))
+describe.each(["unix", "tcp"] as const)(
+  "UserTracing.layer -> the documented Collector (receiver over %s) -> a gateway",
+  (transport) => {
+    it.live("every span arrives with its ids, parent, flags, kind, times, attributes, events, status, resource, scope and routing header", () =>
+      Effect.gen(function*() {
+        const { collector, gateway } = yield* deployment({ transport })
+        const t0 = yield* nowNanos
+        const [live, delta] = yield* counted(withPipeline(settingsFor(collector), scenario))
+        const t1 = yield* nowNanos
+        expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
+        yield* gateway.received(7)
+        expectScenario(gateway, live, t0, t1)
+      }).pipe(Effect.scoped))
 
-  it.live("two tenants in one batch: two requests, each under its own routing header", () =>
-    Effect.gen(function*() {
-      const { collector, gateway } = yield* deployment({ transport })
-      const spans = yield* finishedSpans(Effect.all([
-        Effect.void.pipe(withUserTrace("a", { routing: acme })),
-        Effect.void.pipe(withUserTrace("b", { routing: globex })),
-        Effect.void.pipe(withUserTrace("a2", { routing: acme }))
-      ]))
-      yield* exportAll(settingsFor(collector), spans)
-      yield* gateway.received(3)
-      expect(gateway.requests.map((request) => ({
-        routing: request.headers[routingHeaderName],
-        names: request.spans.map((span) => span.name)
-      })).sort((x, y) => x.names[0].localeCompare(y.names[0]))).toEqual([
-        { routing: [acme.encode()], names: ["a", "a2"] },
-        { routing: [globex.encode()], names: ["b"] }
-      ])
-    }).pipe(Effect.scoped))
-})
+    it.live("two tenants in one batch: two requests, each under its own routing header", () =>
+      Effect.gen(function*() {
+        const { collector, gateway } = yield* deployment({ transport })
+        const spans = yield* finishedSpans(Effect.all([
+          Effect.void.pipe(withUserTrace("a", { routing: acme })),
+          Effect.void.pipe(withUserTrace("b", { routing: globex })),
+          Effect.void.pipe(withUserTrace("a2", { routing: acme }))
+        ]))
+        yield* exportAll(settingsFor(collector), spans)
+        yield* gateway.received(3)
+        expect(
+          gateway.requests.map((request) => ({
+            routing: request.headers[routingHeaderName],
+            names: request.spans.map((span) => span.name)
+          })).sort((x, y) => x.names[0].localeCompare(y.names[0]))
+        ).toEqual([
+          { routing: [acme.encode()], names: ["a", "a2"] },
+          { routing: [globex.encode()], names: ["b"] }
+        ])
+      }).pipe(Effect.scoped))
+  }
+)
 
 describe("otlpHttp with compression and static headers", () => {
   it.live("gzip bodies are inflated by the Collector; static headers stay with the Collector, only the routing header goes on", () =>
@@ -229,7 +257,9 @@ describe("otlpHttp with compression and static headers", () => {
       const { collector, gateway } = yield* deployment({ transport: "tcp" })
       const headers = { authorization: "Bearer user-traces-token", "X-Team": "payments" }
       const t0 = yield* nowNanos
-      const [live, delta] = yield* counted(withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario))
+      const [live, delta] = yield* counted(
+        withPipeline(settingsFor(collector, { compression: "gzip", headers }), scenario)
+      )
       const t1 = yield* nowNanos
       expect(delta).toEqual({ total: 7, exported: 7, failed: 0, dropped: 0 })
       yield* gateway.received(7)
@@ -247,11 +277,13 @@ const finishedSpans = (self: Effect.Effect<unknown>) =>
 
 /** Hands `spans` to the live exporter for `settings` in one synchronous go (so one batch), then flushes and closes it. */
 const exportAll = (settings: UserTracingSettings.SettingsInput, spans: ReadonlyArray<FinishedUserSpan>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const exporter = yield* UserTraceExporter.UserTraceExporter
-    for (const span of spans) exporter.export(span)
-    yield* exporter.forceFlush
-  }).pipe(Effect.provide(UserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings))))))
+  Effect.scoped(
+    Effect.gen(function*() {
+      const exporter = yield* UserTraceExporter.UserTraceExporter
+      for (const span of spans) exporter.export(span)
+      yield* exporter.forceFlush
+    }).pipe(Effect.provide(OtlpUserTraceExporter.layer.pipe(Layer.provide(UserTracingSettings.layer(settings)))))
+  )
 
 describe("the Collector program", () => {
   it.live("exits 0 on SIGTERM and removes its socket", () =>
@@ -289,7 +321,9 @@ describe("max_request_body_size", () => {
       const [, delta] = yield* counted(withPipeline(
         settingsFor(collector, { maxAttempts: 1 }),
         Effect.void.pipe(withUserTrace("large", { routing: acme, attributes: large }))
-      )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))))
+      )).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
       expect(delta).toEqual({ total: 1, exported: 0, failed: 1, dropped: 0 })
       expect(gateway.requests).toHaveLength(0)
       // The Collector's google.rpc.Status message, decoded, not its protobuf bytes.
@@ -311,7 +345,13 @@ describe("maxBatchBytes below the Collector's max_request_body_size", () => {
       // One attempt per request: a request over the limit would have been counted as failed.
       expect(delta).toEqual({ total: 30, exported: 30, failed: 0, dropped: 0 })
       yield* gateway.received(30)
-      expect(gateway.spans().map((span) => span.name).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `large-${i}`).sort())
+      expect(
+        gateway.spans().map((span) =>
+          span.name
+        ).sort()
+      ).toEqual(
+        Array.from({ length: 30 }, (_, i) => `large-${i}`).sort()
+      )
     }).pipe(Effect.scoped))
 })
 
@@ -327,7 +367,13 @@ const comparable = (span: {
   readonly startTimeUnixNano: bigint
   readonly endTimeUnixNano: bigint
   readonly attributes: ReadonlyArray<readonly [string, unknown]>
-  readonly events: ReadonlyArray<{ readonly name: string; readonly timeUnixNano: bigint; readonly attributes: ReadonlyArray<readonly [string, unknown]> }>
+  readonly events: ReadonlyArray<
+    {
+      readonly name: string
+      readonly timeUnixNano: bigint
+      readonly attributes: ReadonlyArray<readonly [string, unknown]>
+    }
+  >
   readonly status: string
   readonly statusMessage: string
   readonly serviceName: string | undefined
@@ -403,7 +449,9 @@ describe("cross-check: UserTraceSink and the Collector's gateway", () => {
       yield* exportAll(settingsFor(collector), spans)
       yield* exportAll(sinkSettings, spans)
       yield* gateway.received(7)
-      const fromCollector = bySpanId(gateway.spans()).map((span) => comparable(span, span.headers[routingHeaderName]?.join(", ")))
+      const fromCollector = bySpanId(gateway.spans()).map((span) =>
+        comparable(span, span.headers[routingHeaderName]?.join(", "))
+      )
       const fromSink = bySpanId(yield* sink.received).map((span) => comparable(span, span.headers[routingHeaderName]))
       expect(fromCollector).toHaveLength(7)
       expect(fromCollector).toEqual(fromSink)

@@ -8,8 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Logger, LogLevel, Scope } from "effect"
 import * as Path from "node:path"
 import { UserTracing } from "../../src/index.js"
-import { counted, withPipeline } from "../pipeline.js"
-import { eventually } from "../receiver.js"
+import { counted, withPipeline } from "../utils/pipeline.js"
+import { eventually } from "../utils/receiver.js"
 import { type Collector, metricSum, scopedTempDirectory } from "./collector.js"
 import { collector as startCollector, routingHeaderName } from "./fixtures.js"
 import { type Gateway, startGateway } from "./gateway.js"
@@ -26,24 +26,32 @@ const streaming = <A>(socketPath: string, scenario: (produced: () => number) => 
     let stopping = false
     const produce = Effect.gen(function*() {
       while (!stopping) {
-        yield* Effect.void.pipe(UserTracing.withUserTrace(`span-${produced}`, { routing: jsonRouting(`tenant-${produced % tenants}`) }))
+        yield* Effect.void.pipe(
+          UserTracing.withUserTrace(`span-${produced}`, { routing: jsonRouting(`tenant-${produced % tenants}`) })
+        )
         produced++
         // Paces the stream; the checks wait on counts, not on time.
         yield* Effect.sleep("2 millis")
       }
     })
-    const [result, delta] = yield* counted(withPipeline(
-      // Backoff totals at least 5 s over 8 attempts: more than the Collector is away.
-      { enabled: true, serviceName: "checkout", output: { otlpUds: { socketPath, routingHeaderName, maxAttempts: 8 } } },
-      Effect.gen(function*() {
-        const producer = yield* Effect.fork(produce)
-        const result = yield* scenario(() => produced)
-        stopping = true
-        yield* producer.await
-        return result
-      })
-      // Connection failures while the Collector is away are expected here; retries are the point.
-    ).pipe(Logger.withMinimumLogLevel(LogLevel.Error)))
+    const [result, delta] = yield* counted(
+      withPipeline(
+        // Backoff totals at least 5 s over 8 attempts: more than the Collector is away.
+        {
+          enabled: true,
+          serviceName: "checkout",
+          output: { otlpUds: { socketPath, routingHeaderName, maxAttempts: 8 } }
+        },
+        Effect.gen(function*() {
+          const producer = yield* Effect.fork(produce)
+          const result = yield* scenario(() => produced)
+          stopping = true
+          yield* producer.await
+          return result
+        })
+        // Connection failures while the Collector is away are expected here; retries are the point.
+      ).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+    )
     return { result, produced, delta }
   })
 
@@ -73,96 +81,111 @@ const loggedDropped = (collector: Collector) =>
     .reduce((sum, line) => sum + Number(/"dropped_items": (\d+)/.exec(line)?.[1] ?? 0), 0)
 
 describe("a Collector restarted mid-stream, the gateway up", () => {
-  it.live("spans finished while it is down arrive once it is back: none lost, none twice", () =>
-    Effect.gen(function*() {
-      const gateway = yield* startGateway()
-      const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
-      const gateways = { "otlp_http/user": gateway.url }
-      const first = yield* startCollector({ endpoint: socketPath, gateways })
-      // The second Collector outlives the pipeline, so the pipeline's final flush reaches it.
-      const outer = yield* Effect.scope
-      const { delta, produced, result: down } = yield* streaming(socketPath, (produced) =>
-        Effect.gen(function*() {
-          yield* gateway.received(100)
-          // A clean stop: the Collector drains its batch and queue to the gateway before it exits.
-          expect(yield* first.stop()).toBe(0)
-          const down = { from: yield* Clock.currentTimeNanos, to: 0n }
-          yield* producedMore(produced, 100)
-          down.to = yield* Clock.currentTimeNanos
-          yield* Scope.extend(startCollector({ endpoint: socketPath, gateways }), outer)
-          yield* producedMore(produced, 50)
-          return down
-        }))
-      expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
-      yield* gateway.received(produced)
-      expect(names(gateway).sort()).toEqual(allSpans(produced).sort())
-      const endedWhileDown = gateway.spans().filter((span) => span.endTimeUnixNano > down.from && span.endTimeUnixNano < down.to)
-      expect(endedWhileDown.length).toBeGreaterThanOrEqual(90)
-    }).pipe(Effect.scoped), 60_000)
+  it.live(
+    "spans finished while it is down arrive once it is back: none lost, none twice",
+    () =>
+      Effect.gen(function*() {
+        const gateway = yield* startGateway()
+        const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
+        const gateways = { "otlp_http/user": gateway.url }
+        const first = yield* startCollector({ endpoint: socketPath, gateways })
+        // The second Collector outlives the pipeline, so the pipeline's final flush reaches it.
+        const outer = yield* Effect.scope
+        const { delta, produced, result: down } = yield* streaming(socketPath, (produced) =>
+          Effect.gen(function*() {
+            yield* gateway.received(100)
+            // A clean stop: the Collector drains its batch and queue to the gateway before it exits.
+            expect(yield* first.stop()).toBe(0)
+            const down = { from: yield* Clock.currentTimeNanos, to: 0n }
+            yield* producedMore(produced, 100)
+            down.to = yield* Clock.currentTimeNanos
+            yield* Scope.extend(startCollector({ endpoint: socketPath, gateways }), outer)
+            yield* producedMore(produced, 50)
+            return down
+          }))
+        expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
+        yield* gateway.received(produced)
+        expect(names(gateway).sort()).toEqual(allSpans(produced).sort())
+        const endedWhileDown = gateway.spans().filter((span) =>
+          span.endTimeUnixNano > down.from && span.endTimeUnixNano < down.to
+        )
+        expect(endedWhileDown.length).toBeGreaterThanOrEqual(90)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })
 
 describe("the gateway down, then back", () => {
   // Many tenants make many small batches (one per tenant per batch timeout): a queue counted in
   // requests, the Collector's default, overflows within the outage; the documented one is
   // bounded in bytes.
-  it.live("50 tenants: the Collector's queue holds what it cannot send and delivers it once the gateway is back: none lost, none twice", () =>
-    Effect.gen(function*() {
-      const gateway = yield* startGateway()
-      const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
-      const collector = yield* startCollector({ endpoint: socketPath, gateways: { "otlp_http/user": gateway.url } })
-      const { delta, produced, result: queued } = yield* streaming(socketPath, (produced) =>
-        Effect.gen(function*() {
-          yield* gateway.received(100)
-          yield* gateway.down
-          const before = gateway.spans().length
-          yield* producedMore(produced, 2_500)
-          // The Collector accepted them all and holds them in its exporter's queue (in bytes).
-          const queued = metricSum(yield* collector.metrics, "otelcol_exporter_queue_size")
-          expect(gateway.spans().length).toBe(before)
-          yield* gateway.up
-          yield* producedMore(produced, 100)
-          return queued
-        }), 50)
-      expect(queued).toBeGreaterThan(100_000)
-      expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
-      // The Collector retries with backoff (up to 30 s between attempts by default).
-      yield* gateway.received(produced, 60_000)
-      expect(names(gateway).sort()).toEqual(allSpans(produced).sort())
-      expect(loggedDropped(collector)).toBe(0)
-    }).pipe(Effect.scoped), 120_000)
+  it.live(
+    "50 tenants: the Collector's queue holds what it cannot send and delivers it once the gateway is back: none lost, none twice",
+    () =>
+      Effect.gen(function*() {
+        const gateway = yield* startGateway()
+        const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
+        const collector = yield* startCollector({ endpoint: socketPath, gateways: { "otlp_http/user": gateway.url } })
+        const { delta, produced, result: queued } = yield* streaming(socketPath, (produced) =>
+          Effect.gen(function*() {
+            yield* gateway.received(100)
+            yield* gateway.down
+            const before = gateway.spans().length
+            yield* producedMore(produced, 2_500)
+            // The Collector accepted them all and holds them in its exporter's queue (in bytes).
+            const queued = metricSum(yield* collector.metrics, "otelcol_exporter_queue_size")
+            expect(gateway.spans().length).toBe(before)
+            yield* gateway.up
+            yield* producedMore(produced, 100)
+            return queued
+          }), 50)
+        expect(queued).toBeGreaterThan(100_000)
+        expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
+        // The Collector retries with backoff (up to 30 s between attempts by default).
+        yield* gateway.received(produced, 60_000)
+        expect(names(gateway).sort()).toEqual(allSpans(produced).sort())
+        expect(loggedDropped(collector)).toBe(0)
+      }).pipe(Effect.scoped),
+    120_000
+  )
 })
 
 describe("the Collector stopped while the gateway is down", () => {
-  it.live("what its in-memory queue holds is lost, though our side counted it exported; only the requests in flight are logged as dropped", () =>
-    Effect.gen(function*() {
-      const gateway = yield* startGateway()
-      const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
-      const gateways = { "otlp_http/user": gateway.url }
-      const first = yield* startCollector({ endpoint: socketPath, gateways })
-      const outer = yield* Effect.scope
-      const { delta, produced, result: second } = yield* streaming(socketPath, (produced) =>
-        Effect.gen(function*() {
-          yield* gateway.received(100)
-          yield* gateway.down
-          yield* producedMore(produced, 500)
-          expect(metricSum(yield* first.metrics, "otelcol_exporter_queue_size")).toBeGreaterThan(0)
-          expect(yield* first.stop()).toBe(0)
-          const second = yield* Scope.extend(startCollector({ endpoint: socketPath, gateways }), outer)
-          yield* gateway.up
-          yield* producedMore(produced, 100)
-          return second
-        }))
-      // Our side: every span handed over and accepted.
-      expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
-      // The second Collector delivers all it accepted, then nothing more comes.
-      yield* eventuallyEffect(Effect.map(second.metrics, (metrics) =>
-        metricSum(metrics, "otelcol_exporter_sent_spans_total") > 0 &&
-        metricSum(metrics, "otelcol_exporter_sent_spans_total") === metricSum(metrics, "otelcol_receiver_accepted_spans_total")))
-      const received = new Set(names(gateway))
-      expect(received.size).toBe(names(gateway).length)
-      const lost = produced - received.size
-      expect(lost).toBeGreaterThan(0)
-      expect(loggedDropped(first)).toBeGreaterThan(0)
-      expect(loggedDropped(first)).toBeLessThanOrEqual(lost)
-    }).pipe(Effect.scoped), 120_000)
+  it.live(
+    "what its in-memory queue holds is lost, though our side counted it exported; only the requests in flight are logged as dropped",
+    () =>
+      Effect.gen(function*() {
+        const gateway = yield* startGateway()
+        const socketPath = Path.join(yield* scopedTempDirectory, "otlp.sock")
+        const gateways = { "otlp_http/user": gateway.url }
+        const first = yield* startCollector({ endpoint: socketPath, gateways })
+        const outer = yield* Effect.scope
+        const { delta, produced, result: second } = yield* streaming(socketPath, (produced) =>
+          Effect.gen(function*() {
+            yield* gateway.received(100)
+            yield* gateway.down
+            yield* producedMore(produced, 500)
+            expect(metricSum(yield* first.metrics, "otelcol_exporter_queue_size")).toBeGreaterThan(0)
+            expect(yield* first.stop()).toBe(0)
+            const second = yield* Scope.extend(startCollector({ endpoint: socketPath, gateways }), outer)
+            yield* gateway.up
+            yield* producedMore(produced, 100)
+            return second
+          }))
+        // Our side: every span handed over and accepted.
+        expect(delta).toEqual({ total: produced, exported: produced, failed: 0, dropped: 0 })
+        // The second Collector delivers all it accepted, then nothing more comes.
+        yield* eventuallyEffect(Effect.map(second.metrics, (metrics) =>
+          metricSum(metrics, "otelcol_exporter_sent_spans_total") > 0 &&
+          metricSum(metrics, "otelcol_exporter_sent_spans_total") ===
+            metricSum(metrics, "otelcol_receiver_accepted_spans_total")))
+        const received = new Set(names(gateway))
+        expect(received.size).toBe(names(gateway).length)
+        const lost = produced - received.size
+        expect(lost).toBeGreaterThan(0)
+        expect(loggedDropped(first)).toBeGreaterThan(0)
+        expect(loggedDropped(first)).toBeLessThanOrEqual(lost)
+      }).pipe(Effect.scoped),
+    120_000
+  )
 })

@@ -64,14 +64,24 @@ const terminate = (child: ChildProcess) =>
 const startSink = (port: number) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const sink = spawn(process.execPath, ["--import", "tsx", sinkScript, "--port", String(port), "--routing-header", routingHeaderName], {
+      const sink = spawn(process.execPath, [
+        "--import",
+        "tsx",
+        sinkScript,
+        "--port",
+        String(port),
+        "--routing-header",
+        routingHeaderName
+      ], {
         cwd: projectRoot,
         stdio: ["ignore", "inherit", "inherit"],
         detached: true
       })
       let up = false
       while (!up) {
-        if (sink.exitCode !== null) return yield* Effect.die(new Error(`user-tracing-sink exited with ${sink.exitCode}`))
+        if (sink.exitCode !== null) {
+          return yield* Effect.die(new Error(`user-tracing-sink exited with ${sink.exitCode}`))
+        }
         up = yield* Effect.promise(() => connects(port))
         if (!up) yield* Effect.sleep("50 millis")
       }
@@ -94,9 +104,11 @@ const demo = (socketPath: string) =>
         yield* Effect.sleep("20 millis").pipe(UserTracing.withUserSpan("load-cart", { kind: "client" }))
         yield* UserTracing.logUserSpan({ step: "priced" })
         yield* Effect.sleep("10 millis").pipe(UserTracing.withUserSpan("charge-card"))
-      }).pipe(UserTracing.withUserTrace(`checkout #${i + 1}`, { routing: jsonRouting(tenant), kind: "server" })), { discard: true }).pipe(
-        Effect.provide(context)
-      )
+      }).pipe(UserTracing.withUserTrace(`checkout #${i + 1}`, { routing: jsonRouting(tenant), kind: "server" })), {
+      discard: true
+    }).pipe(
+      Effect.provide(context)
+    )
   }))
 
 const program = Effect.gen(function*() {

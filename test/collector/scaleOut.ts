@@ -44,16 +44,22 @@ const measure = (binary: string, count: number) =>
         metricSum(metrics, "otelcol_exporter_send_failed_spans_total") +
         metricSum(metrics, "otelcol_exporter_enqueue_failed_spans_total")
       if (settled >= spans && metricSum(metrics, "otelcol_exporter_queue_size") === 0) {
-        throw new Error(`${spans - gateway.spans().length} spans did not arrive: ${JSON.stringify({ results, settled })}`)
+        throw new Error(
+          `${spans - gateway.spans().length} spans did not arrive: ${JSON.stringify({ results, settled })}`
+        )
       }
       yield* Effect.sleep("10 millis")
       if (gateway.spans().length < spans) metrics = yield* collector.metrics
     }
     const arrived = Date.now()
     const start = Math.min(...results.map((result) => result.start))
-    const check = delivery(gateway.requests, results.flatMap((_, i) => loadSpanNames({ ...load, prefix: servicePrefix(i) })), {
-      routingHeaderName
-    })
+    const check = delivery(
+      gateway.requests,
+      results.flatMap((_, i) => loadSpanNames({ ...load, prefix: servicePrefix(i) })),
+      {
+        routingHeaderName
+      }
+    )
     if (check.missing !== 0 || check.duplicates !== 0 || check.underOwnHeader !== spans || check.mixedRequests !== 0) {
       throw new Error(`delivery check failed: ${JSON.stringify(check)}`)
     }
@@ -73,8 +79,12 @@ const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a -
 
 const program = Effect.gen(function*() {
   const binary = buildCollector()
-  console.log(`${Os.cpus().length} cores (${Os.cpus()[0]?.model}), Node ${process.version}, ${new Date().toISOString()}`)
-  console.log(`load per process: ${load.tenants} tenants x ${load.traces} traces x 3 spans, ${load.concurrency} traces at once`)
+  console.log(
+    `${Os.cpus().length} cores (${Os.cpus()[0]?.model}), Node ${process.version}, ${new Date().toISOString()}`
+  )
+  console.log(
+    `load per process: ${load.tenants} tenants x ${load.traces} traces x 3 spans, ${load.concurrency} traces at once`
+  )
   console.log("| processes | spans | spans/s (median) | runs (spans/s) | Collector CPU s | gateway requests |")
   console.log("| --- | --- | --- | --- | --- | --- |")
   for (const count of counts) {
@@ -83,9 +93,13 @@ const program = Effect.gen(function*() {
     const rates = samples.map((sample) => sample.spans / sample.seconds)
     console.log(
       `| ${count} | ${samples[0].spans} | ${Math.round(median(rates))} | ${rates.map(Math.round).join(", ")} | ` +
-        `${median(samples.map((sample) => sample.collectorCpuSeconds)).toFixed(1)} | ${median(samples.map((sample) => sample.gatewayRequests))} |`
+        `${median(samples.map((sample) => sample.collectorCpuSeconds)).toFixed(1)} | ${
+          median(samples.map((sample) => sample.gatewayRequests))
+        } |`
     )
-    if (samples.some((sample) => sample.failedOrDropped > 0)) console.log("  (some spans failed or were dropped on the service side)")
+    if (samples.some((sample) => sample.failedOrDropped > 0)) {
+      console.log("  (some spans failed or were dropped on the service side)")
+    }
   }
 })
 

@@ -27,14 +27,23 @@ const load = {
   prefix: process.env.SERVICE_PREFIX ?? ""
 }
 
-const started = new Promise<void>((resolve) => Readline.createInterface({ input: process.stdin }).once("line", () => resolve()))
+const started = new Promise<void>((resolve) =>
+  Readline.createInterface({ input: process.stdin }).once("line", () => resolve())
+)
 
 const counters = Effect.all({
   total: Metric.value(UserTracingMetrics.spansTotal),
   exported: Metric.value(UserTracingMetrics.spansExported),
   failed: Metric.value(UserTracingMetrics.spansFailed),
   dropped: Metric.value(UserTracingMetrics.spansDropped)
-}).pipe(Effect.map((m) => ({ total: m.total.count, exported: m.exported.count, failed: m.failed.count, dropped: m.dropped.count })))
+}).pipe(
+  Effect.map((m) => ({
+    total: m.total.count,
+    exported: m.exported.count,
+    failed: m.failed.count,
+    dropped: m.dropped.count
+  }))
+)
 
 const program = Effect.gen(function*() {
   const timing = yield* Effect.scoped(Effect.gen(function*() {

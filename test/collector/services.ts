@@ -36,7 +36,9 @@ export const servicePrefix = (i: number) => `service-${i}/`
  * then starts them together and gives their reports. Processes still running when the scope
  * closes are killed.
  */
-export const runServices = (options: { readonly count: number; readonly socketPath: string; readonly load: ServiceLoad }) =>
+export const runServices = (
+  options: { readonly count: number; readonly socketPath: string; readonly load: ServiceLoad }
+) =>
   Effect.gen(function*() {
     const children: Array<ChildProcess> = []
     yield* Effect.addFinalizer(() =>

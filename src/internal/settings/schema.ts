@@ -1,0 +1,355 @@
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
+import { isHeaderName } from "../shared/httpSyntax.js"
+
+/**
+ * @internal
+ * Bad settings. `message` is the one line a user needs: it names the environment variable when the
+ * value came from there, else the field path. The stack is that line alone: it would only point
+ * into the decoding machinery, so a program that dies with this error prints one readable line.
+ */
+export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
+  readonly path: string
+  readonly message: string
+}> {
+  constructor(props: { readonly path: string; readonly message: string }) {
+    super(props)
+    Object.defineProperty(this, "stack", {
+      value: `${this.name}: ${this.message}`,
+      configurable: true,
+      writable: true,
+      enumerable: false
+    })
+  }
+
+  override toString(): string {
+    return `${this.name}: ${this.message}`
+  }
+}
+
+/**
+ * @internal
+ * Measured by `npm run bench` (stalled receiver): a queued span with 4 attributes is kept encoded
+ * and holds ~175 B of heap and buffers (~245-490 B of RSS), so a full default queue of such spans
+ * costs ~11-32 MB; larger spans meet `maxQueueBytes` first.
+ */
+export const defaultMaxQueueSize = 65_536
+
+/** @internal encoded bytes waiting for export, unless `maxQueueBytes` says otherwise */
+export const defaultMaxQueueBytes = 64 * 1024 * 1024
+
+/** @internal the most bytes of one request body, unless `maxBatchBytes` says otherwise */
+export const defaultMaxBatchBytes = 4 * 1024 * 1024
+
+/** A message that replaces every inner one (so "not a number" reads the same as "not positive"). */
+const message = (text: string) => ({ message: () => ({ message: text, override: true }) })
+
+const NonEmptyString = Schema.String.pipe(Schema.minLength(1, message("must be a non-empty string")))
+const PositiveInt = Schema.Int.pipe(Schema.positive(message("must be a positive integer")))
+/** An integer from 1 to `max`: a count that sizes what the layer allocates up front. */
+const BoundedInt = (max: number) =>
+  Schema.Int.pipe(Schema.between(1, max, message(`must be an integer from 1 to ${max.toLocaleString("en")}`)))
+
+/**
+ * @internal
+ * Each worker is a fiber and a kept-alive connection (a file descriptor); more than this gains no
+ * throughput on one receiver and risks the process's descriptor limit (1,024 by default).
+ */
+export const maxNumTasks = 256
+
+/** @internal a batch larger than the default queue could never fill */
+export const maxMaxBatchSize = 65_536
+
+/**
+ * @internal
+ * The longest request timeout or shutdown deadline: a wait longer than this is a stalled process,
+ * not a slow receiver.
+ */
+export const maxDurationMillis = 10 * 60 * 1000
+
+/** @internal the bytes of `sockaddr_un.sun_path` on Linux, less its terminating NUL; the kernel cuts longer paths */
+export const maxSocketPathBytes = 107
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative(message("must be a non-negative integer")))
+
+/** Whole milliseconds within [1, `maxDurationMillis`], allowing for a decimal seconds string's rounding. */
+const wholeMillis = (duration: Duration.Duration): number | undefined => {
+  const millis = Duration.toMillis(duration)
+  const whole = Math.round(millis)
+  return Math.abs(millis - whole) < 1e-6 && whole >= 1 && whole <= maxDurationMillis ? whole : undefined
+}
+
+/**
+ * Milliseconds (a whole number) or a string `Duration.decode` accepts (`"10 seconds"`), whole
+ * milliseconds from 1 ms to 10 minutes: timers and the HTTP client count whole milliseconds, and 0
+ * would time out every request. Encodes to milliseconds.
+ */
+const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.DurationFromSelf, {
+  strict: true,
+  decode: (input, _, ast) =>
+    Option.match(
+      Duration.decodeUnknown(typeof input === "string" ? input.trim() : input).pipe(
+        Option.flatMap((duration) => Option.fromNullable(wholeMillis(duration))),
+        Option.map(Duration.millis)
+      ),
+      { onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)), onSome: ParseResult.succeed }
+    ),
+  encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
+}).annotations(message(
+  `must be a whole number of milliseconds from 1 to ${maxDurationMillis} (10 minutes) or a duration such as "10 seconds"`
+))
+
+/** Headers the exporter or HTTP itself sets: neither the routing header nor a static one may be one of them. */
+const exporterHeaders = new Set([
+  "host",
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "traceparent",
+  "tracestate"
+])
+
+const headerNameProblem = (name: string): string | undefined =>
+  !isHeaderName(name)
+    ? "is not a valid HTTP header name"
+    : exporterHeaders.has(name.toLowerCase())
+    ? "is a header the exporter sets itself"
+    : undefined
+
+const HeaderName = Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) ?? true))
+
+/**
+ * A header value is sent as its UTF-8 bytes, so any text is legal except control characters (tab
+ * aside) and lone surrogates (no UTF-8 for them); spaces or tabs at either end would be dropped by
+ * the receiver, so they are refused rather than lost.
+ */
+const headerValueProblem = (value: string): string | undefined =>
+  /[\p{Cc}\p{Cs}]/u.test(value.replaceAll("\t", ""))
+    ? "has a value that is not a legal header value (a control character)"
+    : /^[ \t]|[ \t]$/.test(value)
+    ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
+    : undefined
+
+/**
+ * @internal
+ * A static header value as undici writes it: one byte per character (Latin-1), so the value's UTF-8
+ * bytes are handed over as such characters and reach the wire as UTF-8. ASCII is unchanged.
+ */
+export const headerValueOnWire = (value: string): string =>
+  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
+
+const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
+  Buffer.byteLength(path) <= maxSocketPathBytes ||
+  `must be at most ${maxSocketPathBytes} bytes (the kernel cuts a longer Unix socket path); this one has ${
+    Buffer.byteLength(path)
+  }`
+))
+
+/** @internal the problem with credentials in a URL, worded for code; the environment reader words it for itself */
+export const credentialsInUrl = "must not contain credentials (user:password@): send them in headers (authorization)"
+
+const HttpUrl = Schema.String.pipe(
+  Schema.filter((url) => {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined
+    return parsed === undefined || !["http:", "https:"].includes(parsed.protocol)
+      ? "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
+      : parsed.username !== "" || parsed.password !== ""
+      ? credentialsInUrl
+      : true
+  })
+)
+
+/**
+ * Static extra headers (an auth token, say): legal names and values, none the exporter sets, each
+ * name once (names are case-insensitive).
+ */
+const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).annotations(
+  message("must be an object of header names and values")
+).pipe(Schema.filter((headers) => {
+  const seen = new Map<string, string>()
+  for (const [name, value] of Object.entries(headers)) {
+    const problem = headerNameProblem(name) ?? headerValueProblem(value)
+    if (problem !== undefined) return { path: [name], message: problem }
+    const earlier = seen.get(name.toLowerCase())
+    if (earlier !== undefined) {
+      return { path: [name], message: `repeats the header ${earlier} (header names are case-insensitive)` }
+    }
+    seen.set(name.toLowerCase(), name)
+  }
+  return undefined
+}))
+
+const outputFields = {
+  routingHeaderName: HeaderName,
+  numTasks: Schema.optionalWith(BoundedInt(maxNumTasks), { default: () => 1 }),
+  maxBatchSize: Schema.optionalWith(BoundedInt(maxMaxBatchSize), { default: () => 512 }),
+  maxBatchBytes: Schema.optionalWith(PositiveInt, { default: () => defaultMaxBatchBytes }),
+  requestTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
+  maxAttempts: Schema.optionalWith(PositiveInt, { default: () => 5 }),
+  compression: Schema.optionalWith(
+    Schema.Literal("none", "gzip").annotations(message("must be \"none\" or \"gzip\"")),
+    { default: () => "none" as const }
+  )
+}
+
+const OtlpUds = Schema.Struct({ socketPath: SocketPath, ...outputFields })
+
+/** What an output's common fields accept on their own, none required (read while no output is chosen). */
+const OutputFieldsAlone = Schema.Struct({ ...outputFields, routingHeaderName: Schema.optional(HeaderName) })
+
+/**
+ * @internal
+ * Checks the fields every output has while no output is chosen, so a bad value is refused whether
+ * or not an output uses it; a problem's path names the output kind `*`.
+ */
+export const checkOutputFields = (input: unknown): Either.Either<void, SettingsProblem> =>
+  Either.mapBoth(Schema.decodeUnknownEither(OutputFieldsAlone, { onExcessProperty: "error" })(input), {
+    onLeft: (error) => {
+      const { path, predicate } = firstProblem(error)
+      return { path: ["output", "*", ...path], predicate }
+    },
+    onRight: () => undefined
+  })
+const OtlpHttp = Schema.Struct({
+  url: HttpUrl,
+  headers: Schema.optionalWith(StaticHeaders, { exact: true }),
+  ...outputFields
+}).pipe(
+  Schema.filter((output) => {
+    const repeated = Object.keys(output.headers ?? {}).find((name) =>
+      name.toLowerCase() === output.routingHeaderName.toLowerCase()
+    )
+    return repeated === undefined
+      ? undefined
+      : { path: ["headers", repeated], message: "repeats the routing header name" }
+  })
+)
+
+type Parse<A> = (input: unknown, options?: SchemaAST.ParseOptions) => Effect.Effect<A, ParseResult.ParseIssue>
+
+/** Parses `{ otlpUds }` or `{ otlpHttp }` by its single key, so an error points into the one given. */
+const exactlyOne =
+  <A, B>(uds: Parse<A>, http: Parse<B>) =>
+  (input: unknown, options: SchemaAST.ParseOptions, ast: SchemaAST.Declaration): Effect.Effect<
+    A | B,
+    ParseResult.ParseIssue
+  > => {
+    const keys = Predicate.isRecord(input) ? Object.keys(input) : []
+    switch (keys.length === 1 ? keys[0] : undefined) {
+      case "otlpUds":
+        return uds(input, options)
+      case "otlpHttp":
+        return http(input, options)
+      default:
+        return ParseResult.fail(new ParseResult.Type(ast, input, "must have exactly one of otlpUds, otlpHttp"))
+    }
+  }
+
+const Output = Schema.declare([OtlpUds, OtlpHttp], {
+  decode: (uds, http) =>
+    exactlyOne(
+      ParseResult.decodeUnknown(Schema.Struct({ otlpUds: uds })),
+      ParseResult.decodeUnknown(Schema.Struct({ otlpHttp: http }))
+    ),
+  encode: (uds, http) =>
+    exactlyOne(
+      ParseResult.encodeUnknown(Schema.Struct({ otlpUds: uds })),
+      ParseResult.encodeUnknown(Schema.Struct({ otlpHttp: http }))
+    )
+})
+
+const SpanLimits = Schema.Struct({
+  maxAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxEvents: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxEventAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxLinks: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxLinkAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
+  maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
+})
+
+/** @internal the span limits' defaults, as the schema fills them */
+export const defaultLimits: typeof SpanLimits.Type = SpanLimits.make({})
+
+/** @internal the problem of a field required when enabled, worded for code; the environment reader words it for itself */
+export const requiredWhenEnabled = "is required when enabled is true"
+
+const required = (path: string) => ({ path: [path], message: requiredWhenEnabled })
+/** @internal */
+export const SettingsSchema = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  serviceName: Schema.optionalWith(Schema.UndefinedOr(NonEmptyString), { default: () => undefined }),
+  maxQueueSize: Schema.optionalWith(
+    Schema.NullOr(PositiveInt).annotations(message("must be a positive integer or null")),
+    { default: () => defaultMaxQueueSize }
+  ),
+  maxQueueBytes: Schema.optionalWith(
+    Schema.NullOr(PositiveInt).annotations(message("must be a positive integer or null")),
+    { default: () => defaultMaxQueueBytes }
+  ),
+  output: Schema.optionalWith(Schema.UndefinedOr(Output), { default: () => undefined }),
+  shutdownTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
+  limits: Schema.optionalWith(SpanLimits, { default: () => SpanLimits.make({}) })
+}).pipe(
+  Schema.filter((settings) =>
+    !settings.enabled
+      ? undefined
+      : settings.serviceName === undefined
+      ? required("serviceName")
+      : settings.output === undefined
+      ? required("output")
+      : undefined
+  ),
+  Schema.annotations({ parseOptions: { onExcessProperty: "error" } })
+)
+
+/** @internal */
+export type SettingsInput = typeof SettingsSchema.Encoded
+/** @internal */
+export type Settings = typeof SettingsSchema.Type
+type OutputType = NonNullable<Settings["output"]>
+
+/** @internal the first problem of a decoding: where (field path) and what (a predicate such as "must be ...") */
+export interface SettingsProblem {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly predicate: string
+}
+
+const firstProblem = (error: ParseResult.ParseError): SettingsProblem => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return { path: issue.path, predicate: issue.message }
+}
+
+/** @internal a field path as `UserTracingSettingsError.path` gives it: dotted */
+export const dotted = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
+
+/** @internal decodes settings given in code: the first problem, if any, names the field path */
+export const decodeEither = (input: unknown): Either.Either<Settings, SettingsProblem> =>
+  Either.mapLeft(Schema.decodeUnknownEither(SettingsSchema)(input), firstProblem)
+
+const fromProblem = ({ path, predicate }: SettingsProblem): UserTracingSettingsError =>
+  new UserTracingSettingsError({
+    path: dotted(path),
+    message: path.length === 0 ? predicate : `${dotted(path)} ${predicate}`
+  })
+
+/** @internal */
+export const decode = (input: SettingsInput): Effect.Effect<Settings, UserTracingSettingsError> =>
+  Either.match(decodeEither(input), { onLeft: (problem) => Effect.fail(fromProblem(problem)), onRight: Effect.succeed })
+
+/** @internal the fields every output has, whichever it is */
+export const outputCommon = (output: OutputType): Omit<typeof OtlpUds.Type, "socketPath"> =>
+  "otlpUds" in output ? output.otlpUds : output.otlpHttp

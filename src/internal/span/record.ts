@@ -1,0 +1,263 @@
+import * as Option from "effect/Option"
+import type { RoutingMetadata } from "../../RoutingMetadata.js"
+import * as Tracestate from "../../Tracestate.js"
+import type {
+  AttributeValue,
+  FinishCallback,
+  FinishedUserSpan,
+  Finishing,
+  UserSpanEvent,
+  UserSpanKind,
+  UserSpanLink,
+  UserSpanLinkRecord,
+  UserSpanStatus
+} from "../../UserSpan.js"
+import type { SpanLimits } from "../../UserTracingSettings.js"
+import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
+
+/** @internal what bounds the memory of one span: the settings' `limits` */
+
+/** @internal where finished spans go, and the limits they were cut to: the harness's view */
+export interface SpanSink {
+  readonly limits: SpanLimits
+  readonly export: (span: UserSpanRecord) => void
+}
+
+/** @internal what every span of one trace shares, set once at the root */
+export class TraceContext {
+  // A fresh trace's id is drawn as bytes, a continued one arrives as hex: the other form is made
+  // once, when first asked (the encoder asks for bytes, a `traceparent` for hex).
+  private idHex: string | undefined
+  private idBytes: Uint8Array | undefined
+  constructor(
+    traceId: string | Uint8Array,
+    readonly traceFlags: number,
+    readonly traceState: string | undefined,
+    readonly routing: RoutingMetadata,
+    readonly sink: SpanSink
+  ) {
+    if (typeof traceId === "string") this.idHex = traceId
+    else this.idBytes = traceId
+  }
+  get traceId(): string {
+    return this.idHex ??= traceIdHex(this.idBytes!)
+  }
+  get traceIdBytes(): Uint8Array {
+    return this.idBytes ??= traceIdBytes(this.idHex!)
+  }
+}
+
+const truncate = (value: AttributeValue, max: number): AttributeValue => {
+  if (typeof value === "string") return value.length > max ? value.slice(0, max) : value
+  if (Array.isArray(value)) {
+    let out: Array<string | number | bigint | boolean> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i]
+      if (typeof item === "string" && item.length > max) {
+        out ??= value.slice()
+        out[i] = item.slice(0, max)
+      }
+    }
+    return out ?? value
+  }
+  return value
+}
+
+let nextSequence = 0
+
+const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
+const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
+
+const INVALID_TRACE_ID = "00000000000000000000000000000000"
+
+/** Attributes from a record, cut to `max` entries (the rest counted) and to the value length. */
+const cutAttributes = (
+  attributes: ReadonlyArray<readonly [string, AttributeValue]>,
+  max: number,
+  maxLength: number
+): readonly [ReadonlyArray<readonly [string, AttributeValue]>, number] => {
+  const kept = Math.min(attributes.length, max)
+  const cut: Array<readonly [string, AttributeValue]> = new Array(kept)
+  for (let i = 0; i < kept; i++) cut[i] = [attributes[i][0], truncate(attributes[i][1], maxLength)]
+  return [cut, attributes.length - kept]
+}
+
+/**
+ * @internal
+ * One user span, mutable until `end`, then handed as is to the exporter: the same object is the
+ * live span, the `Finishing` view and the finished record, so finishing copies nothing.
+ */
+export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords {
+  readonly idLow: number
+  readonly idHigh: number
+  private idHex: string | undefined
+  readonly hasParent: boolean
+  readonly parentLow: number
+  readonly parentHigh: number
+  /** Creation order, to order siblings that share a start time. */
+  readonly sequence = nextSequence++
+  readonly attributes = new Map<string, AttributeValue>()
+  // Most spans have no event or link: they share one empty array until their first.
+  events: Array<UserSpanEvent> = NO_EVENTS
+  links: Array<UserSpanLinkRecord> = NO_LINKS
+  endTime = 0n
+  failed = false
+  ended = false
+  droppedAttributesCount = 0
+  droppedEventsCount = 0
+  droppedLinksCount = 0
+  /** What the application set: `ok` is final, `unset` sets nothing. */
+  statusSet: "unset" | "ok" | "error" = "unset"
+  statusSetMessage = ""
+
+  constructor(
+    readonly trace: TraceContext,
+    public name: string,
+    readonly kind: UserSpanKind,
+    /** The parent span (a record, or the inbound parent id); `undefined` for a fresh root. */
+    parent: SpanIdWords | undefined,
+    readonly remoteParent: boolean,
+    readonly startTime: bigint,
+    public finishCallback: FinishCallback | undefined
+  ) {
+    const at = drawSpanId()
+    this.idLow = idWord(at)
+    this.idHigh = idWord(at + 4)
+    // The parent's id, not the parent: a span must not keep its (possibly ended) parent alive.
+    this.hasParent = parent !== undefined
+    this.parentLow = parent === undefined ? 0 : parent.idLow
+    this.parentHigh = parent === undefined ? 0 : parent.idHigh
+  }
+
+  get spanId(): string {
+    return this.idHex ??= spanIdHex(this.idLow, this.idHigh)
+  }
+  get parentSpanId(): string | undefined {
+    return this.hasParent ? spanIdHex(this.parentLow, this.parentHigh) : undefined
+  }
+
+  get traceId(): string {
+    return this.trace.traceId
+  }
+  get traceFlags(): number {
+    return this.trace.traceFlags
+  }
+  get traceState(): string | undefined {
+    return this.trace.traceState
+  }
+  get routing(): RoutingMetadata {
+    return this.trace.routing
+  }
+  get sampled(): boolean {
+    return true
+  }
+  get status(): "unset" | "ok" | "error" {
+    if (this.statusSet !== "unset") return this.statusSet
+    return this.failed || this.attributes.has("error") ? "error" : "unset"
+  }
+  get statusMessage(): string {
+    return this.status === "error" ? this.statusSetMessage : ""
+  }
+
+  setStatus(status: UserSpanStatus): void {
+    if (this.statusSet === "ok" || status.code === "unset") return
+    this.statusSet = status.code
+    this.statusSetMessage = status.code === "error" && status.message !== undefined
+      ? status.message.slice(0, this.trace.sink.limits.maxAttributeValueLength)
+      : ""
+  }
+
+  attribute(key: string, value: AttributeValue): void {
+    const attributes = this.attributes
+    const limits = this.trace.sink.limits
+    if (attributes.has(key)) {
+      // A replaced key moves to the end: Map keeps insertion order.
+      attributes.delete(key)
+    } else if (attributes.size >= limits.maxAttributes) {
+      this.droppedAttributesCount++
+      return
+    }
+    attributes.set(key, truncate(value, limits.maxAttributeValueLength))
+  }
+
+  attributesFrom(record: Record<string, AttributeValue>): void {
+    for (const key in record) this.attribute(key, record[key])
+  }
+
+  addEvent(name: string, time: bigint, attributes: ReadonlyArray<readonly [string, AttributeValue]>): void {
+    const limits = this.trace.sink.limits
+    if (this.events.length >= limits.maxEvents) {
+      this.droppedEventsCount++
+      return
+    }
+    const [cut, dropped] = cutAttributes(attributes, limits.maxEventAttributes, limits.maxAttributeValueLength)
+    if (this.events === NO_EVENTS) this.events = []
+    this.events.push({ name, time, attributes: cut, droppedAttributesCount: dropped })
+  }
+
+  addLink(link: UserSpanLink): void {
+    const target = link.span
+    if (target.traceId === INVALID_TRACE_ID) return // an inactive handle: nothing to point at
+    const limits = this.trace.sink.limits
+    if (this.links.length >= limits.maxLinks) {
+      this.droppedLinksCount++
+      return
+    }
+    const [attributes, dropped] = cutAttributes(
+      link.attributes === undefined ? [] : Object.entries(link.attributes),
+      limits.maxLinkAttributes,
+      limits.maxAttributeValueLength
+    )
+    let record: UserSpanLinkRecord
+    if ("spanId" in target) {
+      const local = target instanceof UserSpanRecord
+      record = {
+        traceId: target.traceId,
+        spanId: target.spanId,
+        traceState: local ? target.traceState : undefined,
+        traceFlags: local ? target.traceFlags : target.sampled ? 1 : 0,
+        remote: false,
+        attributes,
+        droppedAttributesCount: dropped
+      }
+    } else {
+      record = {
+        traceId: target.traceId,
+        spanId: target.parentId,
+        traceState: link.tracestate === undefined
+          ? undefined
+          : Option.getOrUndefined(Option.map(Tracestate.parse(link.tracestate), Tracestate.format)),
+        traceFlags: target.traceFlags & 0xff,
+        remote: true,
+        attributes,
+        droppedAttributesCount: dropped
+      }
+    }
+    if (this.links === NO_LINKS) this.links = []
+    this.links.push(record)
+  }
+
+  // The Finishing view's `event`: timestamped with the span's end time, which the harness sets
+  // before it runs the callback, so that no clock needs to be reachable from plain code.
+  event(name: string, attributes?: Record<string, AttributeValue>): void {
+    this.addEvent(name, this.endTime, attributes === undefined ? [] : Object.entries(attributes))
+  }
+
+  /** Ends the span once: runs the finish callback, then hands the span to the sink. */
+  end(endTime: bigint, failed: boolean): void {
+    if (this.ended) return
+    this.ended = true
+    this.endTime = endTime < this.startTime ? this.startTime : endTime
+    this.failed = failed
+    const callback = this.finishCallback
+    if (callback !== undefined) {
+      this.finishCallback = undefined
+      try {
+        callback(this)
+      } catch {
+        // A throwing callback must not break the application or lose the span.
+      }
+    }
+    this.trace.sink.export(this)
+  }
+}
