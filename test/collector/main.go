@@ -7,8 +7,12 @@
 package main
 
 import (
+	"context"
 	"log"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/headerssetterextension"
@@ -72,7 +76,12 @@ func main() {
 			},
 		},
 	}
-	if err := otelcol.NewCommand(settings).Execute(); err != nil {
+	// The Collector starts listening for SIGTERM and SIGINT only after it has logged that it is
+	// ready: a signal in between would kill it outright. Caught from the start instead, a signal
+	// cancels the context, which the Collector's run loop also treats as a graceful shutdown.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := otelcol.NewCommand(settings).ExecuteContext(ctx); err != nil {
 		log.Fatalf("collector: %v", err)
 	}
 }
