@@ -200,6 +200,7 @@ const queueFull = Effect.gen(function*() {
     },
     collectorWhileDown: whileDown,
     collectorQueueFullLines: collector.logs().split("\n").filter((line) => line.includes("Rejecting data")).length,
+    collectorLoggedDropped: loggedDropped(collector),
     delivered: gateway.spans().length
   }
 })
