@@ -7,6 +7,9 @@ import { Effect } from "effect"
 import { RoutingMetadata, UserTracing } from "../../src/index.js"
 import type { GatewayRequest } from "./gateway.js"
 
+/** What marks a service process's lines for its parent on stdout (service.ts, services.ts). */
+export const reportPrefix = "@service "
+
 /** The routing header docs/deployment.md batches, routes and forwards on. */
 export const routingHeaderName = "x-user-routing"
 

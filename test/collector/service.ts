@@ -6,13 +6,14 @@
  *
  * `SERVICE_PREFIX` tells its spans apart from other processes'; `SERVICE_TENANTS`,
  * `SERVICE_TRACES` and `SERVICE_CONCURRENCY` shape the load (see load.ts). It writes
- * `{"ready":true}` once the layer is up, starts on a line on stdin (so several processes start
- * together, after their start-up), and ends with one JSON line: its counters and the load's time.
+ * `@service {"ready":true}` once the layer is up, starts on a line on stdin (so several processes
+ * start together, after their start-up), and ends with one `@service` line: its counters and the
+ * load's time, as JSON. Other lines on stdout (the library's own log) are not for the parent.
  */
 import { Effect, Layer, Metric } from "effect"
 import * as Readline from "node:readline"
 import { UserTracingLive, UserTracingMetrics } from "../../src/index.js"
-import { tenantLoad } from "./load.js"
+import { reportPrefix, tenantLoad } from "./load.js"
 
 const integer = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback)
@@ -26,6 +27,9 @@ const load = {
   concurrency: integer("SERVICE_CONCURRENCY", 200),
   prefix: process.env.SERVICE_PREFIX ?? ""
 }
+
+/** A line for the parent (services.ts). */
+const report = (value: object) => process.stdout.write(`${reportPrefix}${JSON.stringify(value)}\n`)
 
 const started = new Promise<void>((resolve) =>
   Readline.createInterface({ input: process.stdin }).once("line", () => resolve())
@@ -48,7 +52,7 @@ const counters = Effect.all({
 const program = Effect.gen(function*() {
   const timing = yield* Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(UserTracingLive)
-    process.stdout.write(JSON.stringify({ ready: true }) + "\n")
+    report({ ready: true })
     yield* Effect.promise(() => started)
     const start = Date.now()
     yield* Effect.provide(tenantLoad(load), context)
@@ -56,7 +60,7 @@ const program = Effect.gen(function*() {
   }))
   // The layer is closed: everything is flushed (or counted as failed).
   const flushed = Date.now()
-  process.stdout.write(JSON.stringify({ ...timing, flushed, ...(yield* counters) }) + "\n")
+  report({ ...timing, flushed, ...(yield* counters) })
 })
 
 Effect.runPromise(program).then(

@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Readline from "node:readline"
-import { routingHeaderName } from "./load.js"
+import { reportPrefix, routingHeaderName } from "./load.js"
 
 const script = new URL("./service.ts", import.meta.url).pathname
 const projectRoot = new URL("../../", import.meta.url).pathname
@@ -70,7 +70,9 @@ export const runServices = (
       const lines: Array<any> = []
       let onLine = () => {}
       Readline.createInterface({ input: child.stdout! }).on("line", (line) => {
-        lines.push(JSON.parse(line))
+        // Only its reports: the library logs to stdout too.
+        if (!line.startsWith(reportPrefix)) return
+        lines.push(JSON.parse(line.slice(reportPrefix.length)))
         onLine()
       })
       // "close", not "exit": its last lines may still be in the pipe when it exits.
