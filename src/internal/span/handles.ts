@@ -7,7 +7,7 @@ import * as Stream from "effect/Stream"
 import type { UserSpan, UserSpanOptions } from "../../UserSpan.js"
 import { effectDual } from "./dual.js"
 import { UserSpanRecord } from "./record.js"
-import { failedExit, inactiveSpan, makeChild, runIn } from "./regions.js"
+import { failedExit, hideCurrent, inactiveSpan, makeChild, runIn, withoutUserTrace } from "./regions.js"
 import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./slot.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
@@ -15,11 +15,13 @@ import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingE
 // `currentUserSpan` works the same; without an active parent a handle is `inactiveSpan`, which
 // every operation here ignores.
 
+const succeedInactive: Effect.Effect<UserSpan> = Effect.succeed(inactiveSpan)
+
 /** @internal */
 export const makeUserSpan = (name: string, options?: UserSpanOptions): Effect.Effect<UserSpan> =>
   Effect.withFiberRuntime((fiber) => {
     const parent = currentSpan(fiber)
-    return Effect.succeed(parent === undefined ? inactiveSpan : makeChild(parent, fiber, name, options))
+    return parent === undefined ? succeedInactive : Effect.succeed(makeChild(parent, fiber, name, options))
   })
 
 /** @internal */
@@ -66,13 +68,18 @@ export const withParentUserSpan = dual<
   (span: UserSpan) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
 >(2, (self, span) =>
-  Effect.withFiberRuntime((fiber, status) => {
-    const parent = span instanceof UserSpanRecord && fiber.getFiberRef(userTracingEnabled) ? span : undefined
-    const token = parent === undefined ? undefined : lineageOf(fiber)
-    const slot = fiber.getFiberRef(currentSpanSlot)
-    if (parent === spanOf(fiber, slot)) return self
-    return runIn(fiber, status, slot, parent, token, self, false)
-  }))
+  // A handle that is not a record (an inactive one) only hides the current span: decided once, here.
+  span instanceof UserSpanRecord
+    ? Effect.withFiberRuntime((fiber, status) => {
+      // A discarded handle is inactive too.
+      const parent = fiber.getFiberRef(userTracingEnabled) ? span.active : undefined
+      if (parent === undefined) return hideCurrent(fiber, status, self)
+      const token = lineageOf(fiber)
+      const slot = fiber.getFiberRef(currentSpanSlot)
+      if (parent === spanOf(fiber, slot)) return self
+      return runIn(fiber, status, slot, parent, token, self, false)
+    })
+    : withoutUserTrace(self))
 
 /** @internal */
 export const withUserSpanScoped = effectDual<

@@ -27,6 +27,7 @@ import {
   currentSpan,
   type CurrentSpanSlot,
   currentSpanSlot,
+  holderOf,
   lineageOf,
   type LineageToken,
   nowNanos,
@@ -34,6 +35,7 @@ import {
   runningFiber,
   setCurrentSpan,
   setSlotSpan,
+  type SpanHolder,
   spanOf,
   userTracingEnabled
 } from "./slot.js"
@@ -127,7 +129,7 @@ export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   status: FiberStatus.Running,
   slot: CurrentSpanSlot,
-  span: UserSpanRecord | undefined,
+  span: SpanHolder | undefined,
   token: LineageToken | undefined,
   self: Effect.Effect<A, E, R>,
   ends = true
@@ -150,9 +152,9 @@ export const runIn = <A, E, R>(
  */
 class RegionExit<A, E> {
   constructor(
-    readonly previous: UserSpanRecord | undefined,
+    readonly previous: SpanHolder | undefined,
     readonly previousToken: LineageToken | undefined,
-    readonly span: UserSpanRecord | undefined,
+    readonly span: SpanHolder | undefined,
     readonly ends: boolean
   ) {}
   exit(fiber: Fiber.RuntimeFiber<unknown, unknown>, failed: boolean): void {
@@ -193,8 +195,8 @@ export const withUserTrace = dual<
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
     const token = root === undefined ? undefined : lineageOf(fiber)
     const slot = fiber.getFiberRef(currentSpanSlot)
-    // An inactive root still hides any ambient user span, so nothing nests under it.
-    return root === undefined && spanOf(fiber, slot) === undefined
+    // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
+    return root === undefined && holderOf(fiber, slot) === undefined
       ? self
       : runIn(fiber, status, slot, root, token, self)
   }))
@@ -211,7 +213,7 @@ export const inactiveSpan: UserSpan = Object.freeze({
 export const startUserTrace = (name: string, options: UserTraceOptions): Effect.Effect<UserSpan, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.withFiberRuntime<
-      readonly [readonly [UserSpanRecord | undefined, LineageToken | undefined], UserSpanRecord | undefined]
+      readonly [readonly [SpanHolder | undefined, LineageToken | undefined], UserSpanRecord | undefined]
     >(
       (fiber) => {
         const root = makeRoot(fiber, name, options)
@@ -339,17 +341,24 @@ export const withUserTracingEnabled = dual<
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || spanOf(fiber, slot) === undefined
+    return enabled || holderOf(fiber, slot) === undefined
       ? region
       : runIn(fiber, status, slot, undefined, undefined, region)
   }))
 
+/** @internal runs `self` with no current user span (nor deferred root), as `withoutUserTrace` */
+export const hideCurrent = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  status: FiberStatus.Running,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const slot = fiber.getFiberRef(currentSpanSlot)
+  return holderOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
+}
+
 /** @internal */
 export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
-    return spanOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
-  })
+  Effect.withFiberRuntime((fiber, status) => hideCurrent(fiber, status, self))
 
 /** @internal */
 export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiberRuntime((fiber) =>
