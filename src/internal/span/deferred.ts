@@ -13,7 +13,8 @@ import {
   lineageOf,
   nowNanos,
   type SpanHolder,
-  userTracingEnabled
+  userTracingEnabled,
+  withRunningFiber
 } from "./slot.js"
 
 // A deferred region holds this object in the current-span slot of every fiber that runs in it
@@ -86,19 +87,15 @@ export const withDeferredUserTrace = effectDual<
   })
 )
 
-const succeedTrue: Effect.Effect<boolean> = Effect.succeed(true)
-const succeedFalse: Effect.Effect<boolean> = Effect.succeed(false)
-
 /** @internal */
 export const activateUserTrace = (name: string, options: ActivateUserTraceOptions): Effect.Effect<boolean> =>
-  Effect.withFiberRuntime((fiber) => {
+  withRunningFiber((fiber) => {
     const holder = holderOf(fiber, fiber.getFiberRef(currentSpanSlot))
-    return holder instanceof DeferredRoot && holder.activate(fiber, name, options) ? succeedTrue : succeedFalse
-  })
+    return holder instanceof DeferredRoot && holder.activate(fiber, name, options)
+  }, false)
 
 /** @internal */
-export const discardUserSpan: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
+export const discardUserSpan: Effect.Effect<void> = withRunningFiber((fiber) => {
   const span = currentSpan(fiber)
   if (span !== undefined) span.discard()
-  return Effect.void
-})
+}, undefined)

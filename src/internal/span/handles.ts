@@ -8,21 +8,27 @@ import type { UserSpan, UserSpanOptions } from "../../UserSpan.js"
 import { effectDual } from "./dual.js"
 import { UserSpanRecord } from "./record.js"
 import { failedExit, hideCurrent, inactiveSpan, makeChild, runIn, withoutUserTrace } from "./regions.js"
-import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./slot.js"
+import {
+  currentSpan,
+  currentSpanSlot,
+  lineageOf,
+  nowNanos,
+  spanOf,
+  userTracingEnabled,
+  withRunningFiber
+} from "./slot.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
 // `currentUserSpan` works the same; without an active parent a handle is `inactiveSpan`, which
 // every operation here ignores.
 
-const succeedInactive: Effect.Effect<UserSpan> = Effect.succeed(inactiveSpan)
-
 /** @internal */
 export const makeUserSpan = (name: string, options?: UserSpanOptions): Effect.Effect<UserSpan> =>
-  Effect.withFiberRuntime((fiber) => {
+  withRunningFiber((fiber): UserSpan => {
     const parent = currentSpan(fiber)
-    return parent === undefined ? succeedInactive : Effect.succeed(makeChild(parent, fiber, name, options))
-  })
+    return parent === undefined ? inactiveSpan : makeChild(parent, fiber, name, options)
+  }, inactiveSpan)
 
 /** @internal */
 export const endUserSpan = (
@@ -30,11 +36,10 @@ export const endUserSpan = (
   options?: { readonly exit?: Exit.Exit<unknown, unknown>; readonly endTime?: bigint }
 ): Effect.Effect<void> =>
   span instanceof UserSpanRecord
-    ? Effect.withFiberRuntime((fiber) => {
+    ? withRunningFiber((fiber) => {
       const exit = options?.exit
       span.end(options?.endTime ?? nowNanos(fiber), exit !== undefined && failedExit(exit))
-      return Effect.void
-    })
+    }, undefined)
     : Effect.void
 
 /** @internal */

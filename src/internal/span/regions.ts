@@ -37,7 +37,8 @@ import {
   setSlotSpan,
   type SpanHolder,
   spanOf,
-  userTracingEnabled
+  userTracingEnabled,
+  withRunningFiber
 } from "./slot.js"
 
 const SAMPLED = 0x01
@@ -258,11 +259,10 @@ export const withDualSpan = effectDual<
 const withCurrent = (
   f: (span: UserSpanRecord, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void
 ): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => {
+  withRunningFiber((fiber) => {
     const span = currentSpan(fiber)
     if (span !== undefined) f(span, fiber)
-    return Effect.void
-  })
+  }, undefined)
 
 /** @internal */
 export const annotateUserSpan: {
@@ -361,8 +361,9 @@ export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.
   Effect.withFiberRuntime((fiber, status) => hideCurrent(fiber, status, self))
 
 /** @internal */
-export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiberRuntime((fiber) =>
-  Effect.succeed(Option.fromNullable<UserSpan | undefined>(currentSpan(fiber)))
+export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = withRunningFiber(
+  (fiber) => Option.fromNullable<UserSpan | undefined>(currentSpan(fiber)),
+  Option.none()
 )
 
 const hex2 = (n: number): string => (n < 16 ? "0" : "") + n.toString(16)
@@ -372,19 +373,22 @@ export const formatTraceparent = (span: UserSpanRecord): string =>
   `00-${span.trace.traceId}-${span.spanId}-${hex2(span.trace.traceFlags)}`
 
 /** @internal */
-export const userTraceparent: Effect.Effect<Option.Option<string>> = Effect.withFiberRuntime((fiber) => {
+export const userTraceparent: Effect.Effect<Option.Option<string>> = withRunningFiber((fiber) => {
   const span = currentSpan(fiber)
-  return Effect.succeed(span === undefined ? Option.none() : Option.some(formatTraceparent(span)))
-})
+  return span === undefined ? Option.none() : Option.some(formatTraceparent(span))
+}, Option.none())
 
 /** @internal */
-export const userTraceHeaders: Effect.Effect<Record<string, string>> = Effect.withFiberRuntime((fiber) => {
-  const span = currentSpan(fiber)
-  if (span === undefined) return Effect.succeed({})
-  const headers: Record<string, string> = { traceparent: formatTraceparent(span) }
-  if (span.trace.traceState !== undefined) headers.tracestate = span.trace.traceState
-  return Effect.succeed(headers)
-})
+export const userTraceHeaders: Effect.Effect<Record<string, string>> = withRunningFiber(
+  (fiber): Record<string, string> => {
+    const span = currentSpan(fiber)
+    if (span === undefined) return {}
+    const headers: Record<string, string> = { traceparent: formatTraceparent(span) }
+    if (span.trace.traceState !== undefined) headers.tracestate = span.trace.traceState
+    return headers
+  },
+  {}
+)
 
 /** @internal */
 export const forceFlush: Effect.Effect<void> = Effect.flatMap(UserHarness, (harness) => harness.forceFlush)

@@ -160,6 +160,23 @@ export const runningFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined
 
 /**
  * @internal
+ * `f` applied to the running fiber, as an effect: one `sync` op where the runtime names the running
+ * fiber (no `FiberStatus` and no result effect to allocate), else `withFiberRuntime`. `orElse` is
+ * the answer should no fiber be named while one runs (never seen: it is the runtime's own record).
+ */
+export const withRunningFiber = <A>(
+  f: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => A,
+  orElse: A
+): Effect.Effect<A> =>
+  runningFiberKnown.enabled
+    ? Effect.sync(() => {
+      const fiber = runningFiber()
+      return fiber === undefined ? orElse : f(fiber)
+    })
+    : Effect.withFiberRuntime((fiber) => Effect.succeed(f(fiber)))
+
+/**
+ * @internal
  * The slot's active span if the fiber's context is still in the slot's lineage, ended or not
  * (none before a deferred root is activated, nor once the span is discarded).
  */
