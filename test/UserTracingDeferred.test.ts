@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option, Runtime, TestClock } from "effect"
 import { RoutingMetadata, TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import { routing } from "./utils/helpers.js"
+import { counted, settingsFor, withPipeline } from "./utils/pipeline.js"
+import { makeReceiver } from "./utils/receiver.js"
 
 const { activateUserTrace, currentUserSpan, withDeferredUserTrace, withUserSpan } = UserTracing
 
@@ -303,4 +305,29 @@ describe("discardUserSpan", () => {
       )
       expect((yield* UserTracingTest.finishedSpans).map((span) => span.name)).toEqual(["request"])
     }).pipe(Effect.provide(TestUserTracing)))
+})
+
+describe("on the wire", () => {
+  it.live("an activated deferred root is exported with its region's start; a discarded span is neither sent nor counted", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const [, delta] = yield* counted(withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.gen(function*() {
+          yield* Effect.gen(function*() {
+            yield* Effect.sleep("2 millis")
+            yield* activateUserTrace("request", { routing, kind: "server" })
+            yield* UserTracing.discardUserSpan.pipe(withUserSpan("discarded"))
+            yield* Effect.void.pipe(withUserSpan("kept"))
+          }).pipe(withDeferredUserTrace({ startTime: 1_000n }))
+          // Never activated: nothing at all.
+          yield* Effect.void.pipe(withUserSpan("lost"), withDeferredUserTrace())
+        })
+      ))
+      const spans = receiver.spans()
+      expect(spans.map((span: any) => span.name)).toEqual(["kept", "request"])
+      const root = spans.find((span: any) => span.name === "request")
+      expect(String(root.startTimeUnixNano)).toBe("1000")
+      expect(delta).toEqual({ total: 2, dropped: 0, exported: 2, failed: 0 })
+    }).pipe(Effect.scoped))
 })
