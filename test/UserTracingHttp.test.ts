@@ -294,6 +294,7 @@ describe("custom header names", () => {
     expect(() => UserTracingHttp.withUserTracing({ routingHeader: "bad header" })).toThrow(/routingHeader/)
     expect(() => UserTracingHttp.routingFromHeader("bad header")).toThrow(/routingFromHeader/)
     expect(() => UserTracingHttp.middleware({ deferred: true, serviceTraceparentHeader: "tracestate" })).not.toThrow()
+    expect(() => UserTracingHttp.middleware({} as UserTracingHttp.MiddlewareOptions)).toThrow(/routing/)
     expect(() => UserTracingHttp.middleware({ deferred: true, serviceTracestateHeader: "x-user-traceparent" })).toThrow(
       /same/
     )
