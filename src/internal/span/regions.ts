@@ -387,7 +387,7 @@ export const userTraceHeaders: Effect.Effect<Record<string, string>> = withRunni
     if (span.trace.traceState !== undefined) headers.tracestate = span.trace.traceState
     return headers
   },
-  {}
+  Object.freeze({})
 )
 
 /** @internal */
