@@ -96,6 +96,7 @@ export interface UserSpan {
   readonly traceId: string
   readonly spanId: string
   readonly name: string
+  /** `false` for an inactive handle (nothing recorded) and for a discarded span (`UserTracing.discardUserSpan`). */
   readonly sampled: boolean
 }
 

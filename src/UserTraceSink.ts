@@ -13,14 +13,14 @@
  */
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as receivedSpans from "./internal/sink/decode.js"
+import * as errors from "./internal/sink/errors.js"
+import type { UserTraceSinkError } from "./internal/sink/errors.js"
 import * as pendingTraces from "./internal/sink/pending.js"
-import * as internal from "./internal/sink/server.js"
-import type { UserTraceSinkError } from "./internal/sink/server.js"
 
 /**
  * Where the sink listens: a Unix socket path (at most 107 bytes, which the kernel keeps whole), or a
@@ -303,7 +303,7 @@ export {
    * @category errors
    */
   UserTraceSinkError
-} from "./internal/sink/server.js"
+} from "./internal/sink/errors.js"
 
 /**
  * The running sink, as a service.
@@ -322,7 +322,10 @@ export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSin
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: Options) => Effect.Effect<Service, UserTraceSinkError, Scope.Scope> = internal.make
+export const make = (options: Options): Effect.Effect<Service, UserTraceSinkError, Scope.Scope> =>
+  // The receiver (HTTP server, protobuf decoding, the OTLP definitions) loads when a sink starts:
+  // importing the package loads none of it.
+  Effect.flatMap(Effect.promise(() => import("./internal/sink/server.js")), (server) => server.make(options))
 
 /**
  * The sink as a scoped layer: built when the layer is, closed (socket file removed) when it is.
@@ -347,7 +350,7 @@ export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<Rec
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxBodySize: number = internal.defaultMaxBodySize
+export const defaultMaxBodySize: number = errors.defaultMaxBodySize
 
 /**
  * `completedTraces`' default bound on the spans kept per pending trace: 10,000.

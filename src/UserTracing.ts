@@ -16,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import * as layers from "./internal/live.js"
+import * as deferred from "./internal/span/deferred.js"
 import * as userFn_ from "./internal/span/fn.js"
 import * as handles from "./internal/span/handles.js"
 import * as internal from "./internal/span/regions.js"
@@ -26,6 +27,7 @@ import type {
   AttributeValue,
   FinishCallback,
   UserSpan,
+  UserSpanKind,
   UserSpanLink,
   UserSpanOptions,
   UserSpanStatus
@@ -103,6 +105,102 @@ export const withUserTrace: {
   (name: string, options: UserTraceOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions): Effect.Effect<A, E, R>
 } = internal.withUserTrace
+
+/**
+ * Options of `withDeferredUserTrace`: when the root will start, and what its activation uses when
+ * it does not say otherwise (what was known when the region opened, e.g. an inbound request's
+ * `traceparent`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeferredUserTraceOptions {
+  /** Unix time in nanoseconds; defaults to now, from Effect's `Clock`. The activated root starts then. */
+  readonly startTime?: bigint | undefined
+  /** The upstream trace to continue, unless the activation gives its own. */
+  readonly inbound?: Traceparent | undefined
+  /** The raw `tracestate` header(s) that came with `inbound`. */
+  readonly tracestate?: string | ReadonlyArray<string> | undefined
+  /** The root's kind, unless the activation gives one; default `internal`. */
+  readonly kind?: UserSpanKind | undefined
+  /** Attributes the root starts with; the activation's own come after (a repeated key: the activation's). */
+  readonly attributes?: Record<string, AttributeValue> | undefined
+}
+
+/**
+ * Options of `activateUserTrace`: those of `withUserTrace` but the start time, which is the
+ * deferred region's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActivateUserTraceOptions {
+  /** Fixed on the root and inherited by every descendant; decides the export request. */
+  readonly routing: RoutingMetadata
+  /** Continue this upstream trace (with its `tracestate`); default: the region's, if it has one. */
+  readonly inbound?: Traceparent | undefined
+  /** The raw `tracestate` header(s) that came with `inbound`. */
+  readonly tracestate?: string | ReadonlyArray<string> | undefined
+  readonly attributes?: Record<string, AttributeValue> | undefined
+  readonly kind?: UserSpanKind | undefined
+  readonly links?: ReadonlyArray<UserSpanLink> | undefined
+}
+
+/**
+ * Runs the effect in a deferred root: its start time is taken now, but nothing is active yet (every
+ * user API is a no-op, `currentUserSpan` is `None`, no `traceparent` is sent) until
+ * `activateUserTrace` opens the root, once routing is known. The activated root starts when the
+ * region started, is current for the rest of the region (in every fiber running in it, forked before
+ * or after the activation) and ends when the region exits. Never activated, it records nothing: the
+ * way to drop a whole request. Like `withUserTrace`, it ignores any ambient user span.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { RoutingMetadata, UserTracing } from "effect-user-tracing"
+ *
+ * declare const authenticate: Effect.Effect<{ readonly tenant: string }>
+ * declare const handle: Effect.Effect<void>
+ *
+ * const request = Effect.gen(function*() {
+ *   const { tenant } = yield* authenticate // not traced: no customer known yet
+ *   yield* UserTracing.activateUserTrace("GET /orders", { routing: RoutingMetadata.json({ tenant }) })
+ *   yield* handle // in the root, which started when the request did
+ * }).pipe(UserTracing.withDeferredUserTrace())
+ * ```
+ *
+ * @since 0.1.0
+ * @category roots
+ */
+export const withDeferredUserTrace: {
+  (options?: DeferredUserTraceOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options?: DeferredUserTraceOptions): Effect.Effect<A, E, R>
+} = deferred.withDeferredUserTrace
+
+/**
+ * Activates the deferred root of the enclosing `withDeferredUserTrace` region: `true` when this call
+ * opened it. `false`, doing nothing, outside a deferred region (or inside a root or span opened within
+ * it), once it is active, once the region has exited, when no enabled harness is provided (or user
+ * tracing is off here), and when the inbound parent is unsampled (its sampled flag is 0): that request
+ * stays untraced.
+ *
+ * @since 0.1.0
+ * @category roots
+ */
+export const activateUserTrace: (name: string, options: ActivateUserTraceOptions) => Effect.Effect<boolean> =
+  deferred.activateUserTrace
+
+/**
+ * Discards the current user span: when it ends it is neither exported, nor counted, nor shown by the
+ * test layer, and from now on it records nothing and opens no child (it is current nowhere). Spans
+ * that exist already are unaffected: its children that ended before were exported, those still open
+ * are exported when they end (their parent missing from the trace). To drop a whole request, open a
+ * deferred root and never activate it. A no-op with no active user span.
+ *
+ * @since 0.1.0
+ * @category spans
+ */
+export const discardUserSpan: Effect.Effect<void> = deferred.discardUserSpan
 
 /**
  * Opens a root for the rest of the scope; it ends when the scope closes.

@@ -228,7 +228,7 @@ const probeCjs = `const root = require("effect-user-tracing")
 const { withUserTracing } = require("effect-user-tracing/UserTracingHttp")
 let internal = "loaded"
 try { require("effect-user-tracing/internal/viewer/waterfall") } catch (error) { internal = error.code }
-const loaded = Object.keys(require.cache).filter((file) => /[\\\\/]node_modules[\\\\/]undici[\\\\/]|internal[\\\\/]export[\\\\/](exporter|transport|encoding)/.test(file))
+const loaded = Object.keys(require.cache).filter((file) => /[\\\\/]node_modules[\\\\/](undici|protobufjs)[\\\\/]|internal[\\\\/](export[\\\\/](exporter|transport|encoding)|sink[\\\\/](server|proto))/.test(file))
 console.log(JSON.stringify({ root: ${expectedRoot}, subpath: typeof withUserTracing, internal, loaded }))
 `
 
@@ -238,7 +238,7 @@ const { withUserTracing } = await import("effect-user-tracing/UserTracingHttp")
 let internal = "loaded"
 try { await import("effect-user-tracing/internal/viewer/waterfall") } catch (error) { internal = error.code }
 // CommonJS modules (undici is one) show in the require cache, whoever imported them.
-const loaded = Object.keys(createRequire(import.meta.url).cache).filter((file) => /[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(file))
+const loaded = Object.keys(createRequire(import.meta.url).cache).filter((file) => /[\\\\/]node_modules[\\\\/](undici|protobufjs)[\\\\/]/.test(file))
 console.log(JSON.stringify({ root: ${expectedRoot}, subpath: typeof withUserTracing, internal, loaded }))
 `
 
