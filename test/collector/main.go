@@ -2,16 +2,18 @@
 // one release, with the components docs/deployment.md uses: the otlp receiver, the batch
 // processor, the headers_setter extension, the otlp_http and debug exporters and the routing
 // connector. It is what the Collector's builder generates for that list, written by hand so the
-// test loop needs only `go build`: the usual command line (`--config`, `--set`, `validate`,
-// `components`) of otelcol.NewCommand, with the file, env and yaml config providers.
+// test loop needs only `go build`, with a smaller command line: `--config`, repeated (paths or
+// file:, env:, yaml: URIs, merged in order).
 package main
 
 import (
 	"context"
+	"flag"
 	"log"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector"
@@ -59,7 +61,13 @@ func components() (otelcol.Factories, error) {
 }
 
 func main() {
-	settings := otelcol.CollectorSettings{
+	var configs configFlag
+	flag.Var(&configs, "config", "a configuration file; several are merged in order (repeatable)")
+	flag.Parse()
+	if len(configs) == 0 {
+		log.Fatal("collector: at least one --config is required")
+	}
+	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{
 			Command:     "user-tracing-collector",
 			Description: "OpenTelemetry Collector for effect-user-tracing's tests and local runs",
@@ -68,6 +76,8 @@ func main() {
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
+				URIs:          configs,
+				DefaultScheme: "env",
 				ProviderFactories: []confmap.ProviderFactory{
 					envprovider.NewFactory(),
 					fileprovider.NewFactory(),
@@ -75,15 +85,36 @@ func main() {
 				},
 			},
 		},
-	}
-	// The Collector starts listening for SIGTERM and SIGINT only after it has logged that it is
-	// ready: a signal in between would kill it outright. Caught from the start instead, a signal
-	// cancels the context, which the Collector's run loop also treats as a graceful shutdown.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := otelcol.NewCommand(settings).ExecuteContext(ctx); err != nil {
+		// The Collector would listen for SIGTERM and SIGINT itself only once it is running: a
+		// signal before that would kill it outright. Caught here from the start instead, a signal
+		// asks for the graceful shutdown at any time.
+		DisableGracefulShutdown: true,
+	})
+	if err != nil {
 		log.Fatalf("collector: %v", err)
 	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		col.Shutdown()
+	}()
+	if err := col.Run(context.Background()); err != nil {
+		log.Fatalf("collector: %v", err)
+	}
+}
+
+// configFlag collects repeated --config values, each a path or a provider URI (file:, env:, yaml:).
+type configFlag []string
+
+func (c *configFlag) String() string { return strings.Join(*c, ",") }
+
+func (c *configFlag) Set(value string) error {
+	if scheme, _, found := strings.Cut(value, ":"); !found || strings.ContainsAny(scheme, "/.") {
+		value = "file:" + value
+	}
+	*c = append(*c, value)
+	return nil
 }
 
 // release is the version of the otelcol module this binary was built with: go.mod names it once.
