@@ -107,6 +107,16 @@ export const defaultMaxQueueSize: number = internal.defaultMaxQueueSize
 export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
 
 /**
+ * The longest routing value (`RoutingMetadata.encode()`, and its `groupKey()`) unless
+ * `maxRoutingValueBytes` says otherwise (4 KiB). Spans with a longer one are rejected and counted
+ * failed: a header that long is refused by receivers and proxies.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxRoutingValueBytes: number = internal.defaultMaxRoutingValueBytes
+
+/**
  * The most bytes of one request body unless `output.*.maxBatchBytes` says otherwise (4 MiB).
  *
  * @since 0.1.0
@@ -153,7 +163,8 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
 
 /**
  * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED`, `USER_TRACING_SERVICE_NAME`,
- * `USER_TRACING_MAX_QUEUE_SIZE` and `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * `USER_TRACING_MAX_QUEUE_SIZE` and `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`),
+ * `USER_TRACING_MAX_ROUTING_VALUE_BYTES`, `USER_TRACING_SOCKET_PATH` (selects
  * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
  * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_NUM_TASKS`,
  * `USER_TRACING_MAX_BATCH_SIZE`, `USER_TRACING_MAX_BATCH_BYTES`, `USER_TRACING_REQUEST_TIMEOUT`, `USER_TRACING_MAX_ATTEMPTS` and

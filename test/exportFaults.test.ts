@@ -128,7 +128,7 @@ describe("answers a maintained client must read right", () => {
   it.live("Connection: close on every answer: a new connection each time, all exported", () =>
     Effect.gen(function*() {
       const receiver = yield* rawReceiver((_, __, socket) =>
-        socket.end("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        socket.end("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(20)))
       expect(delta).toEqual({ total: 20, exported: 20, dropped: 0, failed: 0 })
@@ -142,7 +142,7 @@ describe("answers a maintained client must read right", () => {
         socket.end(
           n % 2 === 0
             ? "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
-            : "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfine, until the close"
+            : "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"partialSuccess\":{}}"
         )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(6)))
@@ -154,7 +154,8 @@ describe("answers a maintained client must read right", () => {
     Effect.gen(function*() {
       const receiver = yield* rawReceiver((_, __, socket) =>
         socket.write(
-          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n3\r\nabc\r\n0\r\nx-checksum: 1\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n" +
+            "1\r\n{\r\n1\r\n}\r\n0\r\nx-checksum: 1\r\n\r\n"
         )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(10)))
