@@ -181,7 +181,8 @@ export const make = Effect.fnUntraced(function*(
     isolate(
       Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) => Deferred.succeed(closing, now + Duration.toMillis(settings.shutdownTimeout))),
-        Effect.zipRight(forceFlush),
+        // Finalizers run uninterruptibly: the flush is made interruptible so that the timeout ends it.
+        Effect.zipRight(Effect.interruptible(forceFlush)),
         Effect.timeoutOption(settings.shutdownTimeout),
         Effect.flatMap((flushed) => {
           const leftover = queue.close()

@@ -117,7 +117,6 @@ export class ExportQueue {
   /** Spans of one trace share their routing object: most lookups end here. */
   private lastRouting: RoutingMetadata = NO_ROUTING
   private lastGroup: Group | undefined = undefined
-  private lastRejection: Rejection = "illegal"
 
   constructor(private readonly options: ExportQueueOptions) {
     this.maxSpans = options.maxQueueSize ?? Number.POSITIVE_INFINITY
@@ -441,20 +440,16 @@ export class ExportQueue {
   // Groups and chunks -------------------------------------------------------------------------
 
   private groupOf(routing: RoutingMetadata): Group | undefined {
-    if (routing !== this.lastRouting) {
-      const found = this.lookUp(routing)
+    if (routing === this.lastRouting) return this.lastGroup
+    const found = this.lookUp(routing)
+    if (typeof found !== "string") {
       this.lastRouting = routing
-      if (typeof found === "string") {
-        this.lastGroup = undefined
-        this.lastRejection = found
-      } else {
-        this.lastGroup = found
-      }
+      this.lastGroup = found
+      return found
     }
-    if (this.lastGroup === undefined && this.lastRejection === "illegal" && this.rejectedIllegal++ === 0) {
-      this.wakeOne()
-    }
-    return this.lastGroup
+    // A rejected routing object is not kept (it may hold a long value): its next span looks again.
+    if (found === "illegal" && this.rejectedIllegal++ === 0) this.wakeOne()
+    return undefined
   }
 
   /** The group of `routing`, made if new; or why its spans are rejected. Holds no value past the limit. */
