@@ -148,7 +148,7 @@ export const make = Effect.fnUntraced(function*(
       const totals = queue.lifetime()
       const lost = totals.dropped + totals.failed
       const suppressed = failures.takeSuppressed()
-      if (lost === 0 && suppressed === 0) return Effect.void
+      if (lost === 0) return Effect.void
       const parts = [
         `user tracing: closed with ${lost} of ${totals.total} spans lost since start: ${totals.dropped} dropped ` +
         `(a queue bound reached), ${totals.failed} failed`

@@ -154,11 +154,16 @@ const backoff = Schedule.exponential(BACKOFF_BASE_MILLIS).pipe(
   Schedule.jitteredWith({ min: 0.5, max: 1 })
 )
 
+/** Less time than this left before the shutdown deadline (after the wait) is not worth an attempt. */
+const MIN_ATTEMPT_MILLIS = 10
+
+/** Whether another attempt fits before the deadline: the wait takes at most half the time left. */
 const beforeDeadline = (closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
   Effect.flatMap(Deferred.poll(closing), (deadline) =>
     Option.match(deadline, {
       onNone: () => Effect.succeed(true),
-      onSome: (deadline) => Effect.map(Effect.zip(deadline, Clock.currentTimeMillis), ([at, now]) => now < at)
+      onSome: (deadline) =>
+        Effect.map(Effect.zip(deadline, Clock.currentTimeMillis), ([at, now]) => (at - now) / 2 >= MIN_ATTEMPT_MILLIS)
     }))
 
 /**
