@@ -13,6 +13,8 @@ import { type Chunk, ExportQueue, type Leftover } from "./queue.js"
 import * as OtlpRequest from "./request.js"
 import { REQUESTS_PER_WORKER, type Transport } from "./transport.js"
 
+const METRICS_REFRESH_MILLIS = 1_000
+
 /**
  * @internal
  * The batching exporter of the design card. Finishing a span encodes it into its routing group's
@@ -174,6 +176,11 @@ export const make = Effect.fnUntraced(function*(
   for (let i = 0; i < output.numTasks; i++) {
     yield* Effect.forkIn(isolate(worker), scope)
   }
+  // While no request ends (the receiver away or stalled), the metrics still follow the queue. A
+  // Node timer, unreferenced: it never keeps the process alive.
+  const refresh = setInterval(syncMetrics, METRICS_REFRESH_MILLIS)
+  refresh.unref()
+  yield* Scope.addFinalizer(scope, Effect.sync(() => clearInterval(refresh)))
 
   // Added after the workers were forked, so it runs before they are interrupted.
   yield* Scope.addFinalizer(
