@@ -69,6 +69,8 @@ export class Group {
   bytesRank = -1
   /** The span bytes of its last chunk taken or sealed: its next chunk's first capacity. */
   lastChunkBytes = 0
+  /** Nothing queued nor in flight: in the queue's idle groups. */
+  idle = false
 
   constructor(
     readonly key: string,

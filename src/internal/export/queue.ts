@@ -50,6 +50,9 @@ export interface ExportQueueOptions {
   readonly onFlushed: () => void
 }
 
+/** @internal idle groups kept (their routing value and chunk size) before the longest idle is forgotten */
+export const MAX_IDLE_GROUPS = 256
+
 /** A new group's first chunk holds this many span bytes; it grows by doubling. */
 const MIN_CHUNK_BYTES = 512
 const MIN_SCRATCH = 2048
@@ -74,8 +77,9 @@ const ownsItsMemory = (buf: Uint8Array): boolean => buf.byteOffset === 0 && buf.
  * @internal
  * `add` never blocks and never throws. `take` hands a worker the oldest queued chunk, which then
  * leaves the bounds (a worker has at most a few in flight); `finish` counts what became of it. A
- * flush asks for a `flushPoint` and waits until `isFlushedThrough` it. A group with nothing queued
- * or in flight is forgotten: memory does not grow with the number of routing values ever seen.
+ * flush asks for a `flushPoint` and waits until `isFlushedThrough` it. Groups with nothing queued
+ * or in flight are kept in a bounded set of idle groups: memory does not grow with the number of
+ * routing values ever seen.
  */
 export class ExportQueue {
   /** Spans queued (in chunks not taken). */
@@ -86,7 +90,10 @@ export class ExportQueue {
 
   private counters = zero()
   private readonly totals = zero()
+  /** Every known group: with spans queued or in flight, or idle. */
   private readonly groups = new Map<string, Group>()
+  /** Groups with nothing queued or in flight, longest idle first (a Set keeps insertion order). */
+  private readonly idleGroups = new Set<Group>()
   private groupsQueued = 0
   private bySpans: GroupHeap | undefined
   private byBytes: GroupHeap | undefined
@@ -127,7 +134,7 @@ export class ExportQueue {
     this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
   }
 
-  /** Routing groups known: those with spans queued or in flight. */
+  /** Routing groups known: those with spans queued or in flight, and at most `MAX_IDLE_GROUPS` idle ones. */
   get groupCount(): number {
     return this.groups.size
   }
@@ -206,6 +213,10 @@ export class ExportQueue {
     group.bytes += capacity + routing
     this.allocated += capacity + routing
     if (entering) {
+      if (group.idle) {
+        group.idle = false
+        this.idleGroups.delete(group)
+      }
       this.groupsQueued++
       this.bySpans?.insert(group)
       this.byBytes?.insert(group)
@@ -282,7 +293,7 @@ export class ExportQueue {
       const chunk = this.unqueueOldest(victim)
       this.counters.dropped += chunk.count
       this.settle(chunk)
-      this.forgetIfIdle(victim)
+      this.retireIfIdle(victim)
     }
     return true
   }
@@ -299,7 +310,7 @@ export class ExportQueue {
     }
     this.unqueueOldest(victim)
     this.settle(chunk)
-    this.forgetIfIdle(victim)
+    this.retireIfIdle(victim)
   }
 
   // Taking and finishing ------------------------------------------------------------------------
@@ -345,7 +356,7 @@ export class ExportQueue {
       this.inFlightSpans -= chunk.count
     }
     this.settle(chunk)
-    this.forgetIfIdle(group)
+    this.retireIfIdle(group)
   }
 
   /** Calls `wake` once when a chunk or a notice is there to take; returns a canceller. */
@@ -427,6 +438,7 @@ export class ExportQueue {
     this.closed = true
     this.head = this.tail = undefined
     this.groups.clear()
+    this.idleGroups.clear()
     this.bySpans = this.bySpans && new GroupHeap(true)
     this.byBytes = this.byBytes && new GroupHeap(false)
     this.groupsQueued = this.queuedSpans = this.allocated = 0
@@ -495,11 +507,20 @@ export class ExportQueue {
     return "tooLong"
   }
 
-  /** A group with nothing queued or in flight is forgotten. */
-  private forgetIfIdle(group: Group): void {
-    if (group.chunks.length > 0 || group.inFlight > 0 || this.groups.get(group.key) !== group) return
-    this.groups.delete(group.key)
-    if (this.lastGroup === group) {
+  /**
+   * A group with nothing queued or in flight joins the idle groups; past `MAX_IDLE_GROUPS` of them,
+   * the one idle longest is forgotten. A busy tenant's group outlives the moments between its
+   * requests (and keeps its chunk size); a stream of one-off routing values costs nothing for long.
+   */
+  private retireIfIdle(group: Group): void {
+    if (group.chunks.length > 0 || group.inFlight > 0 || group.idle || this.groups.get(group.key) !== group) return
+    group.idle = true
+    this.idleGroups.add(group)
+    if (this.idleGroups.size <= MAX_IDLE_GROUPS) return
+    const oldest: Group = this.idleGroups.values().next().value!
+    this.idleGroups.delete(oldest)
+    this.groups.delete(oldest.key)
+    if (this.lastGroup === oldest) {
       this.lastRouting = NO_ROUTING
       this.lastGroup = undefined
     }

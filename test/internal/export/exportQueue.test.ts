@@ -5,7 +5,7 @@ import * as fc from "fast-check"
 import { RoutingMetadata } from "../../../src/index.js"
 import { Group, GroupHeap } from "../../../src/internal/export/chunk.js"
 import { makeEnvelope } from "../../../src/internal/export/encoding.js"
-import { type Chunk, ExportQueue } from "../../../src/internal/export/queue.js"
+import { type Chunk, ExportQueue, MAX_IDLE_GROUPS } from "../../../src/internal/export/queue.js"
 import type { FinishedUserSpan } from "../../../src/UserSpan.js"
 
 const routings = new Map<string, RoutingMetadata.RoutingMetadata>()
@@ -140,9 +140,10 @@ describe("bounds and counts under random traffic", () => {
             if (maxQueueBytes !== null) expect(queue.allocated).toBeLessThanOrEqual(maxQueueBytes)
             expect(queue.queuedSpans).toBe(chunks.reduce((n, c) => n + c.count, 0))
             if (maxQueueSize !== null) expect(queue.queuedSpans).toBeLessThanOrEqual(maxQueueSize)
-            // Only groups with something queued or in flight are known.
-            const known = new Set([...groups, ...inFlight.map((c) => c.group)])
-            expect(queue.groupCount).toBe(known.size)
+            // Groups with something queued or in flight are known, and a bounded number of idle ones.
+            const active = new Set([...groups, ...inFlight.map((c) => c.group)])
+            expect(queue.groupCount).toBeGreaterThanOrEqual(active.size)
+            expect(queue.groupCount).toBeLessThanOrEqual(active.size + MAX_IDLE_GROUPS)
             const lifetime = queue.lifetime()
             const held = queue.queuedSpans + inFlight.reduce((n, c) => n + c.count, 0)
             expect(lifetime.total).toBe(held + lifetime.exported + lifetime.dropped + lifetime.failed)
@@ -170,12 +171,14 @@ describe("bounds and counts under random traffic", () => {
     expect(queue.allocated).toBeLessThanOrEqual(20_000)
   })
 
-  it("100,000 one-span tenants through a full queue: the bounds hold and no group outlives its spans", () => {
+  it("100,000 one-span tenants through a full queue: the bounds hold, idle groups are bounded", () => {
     const { queue } = makeQueue({ maxQueueSize: 1_000, maxQueueBytes: 200_000 })
     for (let i = 0; i < 100_000; i++) queue.add(span(`t${i}`))
     expect(queue.queuedSpans).toBeLessThanOrEqual(1_000)
     expect(queue.allocated).toBeLessThanOrEqual(200_000)
-    expect(queue.groupCount).toBe(new Set(queuedChunks(queue).map((c) => c.group)).size)
+    expect(queue.groupCount).toBeLessThanOrEqual(
+      new Set(queuedChunks(queue).map((c) => c.group)).size + MAX_IDLE_GROUPS
+    )
     const lifetime = queue.lifetime()
     expect(lifetime.total).toBe(100_000)
     expect(lifetime.dropped + queue.queuedSpans).toBe(100_000)
@@ -206,7 +209,13 @@ describe("flushes", () => {
     expect([queue.isFlushedThrough(first), queue.isFlushedThrough(second)]).toEqual([true, true])
     expect(flushed.length).toBeGreaterThan(0)
     expect(queue.flushPoint()).toBeUndefined()
-    expect(queue.groupCount).toBe(0)
+    // Idle now: kept among the idle groups, at most MAX_IDLE_GROUPS of them.
+    expect(queue.groupCount).toBe(3)
+    for (let i = 0; i < 2 * MAX_IDLE_GROUPS; i++) {
+      queue.add(span(`other-${i}`))
+      queue.finish(queue.take()!, 1, 0)
+    }
+    expect(queue.groupCount).toBe(MAX_IDLE_GROUPS)
   })
 
   it("closing counts what is queued and in flight as failed; a late finish changes nothing", () => {
