@@ -60,7 +60,7 @@ export class Group {
   readonly chunks: Array<Chunk> = []
   /** Queued spans. */
   spans = 0
-  /** Bytes allocated for its queued spans: its queued chunks' capacity and its routing value. */
+  /** Bytes allocated for its queued spans: its queued chunks and, while it has one, `ownBytes`. */
   bytes = 0
   /** Chunks taken by a worker and not finished. */
   inFlight = 0
@@ -76,8 +76,8 @@ export class Group {
     readonly key: string,
     /** The routing header value, checked: a legal header value within the routing value limit. */
     readonly header: string,
-    /** What its key and header hold in memory while it has queued spans. */
-    readonly routingBytes: number
+    /** What it holds itself (its objects, its key and header), counted while it has queued spans. */
+    readonly ownBytes: number
   ) {}
 }
 

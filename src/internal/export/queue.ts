@@ -4,7 +4,7 @@
  * finished span is encoded at once into the open chunk of its routing group (the span record is
  * not kept); workers `take` chunks, send them, and `finish` them with what became of their spans.
  * The span and byte bounds hold with a fair share per group; the byte bound counts what is
- * allocated (chunk capacity and routing values), not only what is written.
+ * allocated (chunk capacity, routing values, the objects that hold them), not only what is written.
  */
 import { globalValue } from "effect/GlobalValue"
 import protobuf from "protobufjs/minimal.js"
@@ -53,6 +53,16 @@ export interface ExportQueueOptions {
 /** @internal idle groups kept (their routing value and chunk size) before the longest idle is forgotten */
 export const MAX_IDLE_GROUPS = 256
 
+/**
+ * @internal
+ * What a queued chunk's objects hold besides its buffer's capacity (the chunk, the `Buffer` and its
+ * `ArrayBuffer`, its span ends), and a group's besides its routing value (the group, its chunk
+ * list): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
+ */
+export const CHUNK_OBJECT_BYTES = 512
+/** @internal */
+export const GROUP_OBJECT_BYTES = 320
+
 /** A new group's first chunk holds this many span bytes; it grows by doubling. */
 const MIN_CHUNK_BYTES = 512
 const MIN_SCRATCH = 2048
@@ -84,7 +94,7 @@ const ownsItsMemory = (buf: Uint8Array): boolean => buf.byteOffset === 0 && buf.
 export class ExportQueue {
   /** Spans queued (in chunks not taken). */
   queuedSpans = 0
-  /** Bytes allocated for queued spans: their chunks' capacity and their groups' routing values. */
+  /** Bytes allocated for queued spans: their chunks (capacity and objects) and their groups (routing values and objects). */
   allocated = 0
   closed = false
 
@@ -194,13 +204,13 @@ export class ExportQueue {
   /** A new chunk for `group` holding the `size` bytes at `start` of `source`, if the bounds allow. */
   private startChunk(group: Group, source: Uint8Array, start: number, size: number): void {
     const entering = group.chunks.length === 0
-    const routing = entering ? group.routingBytes : 0
+    const extra = CHUNK_OBJECT_BYTES + (entering ? group.ownBytes : 0)
     const needed = this.reserve + size
     // A new group starts small; a known one at the size its last chunk reached.
     const wanted = this.reserve +
       Math.max(size, Math.min(Math.max(MIN_CHUNK_BYTES, group.lastChunkBytes), this.maxChunkBytes))
-    const capacity = this.fit(needed, wanted, routing)
-    if (!this.admit(group, capacity + routing)) {
+    const capacity = this.fit(needed, wanted, extra)
+    if (!this.admit(group, capacity + extra)) {
       this.counters.dropped++
       return
     }
@@ -210,8 +220,8 @@ export class ExportQueue {
     this.link(chunk)
     this.unsettled[this.unsettled.length - 1]++
     this.unsettledTotal++
-    group.bytes += capacity + routing
-    this.allocated += capacity + routing
+    group.bytes += capacity + extra
+    this.allocated += capacity + extra
     if (entering) {
       if (group.idle) {
         group.idle = false
@@ -486,7 +496,7 @@ export class ExportQueue {
     if (typeof header !== "string") return "illegal"
     if (header.length > limit) return this.tooLong(header.length)
     if (!isHeaderValue(header)) return "illegal"
-    const group = new Group(key, header, key.length + (header === key ? 0 : header.length))
+    const group = new Group(key, header, GROUP_OBJECT_BYTES + key.length + (header === key ? 0 : header.length))
     this.groups.set(key, group)
     return group
   }
@@ -544,14 +554,14 @@ export class ExportQueue {
     else next.previous = previous
     chunk.previous = chunk.next = undefined
     const spans = chunk.count
-    const capacity = chunk.buf.length
+    const capacity = chunk.buf.length + CHUNK_OBJECT_BYTES
     group.spans -= spans
     group.bytes -= capacity
     this.queuedSpans -= spans
     this.allocated -= capacity
     if (group.chunks.length === 0) {
-      group.bytes -= group.routingBytes
-      this.allocated -= group.routingBytes
+      group.bytes -= group.ownBytes
+      this.allocated -= group.ownBytes
       this.groupsQueued--
       this.bySpans?.remove(group)
       this.byBytes?.remove(group)

@@ -5,7 +5,7 @@ import * as fc from "fast-check"
 import { RoutingMetadata } from "../../../src/index.js"
 import { Group, GroupHeap } from "../../../src/internal/export/chunk.js"
 import { makeEnvelope } from "../../../src/internal/export/encoding.js"
-import { type Chunk, ExportQueue, MAX_IDLE_GROUPS } from "../../../src/internal/export/queue.js"
+import { type Chunk, CHUNK_OBJECT_BYTES, ExportQueue, MAX_IDLE_GROUPS } from "../../../src/internal/export/queue.js"
 import type { FinishedUserSpan } from "../../../src/UserSpan.js"
 
 const routings = new Map<string, RoutingMetadata.RoutingMetadata>()
@@ -108,7 +108,7 @@ describe("bounds and counts under random traffic", () => {
     { maxLength: 400 }
   )
 
-  it("allocated bytes are the queued chunks' capacity plus their routing values, within maxQueueBytes", () =>
+  it("allocated bytes are the queued chunks' capacity and objects plus their groups', within maxQueueBytes", () =>
     fc.assert(
       fc.property(
         traffic,
@@ -134,8 +134,8 @@ describe("bounds and counts under random traffic", () => {
             }
             const chunks = queuedChunks(queue)
             const groups = new Set(chunks.map((c) => c.group))
-            const capacity = chunks.reduce((n, c) => n + c.buf.length, 0) +
-              [...groups].reduce((n, g) => n + g.routingBytes, 0)
+            const capacity = chunks.reduce((n, c) => n + c.buf.length + CHUNK_OBJECT_BYTES, 0) +
+              [...groups].reduce((n, g) => n + g.ownBytes, 0)
             expect(queue.allocated).toBe(capacity)
             if (maxQueueBytes !== null) expect(queue.allocated).toBeLessThanOrEqual(maxQueueBytes)
             expect(queue.queuedSpans).toBe(chunks.reduce((n, c) => n + c.count, 0))
