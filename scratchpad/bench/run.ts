@@ -403,7 +403,7 @@ const main = async () => {
     await ask({ cmd: "mode", mode: "ok" })
     const fewest = tenants[0]
     print(
-      `\nTenants (ours): one root span (4 attributes) per tree, going round N routing values; the receiver ` +
+      `\nTenants (ours): the steady workload's trees (root>child>leaf, 4 attributes per span), each tree for the next of N routing values; the receiver ` +
         `stalled so that the queue (default bounds) is full through the ${seconds} s window; then it answers ` +
         `again and the layer closes (shutdownTimeout 10 s)\n`
     )

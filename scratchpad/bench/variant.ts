@@ -228,15 +228,19 @@ const loadOurs = async () => {
     )
   }
 
-  // One root span per tree, going round `tenants` routing values (made up front).
+  // The same trees, going round `tenants` routing values (made up front): one tenant per tree.
   const tenantRoutings = Array.from(
     { length: config.tenants ?? 1 },
     (_, i) => RoutingMetadata.json({ tenant: `t${i}` })
   )
-  const tenantTree = (i: number): Effect.Effect<void> =>
-    Effect.void.pipe(
-      withUserTrace("root", { routing: tenantRoutings[i % tenantRoutings.length], attributes: attributes(i) })
+  const tenantTree = (i: number): Effect.Effect<void> => {
+    const base = i * SPANS_PER_TREE
+    return Effect.void.pipe(
+      withUserSpan("leaf", { attributes: attributes(base + 2) }),
+      withUserSpan("child", { attributes: attributes(base + 1) }),
+      withUserTrace("root", { routing: tenantRoutings[i % tenantRoutings.length], attributes: attributes(base) })
     )
+  }
 
   const inactiveTree = (i: number): Effect.Effect<void> => {
     const base = i * SPANS_PER_TREE
@@ -439,7 +443,7 @@ const runTenants = async (): Promise<VariantResult> => {
   const fill = (self: Effect.Effect<DriveResult>) =>
     Effect.gen(function*() {
       // Full before the window: more spans than the queue holds, untimed.
-      for (let i = 0; i < (ours.queueBound + 1_024) / TREES_PER_STRETCH; i++) {
+      for (let i = 0; i < (ours.queueBound + 1_024) / (SPANS_PER_TREE * TREES_PER_STRETCH); i++) {
         for (let k = 0; k < TREES_PER_STRETCH; k++) yield* ours.tenantTree(i * TREES_PER_STRETCH + k)
         yield* Effect.promise(yieldToEventLoop)
       }

@@ -28,13 +28,16 @@ export class Chunk {
   constructor(
     readonly group: Group,
     readonly reserve: number,
-    capacity: number,
+    /**
+     * A Node `Buffer` (protobufjs's BufferWriter writes strings with its `utf8Write`), not
+     * zero-filled (every byte sent is written first), not from Node's shared pool (its capacity is
+     * what it holds).
+     */
+    buf: Uint8Array,
     /** The flush epoch the chunk was created in: a flush waits for the chunks of its epoch and before. */
     readonly epoch: number
   ) {
-    // A Node `Buffer` (protobufjs's BufferWriter writes strings with its `utf8Write`), not zero-filled:
-    // every byte sent is written first. Not from Node's shared pool: its capacity is what it holds.
-    this.buf = Buffer.allocUnsafeSlow(capacity)
+    this.buf = buf
     this.length = reserve
   }
 
@@ -69,8 +72,10 @@ export class Group {
   bytesRank = -1
   /** The span bytes of its last chunk taken or sealed: its next chunk's first capacity. */
   lastChunkBytes = 0
-  /** Nothing queued nor in flight: in the queue's idle groups. */
+  /** Nothing queued nor in flight: in the queue's list of idle groups, between these two. */
   idle = false
+  idlePrevious: Group | undefined = undefined
+  idleNext: Group | undefined = undefined
 
   constructor(
     readonly key: string,

@@ -65,6 +65,12 @@ export const GROUP_OBJECT_BYTES = 320
 
 /** A new group's first chunk holds this many span bytes; it grows by doubling. */
 const MIN_CHUNK_BYTES = 512
+/**
+ * Buffers of new groups' first size, from chunks dropped before they were sent (nothing else
+ * holds them), kept for the next new group: a flood of tenants through a full queue replaces one
+ * such chunk by another for each new tenant.
+ */
+const MAX_SPARE_BUFFERS = 64
 const MIN_SCRATCH = 2048
 /** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
 const MAX_SCRATCH = 1024 * 1024
@@ -102,8 +108,10 @@ export class ExportQueue {
   private readonly totals = zero()
   /** Every known group: with spans queued or in flight, or idle. */
   private readonly groups = new Map<string, Group>()
-  /** Groups with nothing queued or in flight, longest idle first (a Set keeps insertion order). */
-  private readonly idleGroups = new Set<Group>()
+  /** Groups with nothing queued or in flight, longest idle first. */
+  private idleOldest: Group | undefined = undefined
+  private idleNewest: Group | undefined = undefined
+  private idleCount = 0
   private groupsQueued = 0
   private bySpans: GroupHeap | undefined
   private byBytes: GroupHeap | undefined
@@ -131,6 +139,9 @@ export class ExportQueue {
   /** Writes every span, into its chunk's buffer or the scratch. */
   private writer = protobuf.Writer.create()
   private scratch: Uint8Array = Buffer.allocUnsafeSlow(MIN_SCRATCH)
+  /** The first capacity of a new group's chunk. */
+  private readonly smallChunk: number
+  private readonly spares: Array<Uint8Array> = []
   /** Spans of one trace share their routing object: most lookups end here. */
   private lastRouting: RoutingMetadata = NO_ROUTING
   private lastGroup: Group | undefined = undefined
@@ -140,6 +151,7 @@ export class ExportQueue {
     this.maxBytes = options.maxQueueBytes ?? Number.POSITIVE_INFINITY
     this.reserve = options.envelope.maxOverhead
     this.maxChunkBytes = Math.max(0, options.maxBatchBytes - this.reserve)
+    this.smallChunk = this.reserve + Math.min(MIN_CHUNK_BYTES, this.maxChunkBytes)
     this.bySpans = options.maxQueueSize === null ? undefined : new GroupHeap(true)
     this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
   }
@@ -161,6 +173,12 @@ export class ExportQueue {
     const group = this.groupOf(span.routing)
     if (group === undefined) {
       this.counters.failed++
+      return
+    }
+    // The span bound is reached and the group holds its share: the span is dropped whatever its
+    // size, so it is not encoded.
+    if (this.queuedSpans >= this.maxSpans && group.spans >= this.maxSpans / this.groupsWith(group)) {
+      this.counters.dropped++
       return
     }
     // The span is written where it will stay, after the open chunk's spans: no copy. With no open
@@ -209,12 +227,21 @@ export class ExportQueue {
     // A new group starts small; a known one at the size its last chunk reached.
     const wanted = this.reserve +
       Math.max(size, Math.min(Math.max(MIN_CHUNK_BYTES, group.lastChunkBytes), this.maxChunkBytes))
-    const capacity = this.fit(needed, wanted, extra)
+    // At least the small size (room is made for it, within the bound), more only where the byte
+    // bound leaves room.
+    const room = this.maxBytes - this.allocated - extra
+    const floor = Math.min(this.smallChunk, this.maxBytes - extra)
+    const capacity = Math.max(needed, Math.min(wanted, Math.max(floor, room)))
     if (!this.admit(group, capacity + extra)) {
       this.counters.dropped++
+      // A group made for this span, which holds nothing: among the idle ones, not known for ever.
+      if (entering) this.retireIfIdle(group)
       return
     }
-    const chunk = new Chunk(group, this.reserve, capacity, this.epoch)
+    const buf = capacity === this.smallChunk && this.spares.length > 0
+      ? this.spares.pop()!
+      : Buffer.allocUnsafeSlow(capacity)
+    const chunk = new Chunk(group, this.reserve, buf, this.epoch)
     chunk.buf.set(source.subarray(start, start + size), this.reserve)
     group.chunks.push(chunk)
     this.link(chunk)
@@ -223,10 +250,7 @@ export class ExportQueue {
     group.bytes += capacity + extra
     this.allocated += capacity + extra
     if (entering) {
-      if (group.idle) {
-        group.idle = false
-        this.idleGroups.delete(group)
-      }
+      if (group.idle) this.unidle(group)
       this.groupsQueued++
       this.bySpans?.insert(group)
       this.byBytes?.insert(group)
@@ -241,7 +265,7 @@ export class ExportQueue {
   private grow(group: Group, open: Chunk, written: Uint8Array, size: number): void {
     const needed = open.length + size
     const wanted = Math.min(Math.max(2 * open.buf.length, needed), this.reserve + this.maxChunkBytes)
-    const capacity = this.fit(needed, wanted, 0)
+    const capacity = this.fit(needed, wanted)
     const charge = capacity - open.buf.length
     if (!this.admit(group, charge)) {
       this.counters.dropped++
@@ -260,8 +284,8 @@ export class ExportQueue {
   }
 
   /** `wanted` bytes of capacity, or less when the byte bound leaves less room, but at least `needed`. */
-  private fit(needed: number, wanted: number, extra: number): number {
-    return Math.max(needed, Math.min(wanted, this.maxBytes - this.allocated - extra))
+  private fit(needed: number, wanted: number): number {
+    return Math.max(needed, Math.min(wanted, this.maxBytes - this.allocated))
   }
 
   private admit(group: Group, charge: number): boolean {
@@ -287,7 +311,7 @@ export class ExportQueue {
    */
   private makeRoom(group: Group, charge: number): boolean {
     if (charge > this.maxBytes) return false
-    const groups = this.groupsQueued + (group.chunks.length === 0 ? 1 : 0)
+    const groups = this.groupsWith(group)
     const spansFull = this.queuedSpans + 1 > this.maxSpans
     const bytesFull = this.allocated + charge > this.maxBytes
     if (spansFull && group.spans >= this.maxSpans / groups) return false
@@ -302,10 +326,15 @@ export class ExportQueue {
       if (victim === undefined) return false
       const chunk = this.unqueueOldest(victim)
       this.counters.dropped += chunk.count
-      this.settle(chunk)
+      this.discard(chunk)
       this.retireIfIdle(victim)
     }
     return true
+  }
+
+  /** The groups with queued spans, `group` counted in. */
+  private groupsWith(group: Group): number {
+    return this.groupsQueued + (group.chunks.length === 0 ? 1 : 0)
   }
 
   private dropOldestSpan(victim: Group): void {
@@ -319,8 +348,14 @@ export class ExportQueue {
       return
     }
     this.unqueueOldest(victim)
-    this.settle(chunk)
+    this.discard(chunk)
     this.retireIfIdle(victim)
+  }
+
+  /** Settles a chunk dropped before it was sent; a buffer of the small size is kept for a new group. */
+  private discard(chunk: Chunk): void {
+    if (chunk.buf.length === this.smallChunk && this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(chunk.buf)
+    this.settle(chunk)
   }
 
   // Taking and finishing ------------------------------------------------------------------------
@@ -447,8 +482,10 @@ export class ExportQueue {
     this.counters.failed += queuedSpans + this.inFlightSpans
     this.closed = true
     this.head = this.tail = undefined
+    this.spares.length = 0
     this.groups.clear()
-    this.idleGroups.clear()
+    this.idleOldest = this.idleNewest = undefined
+    this.idleCount = 0
     this.bySpans = this.bySpans && new GroupHeap(true)
     this.byBytes = this.byBytes && new GroupHeap(false)
     this.groupsQueued = this.queuedSpans = this.allocated = 0
@@ -523,17 +560,32 @@ export class ExportQueue {
    * requests (and keeps its chunk size); a stream of one-off routing values costs nothing for long.
    */
   private retireIfIdle(group: Group): void {
-    if (group.chunks.length > 0 || group.inFlight > 0 || group.idle || this.groups.get(group.key) !== group) return
+    if (group.chunks.length > 0 || group.inFlight > 0 || group.idle || this.closed) return
     group.idle = true
-    this.idleGroups.add(group)
-    if (this.idleGroups.size <= MAX_IDLE_GROUPS) return
-    const oldest: Group = this.idleGroups.values().next().value!
-    this.idleGroups.delete(oldest)
+    group.idlePrevious = this.idleNewest
+    if (this.idleNewest === undefined) this.idleOldest = group
+    else this.idleNewest.idleNext = group
+    this.idleNewest = group
+    if (++this.idleCount <= MAX_IDLE_GROUPS) return
+    const oldest = this.idleOldest!
+    this.unidle(oldest)
     this.groups.delete(oldest.key)
     if (this.lastGroup === oldest) {
       this.lastRouting = NO_ROUTING
       this.lastGroup = undefined
     }
+  }
+
+  private unidle(group: Group): void {
+    const previous = group.idlePrevious
+    const next = group.idleNext
+    if (previous === undefined) this.idleOldest = next
+    else previous.idleNext = next
+    if (next === undefined) this.idleNewest = previous
+    else next.idlePrevious = previous
+    group.idlePrevious = group.idleNext = undefined
+    group.idle = false
+    this.idleCount--
   }
 
   /** The group's chunk that spans still go into, if any. */

@@ -183,6 +183,12 @@ describe("bounds and counts under random traffic", () => {
     expect(lifetime.total).toBe(100_000)
     expect(lifetime.dropped + queue.queuedSpans).toBe(100_000)
   })
+  it("tenants whose only span is dropped are not known for ever", () => {
+    const { queue } = makeQueue({ maxQueueSize: null, maxQueueBytes: 2_000 })
+    for (let i = 0; i < 5_000; i++) queue.add(span(`t${i}`, 3_000))
+    expect(queue.lifetime()).toMatchObject({ total: 5_000, dropped: 5_000 })
+    expect(queue.groupCount).toBeLessThanOrEqual(MAX_IDLE_GROUPS)
+  })
 })
 
 describe("flushes", () => {
