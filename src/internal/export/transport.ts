@@ -10,8 +10,9 @@ import { outputCommon } from "../settings/schema.js"
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
   /**
    * `transport`: no connection, or a reset before any answer (worth another try); `timeout`: no
-   * complete answer in time on a connection; `malformed`: an answer arrived but could not be parsed; `rejected`: the request or the
-   * TLS peer was refused before sending (a setting, not a passing fault).
+   * complete answer in time on a connection; `malformed`: an answer arrived but could not be
+   * parsed; `rejected`: the request or the TLS peer was refused before sending (a setting, not a
+   * passing fault).
    */
   readonly reason: "transport" | "timeout" | "malformed" | "rejected"
   readonly message: string

@@ -25,7 +25,7 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
  */
 export const defaultMaxQueueSize = 65_536
 
-/** @internal encoded bytes waiting for export, unless `maxQueueBytes` says otherwise */
+/** @internal bytes allocated for spans waiting for export, unless `maxQueueBytes` says otherwise */
 export const defaultMaxQueueBytes = 64 * 1024 * 1024
 
 /**
