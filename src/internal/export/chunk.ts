@@ -58,6 +58,34 @@ export class Chunk {
   }
 }
 
+/** @internal the queued chunks of every group, oldest first: what workers take */
+export class ChunkList {
+  head: Chunk | undefined = undefined
+  private tail: Chunk | undefined = undefined
+
+  push(chunk: Chunk): void {
+    const tail = this.tail
+    chunk.previous = tail
+    if (tail === undefined) this.head = chunk
+    else tail.next = chunk
+    this.tail = chunk
+  }
+
+  remove(chunk: Chunk): void {
+    const previous = chunk.previous
+    const next = chunk.next
+    if (previous === undefined) this.head = next
+    else previous.next = next
+    if (next === undefined) this.tail = previous
+    else next.previous = previous
+    chunk.previous = chunk.next = undefined
+  }
+
+  clear(): void {
+    this.head = this.tail = undefined
+  }
+}
+
 /** @internal one routing group: its header, its queued chunks (oldest first), and what it holds */
 export class Group {
   readonly chunks: Array<Chunk> = []

@@ -6,15 +6,15 @@
  * The span and byte bounds hold with a fair share per group; the byte bound counts what is
  * allocated (chunk capacity, routing values, the objects that hold them), not only what is written.
  */
-import { globalValue } from "effect/GlobalValue"
 import protobuf from "protobufjs/minimal.js"
-import type { RoutingMetadata } from "../../RoutingMetadata.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
-import { isHeaderValue } from "../shared/httpSyntax.js"
-import { Chunk, Group, GroupHeap } from "./chunk.js"
+import { Chunk, ChunkList, type Group, GroupHeap } from "./chunk.js"
 import { frameRequestInPlace, type RequestEnvelope, writeSpan } from "./encoding.js"
+import { FlushEpochs } from "./flushEpochs.js"
+import { type Notice, RoutingGroups } from "./routingGroups.js"
 
 export { Chunk, Group } from "./chunk.js"
+export { MAX_IDLE_GROUPS, type Notice } from "./routingGroups.js"
 
 /** @internal what became of the spans finished so far */
 export interface Counters {
@@ -22,13 +22,6 @@ export interface Counters {
   dropped: number
   exported: number
   failed: number
-}
-
-/** @internal something for the exporter to log */
-export interface Notice {
-  readonly message: string
-  /** Rate-limited with the export failures; otherwise logged as a warning as it is. */
-  readonly isFailure: boolean
 }
 
 /** @internal what closing found still unsent, counted failed */
@@ -50,18 +43,12 @@ export interface ExportQueueOptions {
   readonly onFlushed: () => void
 }
 
-/** @internal idle groups kept (their routing value and chunk size) before the longest idle is forgotten */
-export const MAX_IDLE_GROUPS = 256
-
 /**
  * @internal
  * What a queued chunk's objects hold besides its buffer's capacity (the chunk, the `Buffer` and its
- * `ArrayBuffer`, its span ends), and a group's besides its routing value (the group, its chunk
- * list): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
+ * `ArrayBuffer`, its span ends): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
  */
 export const CHUNK_OBJECT_BYTES = 512
-/** @internal */
-export const GROUP_OBJECT_BYTES = 320
 
 /** A new group's first chunk holds this many span bytes; it grows by doubling. */
 const MIN_CHUNK_BYTES = 512
@@ -74,17 +61,8 @@ const MAX_SPARE_BUFFERS = 64
 const MIN_SCRATCH = 2048
 /** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
 const MAX_SCRATCH = 1024 * 1024
-const NO_ROUTING = {} as RoutingMetadata
-
-type Rejection = "illegal" | "tooLong"
 
 const zero = (): Counters => ({ total: 0, dropped: 0, exported: 0, failed: 0 })
-
-/** The long routing value warning is said once per process, however many layers are built. */
-const routingLimitWarning = globalValue(
-  Symbol.for("effect-user-tracing/export/routingLimitWarning"),
-  () => ({ said: false })
-)
 
 /** Not a view into a shared pool (Node's small `Buffer`s are): its capacity is its memory. */
 const ownsItsMemory = (buf: Uint8Array): boolean => buf.byteOffset === 0 && buf.buffer.byteLength === buf.length
@@ -106,30 +84,18 @@ export class ExportQueue {
 
   private counters = zero()
   private readonly totals = zero()
-  /** Every known group: with spans queued or in flight, or idle. */
-  private readonly groups = new Map<string, Group>()
-  /** Groups with nothing queued or in flight, longest idle first. */
-  private idleOldest: Group | undefined = undefined
-  private idleNewest: Group | undefined = undefined
-  private idleCount = 0
+  private readonly groups: RoutingGroups
   private groupsQueued = 0
   private bySpans: GroupHeap | undefined
   private byBytes: GroupHeap | undefined
   /** Queued chunks, oldest first: what workers take. */
-  private head: Chunk | undefined = undefined
-  private tail: Chunk | undefined = undefined
+  private readonly queued = new ChunkList()
   private inFlightChunks = 0
   private inFlightSpans = 0
 
-  /** Flush epochs: `unsettled[i]` counts the chunks of epoch `oldestEpoch + i` not settled. */
-  private epoch = 0
-  private oldestEpoch = 0
-  private readonly unsettled: Array<number> = [0]
-  private unsettledTotal = 0
+  private readonly epochs = new FlushEpochs()
 
   private readonly waiters: Array<() => void> = []
-  private readonly notices: Array<Notice> = []
-  private rejectedIllegal = 0
 
   private readonly maxSpans: number
   private readonly maxBytes: number
@@ -142,9 +108,6 @@ export class ExportQueue {
   /** The first capacity of a new group's chunk. */
   private readonly smallChunk: number
   private readonly spares: Array<Uint8Array> = []
-  /** Spans of one trace share their routing object: most lookups end here. */
-  private lastRouting: RoutingMetadata = NO_ROUTING
-  private lastGroup: Group | undefined = undefined
 
   constructor(private readonly options: ExportQueueOptions) {
     this.maxSpans = options.maxQueueSize ?? Number.POSITIVE_INFINITY
@@ -154,6 +117,7 @@ export class ExportQueue {
     this.smallChunk = this.reserve + Math.min(MIN_CHUNK_BYTES, this.maxChunkBytes)
     this.bySpans = options.maxQueueSize === null ? undefined : new GroupHeap(true)
     this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
+    this.groups = new RoutingGroups(options.maxRoutingValueBytes, () => this.wakeOne())
   }
 
   /** Routing groups known: those with spans queued or in flight, and at most `MAX_IDLE_GROUPS` idle ones. */
@@ -170,7 +134,7 @@ export class ExportQueue {
       this.counters.dropped++
       return
     }
-    const group = this.groupOf(span.routing)
+    const group = this.groups.groupOf(span.routing)
     if (group === undefined) {
       this.counters.failed++
       return
@@ -235,22 +199,21 @@ export class ExportQueue {
     if (!this.admit(group, capacity + extra)) {
       this.counters.dropped++
       // A group made for this span, which holds nothing: among the idle ones, not known for ever.
-      if (entering) this.retireIfIdle(group)
+      if (entering) this.groups.retireIfIdle(group)
       return
     }
     const buf = capacity === this.smallChunk && this.spares.length > 0
       ? this.spares.pop()!
       : Buffer.allocUnsafeSlow(capacity)
-    const chunk = new Chunk(group, this.reserve, buf, this.epoch)
+    const chunk = new Chunk(group, this.reserve, buf, this.epochs.current)
     chunk.buf.set(source.subarray(start, start + size), this.reserve)
     group.chunks.push(chunk)
-    this.link(chunk)
-    this.unsettled[this.unsettled.length - 1]++
-    this.unsettledTotal++
+    this.queued.push(chunk)
+    this.epochs.opened()
     group.bytes += capacity + extra
     this.allocated += capacity + extra
     if (entering) {
-      if (group.idle) this.unidle(group)
+      this.groups.activate(group)
       this.groupsQueued++
       this.bySpans?.insert(group)
       this.byBytes?.insert(group)
@@ -327,7 +290,7 @@ export class ExportQueue {
       const chunk = this.unqueueOldest(victim)
       this.counters.dropped += chunk.count
       this.discard(chunk)
-      this.retireIfIdle(victim)
+      this.groups.retireIfIdle(victim)
     }
     return true
   }
@@ -349,7 +312,7 @@ export class ExportQueue {
     }
     this.unqueueOldest(victim)
     this.discard(chunk)
-    this.retireIfIdle(victim)
+    this.groups.retireIfIdle(victim)
   }
 
   /** Settles a chunk dropped before it was sent; a buffer of the small size is kept for a new group. */
@@ -362,12 +325,12 @@ export class ExportQueue {
 
   /** The oldest queued chunk, if any, without taking it. */
   peek(): Chunk | undefined {
-    return this.head
+    return this.queued.head
   }
 
   /** Takes the oldest queued chunk for a worker: it is sealed and leaves the queue and its bounds. */
   take(): Chunk | undefined {
-    const chunk = this.head
+    const chunk = this.queued.head
     if (chunk === undefined) return undefined
     const group = chunk.group
     chunk.sealed = true
@@ -401,7 +364,7 @@ export class ExportQueue {
       this.inFlightSpans -= chunk.count
     }
     this.settle(chunk)
-    this.retireIfIdle(group)
+    this.groups.retireIfIdle(group)
   }
 
   /** Calls `wake` once when a chunk or a notice is there to take; returns a canceller. */
@@ -421,15 +384,11 @@ export class ExportQueue {
 
   /** The epoch a flush waits for, or `undefined` when nothing is queued or in flight. */
   flushPoint(): number | undefined {
-    if (this.unsettledTotal === 0 || this.closed) return undefined
-    // No chunk since the last flush point: that one covers this flush too.
-    if (this.unsettled[this.unsettled.length - 1] === 0) return this.epoch - 1
-    this.unsettled.push(0)
-    return this.epoch++
+    return this.closed ? undefined : this.epochs.point()
   }
 
   isFlushedThrough(epoch: number): boolean {
-    return this.closed || this.unsettledTotal === 0 || this.oldestEpoch > epoch
+    return this.closed || this.epochs.isThrough(epoch)
   }
 
   /** What happened since the last call; added to the totals. */
@@ -454,139 +413,36 @@ export class ExportQueue {
   }
 
   get hasNotices(): boolean {
-    return this.notices.length > 0 || this.rejectedIllegal > 0
+    return this.groups.hasNotices
   }
 
   takeNotices(): Array<Notice> {
-    const notices = this.notices.splice(0)
-    if (this.rejectedIllegal > 0) {
-      notices.push({
-        message: `user tracing: rejected ${this.rejectedIllegal} spans: their routing value is not a legal header ` +
-          "value, or its groupKey() or encode() threw",
-        isFailure: true
-      })
-      this.rejectedIllegal = 0
-    }
-    return notices
+    return this.groups.takeNotices()
   }
 
   /** Closing: what is still queued or in flight is lost (counted failed); later spans are dropped. */
   close(): Leftover {
     if (this.closed) return { queuedSpans: 0, inFlightRequests: 0, inFlightSpans: 0 }
     let queuedSpans = 0
-    for (let chunk = this.head; chunk !== undefined; chunk = chunk.next) {
+    for (let chunk = this.queued.head; chunk !== undefined; chunk = chunk.next) {
       queuedSpans += chunk.count
       chunk.release()
     }
     const leftover = { queuedSpans, inFlightRequests: this.inFlightChunks, inFlightSpans: this.inFlightSpans }
     this.counters.failed += queuedSpans + this.inFlightSpans
     this.closed = true
-    this.head = this.tail = undefined
+    this.queued.clear()
     this.spares.length = 0
-    this.groups.clear()
-    this.idleOldest = this.idleNewest = undefined
-    this.idleCount = 0
+    this.groups.close()
     this.bySpans = this.bySpans && new GroupHeap(true)
     this.byBytes = this.byBytes && new GroupHeap(false)
     this.groupsQueued = this.queuedSpans = this.allocated = 0
     this.inFlightChunks = this.inFlightSpans = 0
-    this.lastRouting = NO_ROUTING
-    this.lastGroup = undefined
     this.options.onFlushed()
     return leftover
   }
 
   // Groups and chunks -------------------------------------------------------------------------
-
-  private groupOf(routing: RoutingMetadata): Group | undefined {
-    if (routing === this.lastRouting) return this.lastGroup
-    const found = this.lookUp(routing)
-    if (typeof found !== "string") {
-      this.lastRouting = routing
-      this.lastGroup = found
-      return found
-    }
-    // A rejected routing object is not kept (it may hold a long value): its next span looks again.
-    if (found === "illegal" && this.rejectedIllegal++ === 0) this.wakeOne()
-    return undefined
-  }
-
-  /** The group of `routing`, made if new; or why its spans are rejected. Holds no value past the limit. */
-  private lookUp(routing: RoutingMetadata): Group | Rejection {
-    let key: unknown
-    try {
-      key = routing.groupKey()
-    } catch {
-      return "illegal"
-    }
-    if (typeof key !== "string") return "illegal"
-    const limit = this.options.maxRoutingValueBytes
-    if (key.length > limit) return this.tooLong(key.length)
-    const known = this.groups.get(key)
-    if (known !== undefined) return known
-    let header: unknown
-    try {
-      header = routing.encode()
-    } catch {
-      return "illegal"
-    }
-    if (typeof header !== "string") return "illegal"
-    if (header.length > limit) return this.tooLong(header.length)
-    if (!isHeaderValue(header)) return "illegal"
-    const group = new Group(key, header, GROUP_OBJECT_BYTES + key.length + (header === key ? 0 : header.length))
-    this.groups.set(key, group)
-    return group
-  }
-
-  private tooLong(length: number): Rejection {
-    if (!routingLimitWarning.said) {
-      routingLimitWarning.said = true
-      const limit = this.options.maxRoutingValueBytes
-      this.notices.push({
-        message: `user tracing: a routing value of ${length} bytes is longer than maxRoutingValueBytes (${limit}): ` +
-          "spans with such a value are rejected and counted failed. Raise the limit with maxRoutingValueBytes " +
-          "(USER_TRACING_MAX_ROUTING_VALUE_BYTES) only as far as the receiver and every proxy before it accept " +
-          "in one header (said once per process)",
-        isFailure: false
-      })
-      this.wakeOne()
-    }
-    return "tooLong"
-  }
-
-  /**
-   * A group with nothing queued or in flight joins the idle groups; past `MAX_IDLE_GROUPS` of them,
-   * the one idle longest is forgotten. A busy tenant's group outlives the moments between its
-   * requests (and keeps its chunk size); a stream of one-off routing values costs nothing for long.
-   */
-  private retireIfIdle(group: Group): void {
-    if (group.chunks.length > 0 || group.inFlight > 0 || group.idle || this.closed) return
-    group.idle = true
-    group.idlePrevious = this.idleNewest
-    if (this.idleNewest === undefined) this.idleOldest = group
-    else this.idleNewest.idleNext = group
-    this.idleNewest = group
-    if (++this.idleCount <= MAX_IDLE_GROUPS) return
-    const oldest = this.idleOldest!
-    this.unidle(oldest)
-    this.groups.delete(oldest.key)
-    if (this.lastGroup === oldest) {
-      this.lastRouting = NO_ROUTING
-      this.lastGroup = undefined
-    }
-  }
-
-  private unidle(group: Group): void {
-    const previous = group.idlePrevious
-    const next = group.idleNext
-    if (previous === undefined) this.idleOldest = next
-    else previous.idleNext = next
-    if (next === undefined) this.idleNewest = previous
-    else next.idlePrevious = previous
-    group.idlePrevious = group.idleNext = undefined
-    group.idle = false
-    this.idleCount--
-  }
 
   /** The group's chunk that spans still go into, if any. */
   private openChunk(group: Group): Chunk | undefined {
@@ -598,13 +454,7 @@ export class ExportQueue {
   /** Takes `group`'s oldest chunk off the queue: its spans and bytes leave the bounds. */
   private unqueueOldest(group: Group): Chunk {
     const chunk = group.chunks.shift()!
-    const previous = chunk.previous
-    const next = chunk.next
-    if (previous === undefined) this.head = next
-    else previous.next = next
-    if (next === undefined) this.tail = previous
-    else next.previous = previous
-    chunk.previous = chunk.next = undefined
+    this.queued.remove(chunk)
     const spans = chunk.count
     const capacity = chunk.buf.length + CHUNK_OBJECT_BYTES
     group.spans -= spans
@@ -622,14 +472,6 @@ export class ExportQueue {
       this.byBytes?.down(group)
     }
     return chunk
-  }
-
-  private link(chunk: Chunk): void {
-    const tail = this.tail
-    chunk.previous = tail
-    if (tail === undefined) this.head = chunk
-    else tail.next = chunk
-    this.tail = chunk
   }
 
   /** No more spans go in; a buffer with more than 1/8 unused is cut to what it holds. */
@@ -651,14 +493,6 @@ export class ExportQueue {
   /** Ends `chunk` (exported, failed or dropped): its memory is released, and flushes may move on. */
   private settle(chunk: Chunk): void {
     chunk.release()
-    if (this.closed) return
-    this.unsettled[chunk.epoch - this.oldestEpoch]--
-    this.unsettledTotal--
-    if (this.unsettled[0] !== 0 || this.oldestEpoch === this.epoch) return
-    while (this.oldestEpoch < this.epoch && this.unsettled[0] === 0) {
-      this.unsettled.shift()
-      this.oldestEpoch++
-    }
-    this.options.onFlushed()
+    if (!this.closed && this.epochs.settled(chunk.epoch)) this.options.onFlushed()
   }
 }
