@@ -62,6 +62,7 @@ describe("defaults", () => {
         ...enabled,
         maxQueueSize: 65_536,
         maxQueueBytes: 64 * 1024 * 1024,
+        maxRoutingValueBytes: 4_096,
         output: {
           otlpUds: {
             ...uds,
