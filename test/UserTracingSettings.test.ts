@@ -624,6 +624,12 @@ describe("layerConfig", () => {
       "USER_TRACING_MAX_QUEUE_BYTES must be a decimal integer or \"unbounded\" (got \"64MB\")"
     ],
     [
+      "a routing value bound that is not a decimal integer",
+      [["USER_TRACING_MAX_ROUTING_VALUE_BYTES", "4k"]],
+      "maxRoutingValueBytes",
+      "USER_TRACING_MAX_ROUTING_VALUE_BYTES must be a decimal integer (got \"4k\")"
+    ],
+    [
       "a queue bound of 0",
       [["USER_TRACING_MAX_QUEUE_SIZE", "0"]],
       "maxQueueSize",
