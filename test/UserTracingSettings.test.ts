@@ -355,7 +355,7 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
     "typo at the top",
     { enable: true } as never,
     "enable",
-    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
+    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"maxRoutingValueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
   ]
 ]
 
