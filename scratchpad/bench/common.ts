@@ -44,13 +44,15 @@ export class UdsAgent extends Http.Agent {
 /** What a variant process reports to the orchestrator. */
 export interface VariantResult {
   readonly variant: string
-  readonly mode: "steady" | "burst" | "stall" | "tenants"
+  readonly mode: "steady" | "burst" | "stall" | "tenants" | "fixed"
   /** Spans ended in the whole run (warm-up included): what the receiver should count. */
   readonly created: number
   /** Spans ended in the timed window and its length. */
   readonly measuredSpans: number
   readonly measuredNanos: number
   readonly windowStartNanos: number
+  /** CPU time of the variant's process (user + system, every thread) in the timed window. */
+  readonly measuredCpuMicros: number
   /** From the end of the workload until the pipeline's shutdown/flush returned. */
   readonly shutdownMillis: number
   readonly peakRssBytes: number

@@ -36,7 +36,8 @@ export type VariantName =
 
 export interface VariantConfig {
   readonly variant: VariantName
-  readonly mode: "steady" | "burst" | "stall" | "tenants"
+  /** `fixed`: the steady workload's stretches, stopped after `spans` (no warm-up): a fixed amount of work. */
+  readonly mode: "steady" | "burst" | "stall" | "tenants" | "fixed"
   readonly socketPath: string
   /** steady: the timed window and the warm-up before it. */
   readonly seconds: number
@@ -62,6 +63,8 @@ interface DriveResult {
   readonly measuredNanos: number
   /** `process.hrtime` of the timed window's start (lets a CPU profile be cut to the window). */
   readonly windowStartNanos: number
+  /** CPU time of the whole process (user + system, every thread) in the timed window. */
+  readonly measuredCpuMicros: number
 }
 
 /**
@@ -83,6 +86,10 @@ const plan = config.mode === "steady" || config.mode === "tenants"
   }
 
 const now = (): number => Number(process.hrtime.bigint())
+const cpuMicros = (): number => {
+  const usage = process.cpuUsage()
+  return usage.user + usage.system
+}
 
 // ---------------------------------------------------------------------------------------------
 // The Effect driver: one fiber, stretches of trees, a macrotask yield between stretches.
@@ -98,6 +105,7 @@ const driveEffect = (tree: (i: number) => Effect.Effect<void>): Effect.Effect<Dr
       yield* yieldEffect
     }
     const startTree = i
+    const startCpu = cpuMicros()
     const start = now()
     let end = start
     while (i - startTree < plan.maxTrees) {
@@ -111,7 +119,8 @@ const driveEffect = (tree: (i: number) => Effect.Effect<void>): Effect.Effect<Dr
       created: i * SPANS_PER_TREE,
       measuredSpans: (i - startTree) * SPANS_PER_TREE,
       measuredNanos: end - start,
-      windowStartNanos: start
+      windowStartNanos: start,
+      measuredCpuMicros: cpuMicros() - startCpu
     }
   })
 
@@ -128,6 +137,7 @@ const driveLoop = async (runStretch: (from: number, n: number) => void): Promise
     await yieldToEventLoop()
   }
   const startTree = i
+  const startCpu = cpuMicros()
   const start = now()
   let end = start
   while (i - startTree < plan.maxTrees) {
@@ -142,7 +152,8 @@ const driveLoop = async (runStretch: (from: number, n: number) => void): Promise
     created: i * SPANS_PER_TREE,
     measuredSpans: (i - startTree) * SPANS_PER_TREE,
     measuredNanos: end - start,
-    windowStartNanos: start
+    windowStartNanos: start,
+    measuredCpuMicros: cpuMicros() - startCpu
   }
 }
 
