@@ -1,0 +1,214 @@
+/**
+ * The user tracing API: open a root per request, nest user spans through fibers, annotate them,
+ * and propagate W3C `traceparent`/`tracestate`.
+ *
+ * Without an active root every function here is a no-op that costs next to nothing. The current
+ * user span lives in the fiber's `Context`, beside Effect's own current span, and goes wherever
+ * Effect 4 takes that context: forks, captured contexts, request entries; never into a request
+ * batch's resolver, which serves several tenants at once.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import * as userFn_ from "./internal/span/fn.js"
+import * as handles from "./internal/span/handles.js"
+import * as internal from "./internal/span/regions.js"
+import type { RoutingMetadata } from "./RoutingMetadata.js"
+import type { Traceparent } from "./Traceparent.js"
+import type {
+  AttributeValue,
+  FinishCallback,
+  UserSpan,
+  UserSpanLink,
+  UserSpanOptions,
+  UserSpanStatus
+} from "./UserSpan.js"
+
+export type {
+  AttributeValue,
+  UserSpan,
+  UserSpanKind,
+  UserSpanLink,
+  UserSpanOptions,
+  UserSpanStatus
+} from "./UserSpan.js"
+
+/** Options of a root: routing (required), an inbound `traceparent` to continue, its `tracestate`. */
+export interface UserTraceOptions extends UserSpanOptions {
+  /** Fixed on the root and inherited by every descendant; decides the export request. */
+  readonly routing: RoutingMetadata
+  /** Continue this upstream trace: same trace id, the inbound parent id as parent. */
+  readonly inbound?: Traceparent | undefined
+  /** The raw inbound `tracestate` header(s); kept only when `inbound` is given. */
+  readonly tracestate?: string | ReadonlyArray<string> | undefined
+}
+
+/**
+ * Runs the effect inside a new root user span, ignoring any ambient user span. Active only when
+ * an enabled harness (`UserTracingLive`, `UserTracing.layer`, `TestUserTracing`) is provided.
+ */
+export const withUserTrace: {
+  (name: string, options: UserTraceOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions): Effect.Effect<A, E, R>
+} = internal.withUserTrace
+
+/** Opens a root for the rest of the scope; it ends when the scope closes. */
+export const startUserTrace: (name: string, options: UserTraceOptions) => Effect.Effect<UserSpan, never, Scope.Scope> =
+  internal.startUserTrace
+
+/** Runs the effect in a child of the current user span; with none (or an inactive one), records nothing. */
+export const withUserSpan: {
+  (name: string, options?: UserSpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R>
+} = internal.withUserSpan
+
+/**
+ * `Effect.withSpan(name, options)` always, plus a user child of the same name when a user span is
+ * current. Only `kind` reaches the user span: the internal span's attributes stay internal.
+ */
+export const withDualSpan: {
+  (name: string, options?: Tracer.SpanOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Tracer.SpanOptions): Effect.Effect<A, E, R>
+} = internal.withDualSpan
+
+/**
+ * Like `Effect.fn(name, options)`: wraps a generator or plain function body (and pipeables) so that
+ * each call runs in `withDualSpan(name)`; the internal span records the definition and call sites.
+ */
+export const fn: (name: string, options?: Tracer.SpanOptionsNoTrace) => Effect.fn.Traced = userFn_.fn
+
+/** Like `fn`, with a user span only: no internal span. */
+export const userFn: (name: string, options?: UserSpanOptions) => Effect.fn.Traced = userFn_.userFn
+
+/**
+ * A child of the current user span that is not made current and does not end by itself: end it
+ * with `endUserSpan`. With no active user span it is an inactive handle that records nothing.
+ */
+export const makeUserSpan: (name: string, options?: UserSpanOptions) => Effect.Effect<UserSpan> = handles.makeUserSpan
+
+/** Ends a handle once (later calls do nothing): now, or at `endTime`; a failed `exit` gives error. */
+export const endUserSpan: (
+  span: UserSpan,
+  options?: { readonly exit?: Exit.Exit<unknown, unknown>; readonly endTime?: bigint }
+) => Effect.Effect<void> = handles.endUserSpan
+
+/** Makes a handle, runs `evaluate` with it (the span is not made current) and ends it on exit. */
+export const useUserSpan: {
+  <A, E, R>(name: string, evaluate: (span: UserSpan) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  <A, E, R>(
+    name: string,
+    options: UserSpanOptions,
+    evaluate: (span: UserSpan) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R>
+} = handles.useUserSpan
+
+/** A handle ended when the scope closes (error status when the scope closes with a failure). */
+export const makeUserSpanScoped: (
+  name: string,
+  options?: UserSpanOptions
+) => Effect.Effect<UserSpan, never, Scope.Scope> = handles.makeUserSpanScoped
+
+/** Runs the effect in a new child span that stays current for it and ends when the scope closes. */
+export const withUserSpanScoped: {
+  (
+    name: string,
+    options?: UserSpanOptions
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Scope.Scope>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions): Effect.Effect<A, E, R | Scope.Scope>
+} = handles.withUserSpanScoped
+
+/**
+ * Runs the effect with `span` current: the user spans it opens are children of `span`, in its trace
+ * and routing, whatever was current. `span` is not ended; an inactive handle hides the current span.
+ */
+export const withParentUserSpan: {
+  (span: UserSpan): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan): Effect.Effect<A, E, R>
+} = handles.withParentUserSpan
+
+/** A child span around the stream's consumption: current while the stream produces, ended when it ends. */
+export const withUserSpanStream: {
+  (name: string, options?: UserSpanOptions): <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+  <A, E, R>(self: Stream.Stream<A, E, R>, name: string, options?: UserSpanOptions): Stream.Stream<A, E, R>
+} = handles.withUserSpanStream
+
+/** Attributes that every user span opened in the region starts with (like `Effect.annotateSpans`). */
+export const annotateUserSpans: {
+  (key: string, value: AttributeValue): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  (attributes: Record<string, AttributeValue>): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, key: string, value: AttributeValue): Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, attributes: Record<string, AttributeValue>): Effect.Effect<A, E, R>
+} = internal.annotateUserSpans
+
+/**
+ * `false`: the region records no user span (its roots are inactive, the current span is hidden),
+ * like `Effect.withTracerEnabled`; `true` lets roots be active again inside such a region.
+ */
+export const withUserTracingEnabled: {
+  (enabled: boolean): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean): Effect.Effect<A, E, R>
+} = internal.withUserTracingEnabled
+
+/**
+ * Runs the effect outside every user trace: no user span is current in it, so nothing it does, nor
+ * any fiber it forks, joins the caller's trace, and roots opened inside start traces of their own.
+ * Build shared resources with it (a loader, a cache, a pool, a daemon) when the first request that
+ * needs them builds them lazily: a fiber forked there would otherwise stay in that request's trace
+ * and record every later tenant's work in it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { UserTracing } from "effect-user-tracing"
+ *
+ * declare const makeLoader: Effect.Effect<(id: string) => Effect.Effect<string>>
+ * // Built by whichever request needs it first, shared by every tenant after.
+ * const loader = Effect.cached(UserTracing.withoutUserTrace(makeLoader))
+ * ```
+ */
+export const withoutUserTrace: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.withoutUserTrace
+
+/** Sets the current span's status: `ok` is final; `error` may carry a message; `unset` is ignored. */
+export const setUserSpanStatus: (status: UserSpanStatus) => Effect.Effect<void> = internal.setUserSpanStatus
+
+/** Adds an event with typed attributes (cut by the span limits), timestamped now or at `time`. */
+export const addUserSpanEvent: (
+  name: string,
+  attributes?: Record<string, AttributeValue>,
+  options?: { readonly time?: bigint }
+) => Effect.Effect<void> = internal.addUserSpanEvent
+
+/** Links the current user span to other spans (handles or inbound `Traceparent`s). */
+export const linkUserSpans: (links: UserSpanLink | ReadonlyArray<UserSpanLink>) => Effect.Effect<void> =
+  internal.linkUserSpans
+
+/** Sets attributes on the current user span; a key already present is replaced and moves to the end. */
+export const annotateUserSpan: {
+  (key: string, value: AttributeValue): Effect.Effect<void>
+  (attributes: Record<string, AttributeValue>): Effect.Effect<void>
+} = internal.annotateUserSpan
+
+/** Adds one `Log entry` event, timestamped now, with the fields as string attributes sorted by key. */
+export const logUserSpan: (fields: Record<string, string>) => Effect.Effect<void> = internal.logUserSpan
+
+/** Runs `callback` once when the current user span ends; children created after inherit it. */
+export const setUserSpanFinishCallback: (callback: FinishCallback | undefined) => Effect.Effect<void> =
+  internal.setUserSpanFinishCallback
+
+/** The current active user span, if any. */
+export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = internal.currentUserSpan
+
+/** `00-<trace id>-<current user span id>-<flags>` for an active current user span. */
+export const userTraceparent: Effect.Effect<Option.Option<string>> = internal.userTraceparent
+
+/** `traceparent` and, when the trace carries one, `tracestate`; empty when inactive. */
+export const userTraceHeaders: Effect.Effect<Record<string, string>> = internal.userTraceHeaders
+
+/** Completes when every user span finished before the call is exported or has failed. */
+export const forceFlush: Effect.Effect<void> = internal.forceFlush
