@@ -1,17 +1,24 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { defineConfig, type Plugin } from "vitest/config"
 
-// Every `effect` import, those of the shared modules in ../src included, is effect 4: what an
-// Effect 4 application that installs the package loads.
-const effect = fileURLToPath(new URL("node_modules/effect/dist/", import.meta.url))
+const line = fileURLToPath(new URL(".", import.meta.url))
+
+/**
+ * Every `effect` import, those of the shared modules in ../src included, resolves as it does from
+ * this directory: to effect 4, what an Effect 4 application that installs the package loads.
+ */
+const effect4Everywhere: Plugin = {
+  name: "effect4-everywhere",
+  enforce: "pre",
+  resolveId(source, importer) {
+    if (importer === undefined || importer.startsWith(line)) return null
+    if (source !== "effect" && !source.startsWith("effect/")) return null
+    return this.resolve(source, `${line}vitest.config.ts`, { skipSelf: true })
+  }
+}
 
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^effect$/, replacement: `${effect}index.js` },
-      { find: /^effect\/(.*)$/, replacement: `${effect}$1.js` }
-    ]
-  },
+  plugins: [effect4Everywhere],
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000

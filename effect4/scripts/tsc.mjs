@@ -2,10 +2,11 @@
 // into ../dist/effect4. Every `effect` import resolves to effect 4 (tsconfig.json's `paths`),
 // including those of the shared modules of ../src that the line imports.
 //
-// Two shared modules still speak Effect 3 (the settings Schema and its facade): the Effect 4 line
-// imports only types from them, through the span record's `SpanLimits` and the export types, so
-// their own diagnostics under effect 4 are not this line's and are left out. Every other file's are
-// reported.
+// Some shared modules still speak Effect 3 (the settings Schema, the sink's service): the Effect 4
+// line imports only types through them (the span record's `SpanLimits`, the sink's span types), so
+// their own diagnostics under effect 4 are not this line's. Reported: every file of effect4/, and
+// every shared module the line loads at run time (followed through imports that are not
+// type-only), which must work on effect 4. `--list` prints the shared modules of each kind.
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import process from "node:process"
@@ -15,9 +16,6 @@ import ts from "typescript"
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const line = Path.resolve(here, "..")
 const root = Path.resolve(line, "..")
-const effect3Only = new Set(
-  ["src/UserTracingSettings.ts", "src/internal/settings/schema.ts"].map((file) => Path.join(root, file))
-)
 const emit = process.argv.includes("--emit")
 
 const configPath = Path.join(line, emit ? "tsconfig.build.json" : "tsconfig.json")
@@ -28,9 +26,60 @@ const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
   }
 })
 const program = ts.createProgram({ rootNames: config.fileNames, options: config.options })
-const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) =>
-  d.file === undefined || !effect3Only.has(d.file.fileName)
-)
+
+/** The modules `file` loads when it runs: its imports and re-exports that are not type-only, and `import()`s. */
+const runtimeImports = (file) => {
+  const specifiers = []
+  const visit = (node) => {
+    if (ts.isImportDeclaration(node)) {
+      const clause = node.importClause
+      const typeOnly = clause !== undefined && (clause.isTypeOnly ||
+        (clause.name === undefined && clause.namedBindings !== undefined &&
+          ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 &&
+          clause.namedBindings.elements.every((element) => element.isTypeOnly)))
+      if (!typeOnly) specifiers.push(node.moduleSpecifier.text)
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined) {
+      const typeOnly = node.isTypeOnly ||
+        (node.exportClause !== undefined && ts.isNamedExports(node.exportClause) &&
+          node.exportClause.elements.length > 0 && node.exportClause.elements.every((element) => element.isTypeOnly))
+      if (!typeOnly) specifiers.push(node.moduleSpecifier.text)
+    } else if (
+      ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])
+    ) {
+      specifiers.push(node.arguments[0].text)
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(file)
+  return specifiers.flatMap((specifier) => {
+    const resolved = ts.resolveModuleName(specifier, file.fileName, config.options, ts.sys).resolvedModule
+    return resolved === undefined || resolved.isExternalLibraryImport ? [] : [resolved.resolvedFileName]
+  })
+}
+
+const ownFile = (fileName) => !Path.relative(line, fileName).startsWith("..")
+const loaded = new Set()
+const pending = program.getSourceFiles().filter((file) => ownFile(file.fileName)).map((file) => file.fileName)
+while (pending.length > 0) {
+  const fileName = pending.pop()
+  if (loaded.has(fileName)) continue
+  loaded.add(fileName)
+  const file = program.getSourceFile(fileName)
+  if (file !== undefined) { for (const next of runtimeImports(file)) pending.push(next) }
+}
+const checked = (fileName) => ownFile(fileName) || loaded.has(fileName)
+
+if (process.argv.includes("--list")) {
+  const shared = program.getSourceFiles().map((file) => file.fileName).filter((fileName) =>
+    !ownFile(fileName) && fileName.startsWith(root) && !fileName.includes("node_modules")
+  )
+  for (const fileName of shared.sort()) {
+    process.stdout.write(`${loaded.has(fileName) ? "loaded   " : "types    "} ${Path.relative(root, fileName)}\n`)
+  }
+}
+
+const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || checked(d.file.fileName))
 
 // Emitted files of the line go to dist/effect4 with their imports of the shared modules pointed at
 // the Effect 3 build's copy of them: `<n x ../>src/x.js` from effect4/src is `<n-1 x ../>x.js`
