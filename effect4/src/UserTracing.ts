@@ -9,12 +9,15 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import * as layers from "./internal/live.js"
 import * as userFn_ from "./internal/span/fn.js"
 import * as handles from "./internal/span/handles.js"
 import * as internal from "./internal/span/regions.js"
@@ -28,6 +31,7 @@ import type {
   UserSpanOptions,
   UserSpanStatus
 } from "./UserSpan.js"
+import type * as UserTracingSettings from "./UserTracingSettings.js"
 
 export type {
   AttributeValue,
@@ -212,3 +216,16 @@ export const userTraceHeaders: Effect.Effect<Record<string, string>> = internal.
 
 /** Completes when every user span finished before the call is exported or has failed. */
 export const forceFlush: Effect.Effect<void> = internal.forceFlush
+
+/**
+ * The live pipeline from settings: settings >> OTLP exporter >> harness. Bad settings fail the
+ * layer with a `UserTracingSettingsError` naming the field; closing it drains the queue.
+ */
+export const layer: (
+  settings: UserTracingSettings.SettingsInput
+) => Layer.Layer<never, UserTracingSettings.UserTracingSettingsError> = layers.layer
+
+/** The live pipeline with settings read from `Config` (by default the `USER_TRACING_*` variables). */
+export const layerConfig: (
+  config?: Config.Config<UserTracingSettings.SettingsInput>
+) => Layer.Layer<never, UserTracingSettings.UserTracingSettingsError | Config.ConfigError> = layers.layerConfig

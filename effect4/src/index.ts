@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 
+import * as UserTracing from "./UserTracing.js"
 import * as UserTracingTest from "./UserTracingTest.js"
 
 /** The user tracing API: roots, child and dual spans, annotations, W3C propagation. */
@@ -25,10 +26,16 @@ export * as UserHarness from "./UserHarness.js"
 /** The exporter service the harness writes finished spans to. */
 export * as UserTraceExporter from "./UserTraceExporter.js"
 
+/** The live exporter: OTLP/HTTP protobuf over a Unix socket or TCP, batched per routing group. */
+export * as OtlpUserTraceExporter from "./OtlpUserTraceExporter.js"
+
+/** The export pipeline's metrics (`pipeline=user`). */
+export * as UserTracingMetrics from "./UserTracingMetrics.js"
+
 /** The in-memory test harness and views of what it recorded. */
 export * as UserTracingTest from "./UserTracingTest.js"
 
-/** The settings: their types, defaults and decoded service. */
+/** The settings: an `effect/Schema`, the decoded service, and layers. */
 export * as UserTracingSettings from "./UserTracingSettings.js"
 
 /** User span types. */
@@ -36,3 +43,6 @@ export * as UserSpan from "./UserSpan.js"
 
 /** An active harness with an in-memory sink, isolated per provided layer. */
 export const TestUserTracing = UserTracingTest.layer
+
+/** The live pipeline configured from the `USER_TRACING_*` environment variables (`UserTracing.layerConfig()`). */
+export const UserTracingLive = UserTracing.layerConfig()

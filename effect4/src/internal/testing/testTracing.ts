@@ -1,6 +1,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { buildForest } from "../../../../src/internal/shared/tree.js"
 import { UserSpanRecord } from "../../../../src/internal/span/record.js"
 import type { FinishedUserSpan } from "../../../../src/UserSpan.js"
 import * as UserHarness from "../../UserHarness.js"
@@ -49,35 +50,23 @@ const logsOf = (span: FinishedUserSpan): ReadonlyArray<readonly [string, string]
 // Under a TestClock siblings share a start time; creation order breaks the tie.
 const sequenceOf = (span: FinishedUserSpan): number => span instanceof UserSpanRecord ? span.sequence : 0
 
-/** @internal builds trees: roots are spans whose parent is not in the sink; siblings by start time */
+const keyOf = (traceId: string, spanId: string): string => `${traceId}/${spanId}`
+
+type MutableTestTrace = TestTrace & { readonly children: Array<TestTrace> }
+
+/** @internal builds trees: roots are spans whose parent is not in the sink; siblings by start time, then creation */
 export const toTraces = (
   spans: ReadonlyArray<FinishedUserSpan>,
   options?: TestTraceOptions
 ): ReadonlyArray<TestTrace> => {
-  const byStart = spans.slice().sort((a, b) =>
-    a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : sequenceOf(a) - sequenceOf(b)
-  )
-  const ids = new Set(byStart.map((span) => `${span.traceId}/${span.spanId}`))
-  const children = new Map<string, Array<FinishedUserSpan>>()
-  const roots: Array<FinishedUserSpan> = []
-  for (const span of byStart) {
-    const parentKey = span.parentSpanId === undefined ? undefined : `${span.traceId}/${span.parentSpanId}`
-    if (parentKey === undefined || !ids.has(parentKey)) {
-      roots.push(span)
-    } else {
-      const siblings = children.get(parentKey)
-      if (siblings === undefined) children.set(parentKey, [span])
-      else siblings.push(span)
-    }
-  }
   const names = options?.includeLinks === true
-    ? new Map(spans.map((span) => [`${span.traceId}/${span.spanId}`, span.name]))
+    ? new Map(spans.map((span) => [keyOf(span.traceId, span.spanId), span.name]))
     : undefined
-  const build = (span: FinishedUserSpan): TestTrace => ({
+  const node = (span: FinishedUserSpan): MutableTestTrace => ({
     name: span.name,
     attributes: options?.includeAttributes === true ? Array.from(span.attributes) : [],
     logs: options?.includeLogs === true ? logsOf(span) : [],
-    children: (children.get(`${span.traceId}/${span.spanId}`) ?? []).map(build),
+    children: [],
     ...(options?.includeStatus === true ? { status: { code: span.status, message: span.statusMessage } } : {}),
     ...(options?.includeEvents === true
       ? {
@@ -90,13 +79,21 @@ export const toTraces = (
     ...(options?.includeLinks === true
       ? {
         links: span.links.map((link) => {
-          const key = `${link.traceId}/${link.spanId}`
+          const key = keyOf(link.traceId, link.spanId)
           return { to: names?.get(key) ?? key, attributes: link.attributes }
         })
       }
       : {})
   })
-  return roots.map(build)
+  // In creation order: the builder breaks start-time ties by input order.
+  const byCreation = spans.slice().sort((a, b) => sequenceOf(a) - sequenceOf(b))
+  return buildForest<FinishedUserSpan, MutableTestTrace>(byCreation, {
+    id: (span) => keyOf(span.traceId, span.spanId),
+    parentId: (span) => span.parentSpanId === undefined ? undefined : keyOf(span.traceId, span.parentSpanId),
+    start: (span) => span.startTime,
+    node,
+    addChild: (parent, child) => void parent.children.push(child)
+  })
 }
 
 /** @internal */
