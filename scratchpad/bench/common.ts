@@ -39,6 +39,15 @@ export class UdsAgent extends Http.Agent {
   }
 }
 
+/** The Effect 4 rows: run by effect4/bench/variant.ts, bundled with effect 4. */
+export type Effect4VariantName =
+  | "ours-e4"
+  | "ours-dual-e4"
+  | "otlp-tracer-e4"
+  | "effect-native-e4"
+  | "inactive-user-span-e4"
+  | "bare-e4"
+
 /** What a variant process reports to the orchestrator. */
 export interface VariantResult {
   readonly variant: string

@@ -9,6 +9,7 @@
 import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import {
   attributes,
+  type Effect4VariantName,
   peakRssBytes,
   SPANS_PER_TREE,
   TREES_PER_STRETCH,
@@ -35,7 +36,7 @@ export type VariantName =
   | "withspan-disabled"
 
 export interface VariantConfig {
-  readonly variant: VariantName
+  readonly variant: VariantName | Effect4VariantName
   readonly mode: "steady" | "burst" | "stall"
   readonly socketPath: string
   /** steady: the timed window and the warm-up before it. */
@@ -453,6 +454,8 @@ const main = async (): Promise<VariantResult> => {
       return runManaged(bareTree, undefined)
     case "withspan-disabled":
       return runEffect(withSpanTree, undefined, Effect.withTracerEnabled(false))
+    default:
+      throw new Error(`not an Effect 3 variant: ${config.variant}`)
   }
 }
 
