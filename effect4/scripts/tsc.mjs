@@ -1,5 +1,5 @@
-// Type-checks the Effect 4 line (its sources and tests) and, with `--emit`, compiles its sources
-// into ../dist/effect4. Every `effect` import resolves to effect 4 (tsconfig.json's `paths`),
+// Type-checks the Effect 4 line (its sources and tests) and, with `--emit <dir>`, compiles its
+// sources into <dir> (default ../dist/effect4), which sits beside the Effect 3 build's modules. Every `effect` import resolves to effect 4 (tsconfig.json's `paths`),
 // including those of the shared modules of ../src that the line imports.
 //
 // Some shared modules still speak Effect 3 (the settings Schema, the sink's service): the Effect 4
@@ -84,7 +84,11 @@ const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === u
 // Emitted files of the line go to dist/effect4 with their imports of the shared modules pointed at
 // the Effect 3 build's copy of them: `<n x ../>src/x.js` from effect4/src is `<n-1 x ../>x.js`
 // from dist/effect4. The shared modules themselves are emitted by the root build.
-const outRoot = Path.join(root, "dist", "effect4")
+const emitAt = process.argv.indexOf("--emit")
+const outRoot = Path.resolve(
+  root,
+  process.argv[emitAt + 1]?.startsWith("--") === false ? process.argv[emitAt + 1] : "dist/effect4"
+)
 const rewrite = (text) => text.replace(/(["'])((?:\.\.\/)*)\.\.\/src\//g, "$1$2")
 let written = 0
 if (emit && diagnostics.length === 0) {
@@ -106,4 +110,7 @@ if (diagnostics.length > 0) {
   }))
   process.exit(1)
 }
-if (emit) process.stdout.write(`effect4: ${written} files written to ${Path.relative(root, outRoot)}\n`)
+if (emit && written === 0) {
+  process.stderr.write("effect4: nothing emitted\n")
+  process.exit(1)
+}
