@@ -38,6 +38,9 @@ export * as UserTracingTest from "./UserTracingTest.js"
 /** The settings: an `effect/Schema`, the decoded service, and layers. */
 export * as UserTracingSettings from "./UserTracingSettings.js"
 
+/** The embedded OTLP/HTTP receiver (the `user-tracing-sink` CLI's engine), for tests and local viewing. */
+export * as UserTraceSink from "./UserTraceSink.js"
+
 /** User span types. */
 export * as UserSpan from "./UserSpan.js"
 
