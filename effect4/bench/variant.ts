@@ -144,7 +144,13 @@ const loadOurs = async () => {
     UserTracing.layer({
       enabled: true,
       serviceName: "bench",
-      output: { otlpUds: { socketPath: config.socketPath, routingHeaderName: "x-user-routing" } }
+      output: {
+        otlpUds: {
+          socketPath: config.socketPath,
+          routingHeaderName: "x-user-routing",
+          ...(config.variant === "ours-2tasks-e4" ? { numTasks: 2 } : {})
+        }
+      }
     }).pipe(Layer.orDie)
 
   const metrics = Effect.all({
@@ -215,6 +221,7 @@ const otlpTracerLayer = async (): Promise<Layer.Layer<never>> => {
 const main = async (): Promise<VariantResult> => {
   switch (config.variant) {
     case "ours-e4":
+    case "ours-2tasks-e4":
     case "ours-dual-e4": {
       const ours = await loadOurs()
       const result = await runEffect(config.variant === "ours-dual-e4" ? ours.dualTree : ours.oursTree, ours.layer())

@@ -42,6 +42,7 @@ export class UdsAgent extends Http.Agent {
 /** The Effect 4 rows: run by effect4/bench/variant.ts, bundled with effect 4. */
 export type Effect4VariantName =
   | "ours-e4"
+  | "ours-2tasks-e4"
   | "ours-dual-e4"
   | "otlp-tracer-e4"
   | "effect-native-e4"

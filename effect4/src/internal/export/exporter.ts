@@ -141,7 +141,11 @@ export const make = Effect.fnUntraced(function*(
     Effect.forever(
       Semaphore.take(inFlight, 1).pipe(
         Effect.andThen(Queue.take(chunks)),
-        Effect.flatMap((chunk) => Effect.forkChild(Effect.ensuring(sendTaken(chunk), Semaphore.release(inFlight, 1))))
+        Effect.flatMap((chunk) =>
+          Effect.forkChild(Effect.ensuring(sendTaken(chunk), Semaphore.release(inFlight, 1)), {
+            startImmediately: true
+          })
+        )
       )
     ))
 
