@@ -7,8 +7,13 @@
 import * as internal from "./internal/span/routing.js"
 
 /**
- * `groupKey` batches spans into one request and must differ whenever `encode` differs;
- * `encode()` is sent verbatim as the routing header value.
+ * Where a trace's spans go. `groupKey` batches spans into one request and must differ whenever
+ * `encode` differs; `encode()` is sent verbatim as the routing header value. A value that is not
+ * a legal header value (CR, LF, other control characters), or a method that throws, gets that
+ * group's spans rejected and counted; other groups go on.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface RoutingMetadata {
   groupKey(): string
@@ -18,5 +23,17 @@ export interface RoutingMetadata {
 /**
  * Routing from a JSON value: canonical JSON (object keys sorted, ASCII only: other characters as
  * `\uXXXX` escapes) serves as both key and header.
+ *
+ * @example
+ * ```ts
+ * import { RoutingMetadata } from "effect-user-tracing"
+ *
+ * const routing = RoutingMetadata.json({ tenant: "東京", account: 42 })
+ * assert.strictEqual(routing.encode(), `{"account":42,"tenant":"\\u6771\\u4eac"}`)
+ * assert.strictEqual(routing.groupKey(), routing.encode())
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const json: (value: unknown) => RoutingMetadata = internal.json

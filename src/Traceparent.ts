@@ -28,6 +28,19 @@ export interface Traceparent {
  * end), version `ff` and all-zero ids are invalid. Hex may be in either case, surrounding spaces
  * and tabs are ignored, and a comma (a header sent twice) makes it invalid. Never throws.
  *
+ * @example
+ * ```ts
+ * import { Option } from "effect"
+ * import { Traceparent } from "effect-user-tracing"
+ *
+ * const parsed = Traceparent.parse("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01")
+ * assert.deepStrictEqual(
+ *   Option.map(parsed, Traceparent.format),
+ *   Option.some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+ * )
+ * assert.deepStrictEqual(Traceparent.parse("00-00000000000000000000000000000000-b7ad6b7169203331-01"), Option.none())
+ * ```
+ *
  * @since 0.1.0
  * @category parsing
  */

@@ -26,6 +26,17 @@ export interface Tracestate {
  * characters other than `,` and `=`. A repeated key keeps its first value. Any invalid member,
  * more than 32 members (counted as sent, duplicates included), or no member at all gives `None`.
  *
+ * @example
+ * ```ts
+ * import { Option } from "effect"
+ * import { Tracestate } from "effect-user-tracing"
+ *
+ * // Two headers combine in order; a repeated key keeps its first value.
+ * const parsed = Tracestate.parse(["congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=later"])
+ * assert.deepStrictEqual(Option.flatMap(parsed, Tracestate.get("rojo")), Option.some("00f067aa0ba902b7"))
+ * assert.deepStrictEqual(Option.map(parsed, Tracestate.format), Option.some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"))
+ * ```
+ *
  * @since 0.1.0
  * @category parsing
  */

@@ -7,7 +7,12 @@
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 import type { Traceparent } from "./Traceparent.js"
 
-/** A user span attribute value: a scalar or a homogeneous-looking array of scalars. */
+/**
+ * A user span attribute value: a scalar or a homogeneous-looking array of scalars.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type AttributeValue =
   | string
   | number
@@ -15,10 +20,20 @@ export type AttributeValue =
   | boolean
   | ReadonlyArray<string | number | bigint | boolean>
 
-/** The OTLP span kind, in W3C/OpenTelemetry words; `internal` when not given. */
+/**
+ * The OTLP span kind, in W3C/OpenTelemetry words; `internal` when not given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type UserSpanKind = "internal" | "server" | "client" | "producer" | "consumer"
 
-/** Options of `withUserTrace`, `withUserSpan`, `makeUserSpan` and the other span openers. */
+/**
+ * Options of `withUserTrace`, `withUserSpan`, `makeUserSpan` and the other span openers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpanOptions {
   readonly attributes?: Record<string, AttributeValue>
   readonly kind?: UserSpanKind
@@ -28,7 +43,12 @@ export interface UserSpanOptions {
   readonly startTime?: bigint
 }
 
-/** A link to a user span (a handle) or to a span of another service (an inbound `Traceparent`). */
+/**
+ * A link to a user span (a handle) or to a span of another service (an inbound `Traceparent`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpanLink {
   readonly span: UserSpan | Traceparent
   readonly attributes?: Record<string, AttributeValue>
@@ -36,13 +56,23 @@ export interface UserSpanLink {
   readonly tracestate?: string | ReadonlyArray<string>
 }
 
-/** A status the application sets: `ok` is final; a message goes with `error` only. */
+/**
+ * A status the application sets: `ok` is final; a message goes with `error` only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpanStatus {
   readonly code: "unset" | "ok" | "error"
   readonly message?: string
 }
 
-/** A link as recorded (and as `finishedSpans` shows it). */
+/**
+ * A link as recorded (and as `finishedSpans` shows it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpanLinkRecord {
   readonly traceId: string
   readonly spanId: string
@@ -56,15 +86,26 @@ export interface UserSpanLinkRecord {
   readonly droppedAttributesCount: number
 }
 
-/** A live user span, as `currentUserSpan` and `startUserTrace` show it (ids in lowercase hex). */
+/**
+ * A live user span, as `currentUserSpan` and `startUserTrace` show it (ids in lowercase hex).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpan {
   readonly traceId: string
   readonly spanId: string
   readonly name: string
+  /** `false` for an inactive handle (nothing recorded) and for a discarded span (`UserTracing.discardUserSpan`). */
   readonly sampled: boolean
 }
 
-/** An event on a user span; `logUserSpan` makes one named `Log entry`. */
+/**
+ * An event on a user span; `logUserSpan` makes one named `Log entry`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UserSpanEvent {
   readonly name: string
   /** Unix time in nanoseconds, from Effect's `Clock`. */
@@ -74,7 +115,12 @@ export interface UserSpanEvent {
   readonly droppedAttributesCount: number
 }
 
-/** A finished user span: the record handed to the exporter (and to `UserTracingTest.finishedSpans`). */
+/**
+ * A finished user span: the record handed to the exporter (and to `UserTracingTest.finishedSpans`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FinishedUserSpan {
   readonly traceId: string
   readonly spanId: string
@@ -109,7 +155,12 @@ export interface FinishedUserSpan {
   readonly droppedLinksCount: number
 }
 
-/** What a finish callback receives (`UserSpan.Finishing`): the span just before it is frozen and exported. */
+/**
+ * What a finish callback receives (`UserSpan.Finishing`): the span just before it is frozen and exported.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Finishing extends UserSpan {
   name: string
   /** Sets an attribute, with the rules of `annotateUserSpan`. */
@@ -120,5 +171,10 @@ export interface Finishing extends UserSpan {
   setStatus(status: UserSpanStatus): void
 }
 
-/** A finish callback, run once when its span ends. */
+/**
+ * A finish callback, run once when its span ends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FinishCallback = (span: Finishing) => void

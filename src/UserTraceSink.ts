@@ -13,24 +13,32 @@
  */
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as receivedSpans from "./internal/sink/decode.js"
+import * as errors from "./internal/sink/errors.js"
+import type { UserTraceSinkError } from "./internal/sink/errors.js"
 import * as pendingTraces from "./internal/sink/pending.js"
-import * as internal from "./internal/sink/server.js"
-import type { UserTraceSinkError } from "./internal/sink/server.js"
 
 /**
  * Where the sink listens: a Unix socket path (at most 107 bytes, which the kernel keeps whole), or a
  * TCP port (`0` picks a free one) and host (non-empty; default `127.0.0.1`, this machine only).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Address =
   | { readonly socketPath: string }
   | { readonly port: number; readonly host?: string | undefined }
 
-/** `layer`/`make` options: the address, and optionally a body size bound and whether to keep spans. */
+/**
+ * `layer`/`make` options: the address, and optionally a body size bound and whether to keep spans.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Options = Address & {
   /** The largest request body accepted, before and after gunzip, in bytes; larger gets 413. Default 16 MiB. */
   readonly maxBodySize?: number | undefined
@@ -41,12 +49,22 @@ export type Options = Address & {
   readonly retainSpans?: boolean | undefined
 }
 
-/** Where a running sink listens: its socket path, or its host and actual port. */
+/**
+ * Where a running sink listens: its socket path, or its host and actual port.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ListenAddress =
   | { readonly _tag: "Unix"; readonly socketPath: string }
   | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
 
-/** A decoded OTLP `AnyValue`: ints as `bigint`, bytes as `Uint8Array`, a key-value list as an object, empty as `null`. */
+/**
+ * A decoded OTLP `AnyValue`: ints as `bigint`, bytes as `Uint8Array`, a key-value list as an object, empty as `null`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ReceivedValue =
   | string
   | boolean
@@ -57,10 +75,20 @@ export type ReceivedValue =
   | ReadonlyArray<ReceivedValue>
   | { readonly [key: string]: ReceivedValue }
 
-/** The OTLP span kind in words; `unspecified` for kind 0. */
+/**
+ * The OTLP span kind in words; `unspecified` for kind 0.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ReceivedSpanKind = "unspecified" | "internal" | "server" | "client" | "producer" | "consumer"
 
-/** An OTLP span event. */
+/**
+ * An OTLP span event.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReceivedEvent {
   /** Its name (`Log entry` for `logUserSpan`). */
   readonly name: string
@@ -70,7 +98,12 @@ export interface ReceivedEvent {
   readonly attributes: ReadonlyArray<readonly [string, ReceivedValue]>
 }
 
-/** An OTLP span link. */
+/**
+ * An OTLP span link.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReceivedLink {
   /** Lowercase hex. */
   readonly traceId: string
@@ -86,7 +119,12 @@ export interface ReceivedLink {
   readonly droppedAttributesCount: number
 }
 
-/** One span as received, with the resource, scope and headers of the request that carried it. */
+/**
+ * One span as received, with the resource, scope and headers of the request that carried it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReceivedSpan {
   /** Lowercase hex (32 digits). */
   readonly traceId: string
@@ -134,7 +172,12 @@ export interface ReceivedSpan {
   readonly headers: Readonly<Record<string, string>>
 }
 
-/** A span in a trace tree, with its children in start order. */
+/**
+ * A span in a trace tree, with its children in start order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReceivedSpanNode {
   /** The span. */
   readonly span: ReceivedSpan
@@ -142,7 +185,12 @@ export interface ReceivedSpanNode {
   readonly children: ReadonlyArray<ReceivedSpanNode>
 }
 
-/** The received spans of one trace id as trees: a span whose parent was not received is a root. */
+/**
+ * The received spans of one trace id as trees: a span whose parent was not received is a root.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReceivedTrace {
   /** Lowercase hex. */
   readonly traceId: string
@@ -160,10 +208,20 @@ export interface ReceivedTrace {
   readonly droppedSpans?: number | undefined
 }
 
-/** Why `completedTraces` emitted a trace early: its age, or room for newer spans. */
+/**
+ * Why `completedTraces` emitted a trace early: its age, or room for newer spans.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type IncompleteReason = "maxTraceAge" | "maxPendingSpans"
 
-/** When `completedTraces` considers a trace done. */
+/**
+ * When `completedTraces` considers a trace done.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CompletedTracesOptions {
   /** A trace whose root has arrived is done when no span of it came for this long. Default 500 ms. */
   readonly quietPeriod?: Duration.DurationInput | undefined
@@ -188,7 +246,12 @@ export interface CompletedTracesOptions {
   readonly maxPendingSpans?: number | undefined
 }
 
-/** Counters since the sink started. */
+/**
+ * Counters since the sink started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SinkStats {
   /** Export requests answered 200. */
   readonly accepted: number
@@ -200,7 +263,12 @@ export interface SinkStats {
   readonly rejectedSpans: number
 }
 
-/** A running sink. */
+/**
+ * A running sink.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   /** Where it listens (the actual port when `0` was asked). */
   readonly address: ListenAddress
@@ -227,10 +295,22 @@ export interface Service {
   readonly stats: Effect.Effect<SinkStats>
 }
 
-/** The sink could not start (address in use, bad path, permission...); `message` says why. */
-export { UserTraceSinkError } from "./internal/sink/server.js"
+export {
+  /**
+   * The sink could not start (address in use, bad path, permission...); `message` says why.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UserTraceSinkError
+} from "./internal/sink/errors.js"
 
-/** The running sink, as a service. */
+/**
+ * The running sink, as a service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSink")<UserTraceSink, Service>() {}
 
 /**
@@ -238,24 +318,60 @@ export class UserTraceSink extends Context.Tag("effect-user-tracing/UserTraceSin
  * to finish), ends the streams, and removes the socket file. A stale socket file left by a dead
  * process is replaced; a live one, or a path that is not a socket, fails; so does an address it
  * must not listen on (a socket path longer than 107 bytes, an empty host), before it tries.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const make: (options: Options) => Effect.Effect<Service, UserTraceSinkError, Scope.Scope> = internal.make
+export const make = (options: Options): Effect.Effect<Service, UserTraceSinkError, Scope.Scope> =>
+  // The receiver (HTTP server, protobuf decoding, the OTLP definitions) loads when a sink starts:
+  // importing the package loads none of it.
+  Effect.flatMap(Effect.promise(() => import("./internal/sink/server.js")), (server) => server.make(options))
 
-/** The sink as a scoped layer: built when the layer is, closed (socket file removed) when it is. */
+/**
+ * The sink as a scoped layer: built when the layer is, closed (socket file removed) when it is.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options): Layer.Layer<UserTraceSink, UserTraceSinkError> =>
   Layer.scoped(UserTraceSink, make(options))
 
-/** Groups spans into trace trees (by trace id; parent links; siblings by start time; unknown parent = root). */
+/**
+ * Groups spans into trace trees (by trace id; parent links; siblings by start time; unknown parent = root).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const toTraces: (spans: ReadonlyArray<ReceivedSpan>) => ReadonlyArray<ReceivedTrace> = receivedSpans.toTraces
 
-/** The default bound on a request body: 16 MiB. */
-export const defaultMaxBodySize: number = internal.defaultMaxBodySize
+/**
+ * The default bound on a request body: 16 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxBodySize: number = errors.defaultMaxBodySize
 
-/** `completedTraces`' default bound on the spans kept per pending trace: 10,000. */
+/**
+ * `completedTraces`' default bound on the spans kept per pending trace: 10,000.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultMaxSpansPerTrace: number = pendingTraces.defaultMaxSpansPerTrace
 
-/** `completedTraces`' default bound on the spans kept across pending traces: 50,000 (about 50 MB of spans with a few attributes each). */
+/**
+ * `completedTraces`' default bound on the spans kept across pending traces: 50,000 (about 50 MB of spans with a few attributes each).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpans
 
-/** `completedTraces`' default bound on how long a trace stays pending: 60 seconds. */
+/**
+ * `completedTraces`' default bound on how long a trace stays pending: 60 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultMaxTraceAge: Duration.Duration = pendingTraces.defaultMaxTraceAge

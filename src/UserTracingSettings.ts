@@ -118,17 +118,19 @@ export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
  */
 export const defaultMaxBatchBytes: number = internal.defaultMaxBatchBytes
 
-/**
- * Bad settings. `path` is the dotted field path (e.g. `output.otlpUds.socketPath`; `output.*.numTasks`
- * for an output variable set while no output is chosen). `message` is one line naming what the user
- * set: the field path for settings given in code (`output.otlpUds.socketPath must be a non-empty
- * string`), the environment variable for settings read from it (`USER_TRACING_SOCKET_PATH or
- * USER_TRACING_URL is required when USER_TRACING_ENABLED=true`). Its `stack` is that line alone.
- *
- * @since 0.1.0
- * @category errors
- */
-export { UserTracingSettingsError }
+export {
+  /**
+   * Bad settings. `path` is the dotted field path (e.g. `output.otlpUds.socketPath`; `output.*.numTasks`
+   * for an output variable set while no output is chosen). `message` is one line naming what the user
+   * set: the field path for settings given in code (`output.otlpUds.socketPath must be a non-empty
+   * string`), the environment variable for settings read from it (`USER_TRACING_SOCKET_PATH or
+   * USER_TRACING_URL is required when USER_TRACING_ENABLED=true`). Its `stack` is that line alone.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UserTracingSettingsError
+}
 
 /**
  * The decoded settings of the live pipeline.

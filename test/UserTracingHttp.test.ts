@@ -2,7 +2,7 @@ import { HttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerRespon
 import type { HttpApp } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Queue } from "effect"
+import { Effect, Layer, Logger, Option, Queue } from "effect"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
 import { routing } from "./utils/helpers.js"
@@ -144,10 +144,10 @@ describe("middleware", () => {
 })
 
 describe("withUserTracing (client)", () => {
-  it.live("each request runs in its own client span and carries that span's id; user headers win", () =>
+  it.live("each request runs in its own client span and carries that span's id; Effect's own context too", () =>
     Effect.gen(function*() {
       const handled = yield* serve((app) => app)
-      // Effect's own propagation stays on: the user `traceparent` must still be the one on the wire.
+      // Effect's own propagation stays on: by default the user context travels in headers of its own.
       const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient)
       const [first, second] = yield* Effect.all([echo(client), echo(client)]).pipe(
         UserTracing.withUserTrace("job", {
@@ -162,19 +162,56 @@ describe("withUserTracing (client)", () => {
       const root = spans.find((s) => s.name === "job")!
       const clientSpans = spans.filter((s) => s.kind === "client")
       expect(clientSpans.map((s) => s.name)).toEqual(["GET /echo", "GET /echo"])
-      const sent = [first, second].map((headers) => Option.getOrThrow(Traceparent.parse(headers.traceparent)))
+      const sent = [first, second].map((headers) => Option.getOrThrow(Traceparent.parse(headers["x-user-traceparent"])))
       expect(sent.map((tp) => tp.traceId)).toEqual([inboundTraceId, inboundTraceId])
       expect(sent[0].parentId).not.toBe(sent[1].parentId)
       expect(sent.map((tp) => tp.parentId)).toEqual(clientSpans.map((s) => s.spanId))
       expect(clientSpans.map((s) => s.parentSpanId)).toEqual([root.spanId, root.spanId])
-      expect([first.tracestate, second.tracestate]).toEqual(["vendor=value", "vendor=value"])
-      // Effect's internal propagation was off for these requests: no internal b3 either.
-      expect([first.b3, second.b3]).toEqual([undefined, undefined])
+      expect([first["x-user-tracestate"], second["x-user-tracestate"]]).toEqual(["vendor=value", "vendor=value"])
+      // Effect's internal context is in `traceparent` and `b3`, and is not the user trace.
+      for (const headers of [first, second]) {
+        const internal = Option.getOrThrow(Traceparent.parse(headers.traceparent))
+        expect(internal.traceId).toBe(headers.b3.split("-")[0])
+        expect(internal.traceId).not.toBe(inboundTraceId)
+        expect(headers.tracestate).toBeUndefined()
+      }
       expect([...clientSpans[0].attributes]).toEqual([
         ["http.request.method", "GET"],
         ["http.response.status_code", 200]
       ])
       expect(clientSpans[0].status).toBe("unset")
+    }).pipe(Effect.scoped, Effect.provide(TestLayer)))
+
+  it.live("the user context in the W3C headers: Effect's propagation is off on those requests, said once", () =>
+    Effect.gen(function*() {
+      const handled = yield* serve((app) => app)
+      const logs: Array<string> = []
+      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))
+      const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient, {
+        traceparentHeader: "traceparent",
+        tracestateHeader: "tracestate"
+      })
+      const [first, second] = yield* Effect.all([echo(client), echo(client)]).pipe(
+        UserTracing.withUserTrace("job", {
+          routing,
+          inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent))
+        }),
+        Effect.provide(logger)
+      )
+      yield* handled
+      yield* handled
+      expect([first, second].map((h) => Traceparent.parse(h.traceparent).pipe(Option.map((tp) => tp.traceId))))
+        .toEqual([Option.some(inboundTraceId), Option.some(inboundTraceId)])
+      // No internal b3 either: Effect's propagation was off for these requests.
+      expect([first.b3, second.b3]).toEqual([undefined, undefined])
+      // Said once (per process; no other test of this file sends the user context in `traceparent`).
+      const said = logs.filter((line) => line.includes("Effect's own trace context is not propagated"))
+      expect(said.length).toBe(1)
+      expect(said[0]).toContain("`traceparent`")
+      // Outside a user trace the same client leaves Effect's propagation alone.
+      const untraced = yield* echo(client)
+      yield* handled
+      expect(untraced.b3).toBeDefined()
     }).pipe(Effect.scoped, Effect.provide(TestLayer)))
 
   it.live("no user trace: the request is sent unchanged and nothing is recorded", () =>
@@ -251,5 +288,15 @@ describe("custom header names", () => {
       /traceparentHeader/
     )
     expect(() => UserTracingHttp.withUserTracing({ traceparentHeader: "x", tracestateHeader: "X" })).toThrow(/same/)
+    // A tracestate travels with its traceparent: W3C names for both or neither.
+    expect(() => UserTracingHttp.withUserTracing({ tracestateHeader: "tracestate" })).toThrow(/both/)
+    expect(() => UserTracingHttp.withUserTracing({ routingHeader: "x-user-traceparent" })).toThrow(/routingHeader/)
+    expect(() => UserTracingHttp.withUserTracing({ routingHeader: "bad header" })).toThrow(/routingHeader/)
+    expect(() => UserTracingHttp.routingFromHeader("bad header")).toThrow(/routingFromHeader/)
+    expect(() => UserTracingHttp.middleware({ deferred: true, serviceTraceparentHeader: "tracestate" })).not.toThrow()
+    expect(() => UserTracingHttp.middleware({} as UserTracingHttp.MiddlewareOptions)).toThrow(/routing/)
+    expect(() => UserTracingHttp.middleware({ deferred: true, serviceTracestateHeader: "x-user-traceparent" })).toThrow(
+      /same/
+    )
   })
 })

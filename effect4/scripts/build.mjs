@@ -1,5 +1,6 @@
-// `npm run build`'s second half (after the Effect 3 build into dist/): the Effect 4 line into
-// dist/effect4, and the `user-tracing-sink` bin bundled with its own effect.
+// `npm run build`'s last step (after the Effect 3 builds into dist/esm and dist/cjs): the Effect 4
+// line into dist/esm/effect4 (ES modules only, as effect 4 is), and the `user-tracing-sink` bin
+// bundled with its own effect.
 //
 // - The Effect 4 line is compiled against effect 4's types, from effect4/'s packages: installed
 //   here when missing (npm ci, the optional Node binary left out), as `npm install <git url>` runs
@@ -29,9 +30,9 @@ if (!Fs.existsSync(Path.join(line, "node_modules", "effect", "package.json"))) {
   })
   if (result.status !== 0) process.exit(result.status ?? 1)
 }
-run(process.execPath, [Path.join(line, "scripts", "tsc.mjs"), "--emit", "dist/effect4"], root)
+run(process.execPath, [Path.join(line, "scripts", "tsc.mjs"), "--emit", "dist/esm/effect4"], root)
 
-const bin = Path.join(root, "dist", "bin", "userTracingSink.js")
+const bin = Path.join(root, "dist", "esm", "bin", "userTracingSink.js")
 await esbuild.build({
   entryPoints: [Path.join(root, "src", "bin", "userTracingSink.ts")],
   outfile: bin,

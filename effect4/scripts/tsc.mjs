@@ -1,6 +1,7 @@
 // Type-checks the Effect 4 line (its sources and tests) and, with `--emit <dir>`, compiles its
-// sources into <dir> (default ../dist/effect4), which sits beside the Effect 3 build's modules. Every `effect` import resolves to effect 4 (tsconfig.json's `paths`),
-// including those of the shared modules of ../src that the line imports.
+// sources into <dir> (default ../dist/esm/effect4), which sits beside the Effect 3 build's modules.
+// Every `effect` import resolves to effect 4 (tsconfig.json's `paths`), including those of the
+// shared modules of ../src that the line imports.
 //
 // Some shared modules still speak Effect 3 (the settings Schema, the sink's service): the Effect 4
 // line imports only types through them (the span record's `SpanLimits`, the sink's span types), so
@@ -92,13 +93,13 @@ if (process.argv.includes("--list")) {
 
 const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || checked(d.file.fileName))
 
-// Emitted files of the line go to dist/effect4 with their imports of the shared modules pointed at
+// Emitted files of the line go to dist/esm/effect4 with their imports of the shared modules pointed at
 // the Effect 3 build's copy of them: `<n x ../>src/x.js` from effect4/src is `<n-1 x ../>x.js`
-// from dist/effect4. The shared modules themselves are emitted by the root build.
+// from dist/esm/effect4. The shared modules themselves are emitted by the root build.
 const emitAt = process.argv.indexOf("--emit")
 const outRoot = Path.resolve(
   root,
-  process.argv[emitAt + 1]?.startsWith("--") === false ? process.argv[emitAt + 1] : "dist/effect4"
+  process.argv[emitAt + 1]?.startsWith("--") === false ? process.argv[emitAt + 1] : "dist/esm/effect4"
 )
 const rewrite = (text) => text.replace(/(["'])((?:\.\.\/)*)\.\.\/src\//g, "$1$2")
 let written = 0

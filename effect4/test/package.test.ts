@@ -49,8 +49,8 @@ describe("installed as an Effect 4 application installs it", () => {
         // `prepare` builds dist/ on the way (both lines, and the bin).
         const [packed] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], root))
         const files: Array<string> = packed.files.map((file: { path: string }) => file.path)
-        expect(files).toContain("dist/effect4/index.js")
-        expect(files).toContain("dist/effect4/UserTracingHttp.js")
+        expect(files).toContain("dist/esm/effect4/index.js")
+        expect(files).toContain("dist/esm/effect4/UserTracingHttp.js")
 
         const project = Path.join(dir, "app")
         Fs.mkdirSync(project)

@@ -3,13 +3,14 @@
 // Each call wraps or precedes `Effect.void` in one `Effect.gen` loop under `Effect.runSync`, after a
 // warm-up; reported as ns per call above the bare loop and as a fraction of `Effect.withSpan`.
 import { Effect, Option } from "effect"
-import { Traceparent, UserTracing } from "../../src/index.js"
+import { RoutingMetadata, Traceparent, UserTracing } from "../../src/index.js"
 
 const calls = Number(process.env.BENCH_INACTIVE_CALLS ?? 200_000)
 const reps = Number(process.env.BENCH_INACTIVE_REPS ?? 5)
 
 const link = { span: Option.getOrThrow(Traceparent.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")) }
 const userFn = UserTracing.userFn("user fn")(() => Effect.void)
+const routing = RoutingMetadata.json({ tenant: "bench" })
 
 const cases: ReadonlyArray<readonly [string, Effect.Effect<void>]> = [
   ["bare Effect.void", Effect.void],
@@ -30,7 +31,10 @@ const cases: ReadonlyArray<readonly [string, Effect.Effect<void>]> = [
   ["addUserSpanEvent", Effect.zipRight(UserTracing.addUserSpanEvent("event", { key: 1 }), Effect.void)],
   ["setUserSpanStatus", Effect.zipRight(UserTracing.setUserSpanStatus({ code: "ok" }), Effect.void)],
   ["linkUserSpans", Effect.zipRight(UserTracing.linkUserSpans(link), Effect.void)],
-  ["userFn call", Effect.suspend(() => userFn())]
+  ["userFn call", Effect.suspend(() => userFn())],
+  ["withDeferredUserTrace (no harness)", UserTracing.withDeferredUserTrace(Effect.void)],
+  ["activateUserTrace (no deferred root)", Effect.asVoid(UserTracing.activateUserTrace("root", { routing }))],
+  ["discardUserSpan", Effect.zipRight(UserTracing.discardUserSpan, Effect.void)]
 ]
 
 const loop = (effect: Effect.Effect<void>) =>

@@ -2,7 +2,9 @@
 // equal Effect's own span tree (whose parent span lives in `currentContext`, a FiberRef), and at
 // every point of the program the current user span must be Effect's current span when a user root
 // encloses it, else none, whatever the program does with fibers, runtimes, FiberRefs snapshots,
-// request batching and caching, streams, schedules and pools.
+// request batching and caching, streams, schedules and pools. A root may be deferred: it runs some
+// ops, activates, then runs the rest; a dual span opened before the activation has no user half,
+// and before the activation the root's own region has no current user span either.
 import { expect } from "@effect/vitest"
 import {
   Deferred,
@@ -81,6 +83,8 @@ export type Op =
 
 /** What the program saw at one point: Effect's current span and the current user span, by name. */
 interface Observation {
+  /** The deferred roots activated when the observation was made. */
+  readonly activated: ReadonlyArray<string>
   readonly effect: string | undefined
   readonly user: string | undefined
   /** Whether `userTraceHeaders` had a `traceparent`, and whose span id it carried. */
@@ -104,12 +108,15 @@ interface Program {
   readonly observations: Array<Observation>
   readonly resolver: RequestResolver.RequestResolver<Get>
   readonly cache: Request.Cache
+  /** The deferred roots whose activation succeeded so far. */
+  readonly activated: Set<string>
 }
 
 const observe = (program: Program): Effect.Effect<void> =>
   Effect.all([Effect.option(Effect.currentSpan), UserTracing.currentUserSpan, UserTracing.userTraceHeaders]).pipe(
     Effect.map(([effect, user, headers]) => {
       program.observations.push({
+        activated: Array.from(program.activated),
         effect: Option.getOrUndefined(Option.map(effect, (span) => span.name)),
         user: Option.getOrUndefined(Option.map(user, (span) => span.name)),
         traceparentSpanId: headers.traceparent?.split("-")[2],
@@ -258,8 +265,22 @@ const makeResolver = (program: () => Program): RequestResolver.RequestResolver<G
   )
 }
 
-/** The program: two concurrent roots (tenants A and B) sharing state, then the detached fibers awaited. */
-export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<ReadonlyArray<Observation>> =>
+/** The ops a deferred root runs before its activation, if it is one. */
+export interface Deferral {
+  readonly a?: ReadonlyArray<Op> | undefined
+  readonly b?: ReadonlyArray<Op> | undefined
+}
+
+/**
+ * The program: two concurrent roots (tenants A and B) sharing state, then the detached fibers
+ * awaited. A deferred root runs its `deferral` ops, activates, then runs its ops.
+ */
+export const runProgram = (
+  a: ReadonlyArray<Op>,
+  b: ReadonlyArray<Op>,
+  deferral?: Deferral,
+  activated: Set<string> = new Set()
+): Effect.Effect<ReadonlyArray<Observation>> =>
   Effect.gen(function*() {
     const cache = yield* Request.makeCache({ capacity: 100, timeToLive: Duration.minutes(1) })
     const program: Program = {
@@ -269,14 +290,31 @@ export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.E
       detached: [],
       observations: [],
       resolver: makeResolver(() => program),
-      cache
+      cache,
+      activated
     }
-    const root = (name: string, ops: ReadonlyArray<Op>) =>
-      runOps(ops, program).pipe(
-        UserTracing.withUserTrace(name, { routing: RoutingMetadata.json({ tenant: name }) }),
+    const root = (name: string, ops: ReadonlyArray<Op>, before: ReadonlyArray<Op> | undefined) => {
+      const routing = RoutingMetadata.json({ tenant: name })
+      if (before === undefined) {
+        return runOps(ops, program).pipe(UserTracing.withUserTrace(name, { routing }), Effect.withSpan(name))
+      }
+      return runOps(before, program).pipe(
+        Effect.zipRight(UserTracing.activateUserTrace(name, { routing })),
+        Effect.flatMap((done) =>
+          Effect.sync(() => {
+            expect(done, `${name} activated`).toBe(true)
+            program.activated.add(name)
+          })
+        ),
+        Effect.zipRight(runOps(ops, program)),
+        UserTracing.withDeferredUserTrace(),
         Effect.withSpan(name)
       )
-    yield* Effect.all([root("root-A", a), root("root-B", b)], { concurrency: "unbounded", discard: true })
+    }
+    yield* Effect.all([root("root-A", a, deferral?.a), root("root-B", b, deferral?.b)], {
+      concurrency: "unbounded",
+      discard: true
+    })
     // Outside both roots: no user span, whatever ran before.
     yield* observe(program)
     // A detached fiber may detach more while it is awaited.
@@ -290,19 +328,34 @@ export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.E
 
 interface EffectSpanSeen {
   readonly parent: string | undefined
+  /** The user root (a span named `root-…`) among its ancestors, or itself. */
+  readonly root: string | undefined
+  /** Whether it has a user half: opened when its root was active (not deferred, or activated). */
+  readonly userHalf: boolean
   ended: boolean
   interrupted: boolean
 }
 
-/** Runs `self` under a tracer that records Effect's own span tree (name -> parent name). */
-export const recordEffectTree = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+/**
+ * Runs `self` under a tracer that records Effect's own span tree (name -> parent name), and which
+ * spans were opened while their root was `active` (by default: always).
+ */
+export const recordEffectTree = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  active: (root: string) => boolean = () => true
+) =>
   Effect.flatMap(Effect.tracer, (native) => {
     const seen = new Map<string, EffectSpanSeen>()
     const recording = Tracer.make({
       span: (name, parent, context, links, startTime, kind, options) => {
         const span = native.span(name, parent, context, links, startTime, kind, options)
+        const parentName = Option.getOrUndefined(Option.map(parent, (p) => (p._tag === "Span" ? p.name : p.spanId)))
+        const root = name.startsWith("root-") ? name : parentName === undefined ? undefined : seen.get(parentName)?.root
         const entry: EffectSpanSeen = {
-          parent: Option.getOrUndefined(Option.map(parent, (p) => (p._tag === "Span" ? p.name : p.spanId))),
+          parent: parentName,
+          root,
+          // A root's own user half is decided by its activation, not by when it opened.
+          userHalf: root === undefined || root === name || active(root),
           ended: false,
           interrupted: false
         }
@@ -329,10 +382,28 @@ const underRoot = (effectTree: ReadonlyMap<string, EffectSpanSeen>, name: string
 }
 
 /**
+ * Whether Effect's span `name` has a user half where `activated` roots are active: a root when it
+ * is not deferred or is activated, another span when it was opened while its root was active.
+ */
+const hasUserHalf = (
+  effectTree: ReadonlyMap<string, EffectSpanSeen>,
+  deferred: ReadonlySet<string>,
+  activated: ReadonlyArray<string>,
+  name: string
+): boolean => {
+  if (name.startsWith("root-")) return !deferred.has(name) || activated.includes(name)
+  return effectTree.get(name)?.userHalf ?? true
+}
+
+/**
  * Asserts that the user tree equals Effect's tree under the user roots, that every user span is
  * in its parent's trace and routing, and that each was recorded once.
  */
-export const expectTreesEqual = Effect.fnUntraced(function*(effectTree: ReadonlyMap<string, EffectSpanSeen>) {
+export const expectTreesEqual = Effect.fnUntraced(function*(
+  effectTree: ReadonlyMap<string, EffectSpanSeen>,
+  deferred: ReadonlySet<string> = new Set(),
+  activated: ReadonlyArray<string> = []
+) {
   const spans = yield* UserTracingTest.finishedSpans
   const byId = new Map(spans.map((span) => [span.spanId, span]))
   const user = new Map<string, string | undefined>()
@@ -348,7 +419,7 @@ export const expectTreesEqual = Effect.fnUntraced(function*(effectTree: Readonly
   }
   const expected = new Map<string, string | undefined>()
   for (const [name, seen] of effectTree) {
-    if (!underRoot(effectTree, name)) continue
+    if (!underRoot(effectTree, name) || !hasUserHalf(effectTree, deferred, activated, name)) continue
     // A dual span interrupted between its internal and its user half has no user half; a region
     // whose frames never ran to their end (a blocked continuation dropped by an interruption, in
     // `Effect.step`) ends neither half.
@@ -364,17 +435,21 @@ export const expectTreesEqual = Effect.fnUntraced(function*(effectTree: Readonly
  */
 export const expectObservationsFollowEffect = (
   effectTree: ReadonlyMap<string, EffectSpanSeen>,
-  observations: ReadonlyArray<Observation>
+  observations: ReadonlyArray<Observation>,
+  deferred: ReadonlySet<string> = new Set()
 ): void => {
   for (const seen of observations) {
-    const expected = underRoot(effectTree, seen.effect) ? seen.effect : undefined
+    const expected = seen.effect !== undefined && underRoot(effectTree, seen.effect) &&
+        hasUserHalf(effectTree, deferred, seen.activated, seen.effect)
+      ? seen.effect
+      : undefined
     expect({ user: seen.user, effect: seen.effect }).toEqual({ user: expected, effect: seen.effect })
     expect(seen.traceparentSpanId).toBe(seen.userSpanId)
   }
 }
 
-/** Generated programs: nested spans and every operator of `Op`, bounded in size. */
-export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, ReadonlyArray<Op>]> = (() => {
+/** Generated programs: nested spans and every operator of `Op`, bounded in size; roots deferred or not. */
+export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, ReadonlyArray<Op>, Deferral]> = (() => {
   const slot = fc.integer({ min: 0, max: 2 })
   const millis = fc.integer({ min: 0, max: 1 })
   const tree = fc.letrec<{ ops: ReadonlyArray<Op>; op: Op }>((tie) => ({
@@ -441,7 +516,17 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
   const withoutCachedUse = without("cachedUse")
   // Nor a request: under batching, a caller awaiting the cached effect while its first run is
   // blocked on a request in the same batch waits forever (in Effect itself).
-  return fc.tuple(tree.ops, tree.ops).map(([a, b]) => {
+  // Before its activation a deferred root lets nothing of its region outlive what it runs, nor run
+  // where another fiber could open spans of it while it activates (a daemon, a snapshot, a cached
+  // effect, whose body may hold either): which spans have a user half is then decided by the order
+  // of events in this one fiber, as the oracle records it.
+  const beforeActivation = (ops: ReadonlyArray<Op>): ReadonlyArray<Op> =>
+    (["forkDaemon", "captureRuntime", "captureRefs", "cachedMake", "cachedUse"] as const).reduce(
+      (kept, tag) => without(tag)(kept),
+      ops
+    )
+  const deferral = fc.option(tree.ops, { nil: undefined })
+  return fc.tuple(tree.ops, tree.ops, deferral, deferral).map(([a, b, beforeA, beforeB]) => {
     let next = 0
     const name = (ops: ReadonlyArray<Op>): ReadonlyArray<Op> =>
       ops.map((op): Op => {
@@ -460,17 +545,32 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
             return "body" in op ? { ...op, body: name(op.body) } as Op : op
         }
       })
-    return [name(a), name(b)] as const
+    const deferred: Deferral = {
+      a: beforeA === undefined ? undefined : name(beforeActivation(beforeA)),
+      b: beforeB === undefined ? undefined : name(beforeActivation(beforeB))
+    }
+    return [name(a), name(b), deferred] as const
   })
 })()
 
 /** Runs one generated program and checks it against the oracle. */
-export const checkProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<void, Error> =>
+export const checkProgram = (
+  a: ReadonlyArray<Op>,
+  b: ReadonlyArray<Op>,
+  deferral: Deferral = {}
+): Effect.Effect<void, Error> =>
   Effect.gen(function*() {
-    const [observations, effectTree] = yield* recordEffectTree(runProgram(a, b)).pipe(
+    const activated = new Set<string>()
+    const deferred = new Set<string>()
+    if (deferral.a !== undefined) deferred.add("root-A")
+    if (deferral.b !== undefined) deferred.add("root-B")
+    const [observations, effectTree] = yield* recordEffectTree(
+      runProgram(a, b, deferral, activated),
+      (root) => !deferred.has(root) || activated.has(root)
+    ).pipe(
       // A program that never ends is a finding too: shrunk and reported like any other.
       Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("the program did not end within 5 s") })
     )
-    yield* expectTreesEqual(effectTree)
-    expectObservationsFollowEffect(effectTree, observations)
+    yield* expectTreesEqual(effectTree, deferred, Array.from(activated))
+    expectObservationsFollowEffect(effectTree, observations, deferred)
   }).pipe(Effect.provide(UserTracingTest.layer))

@@ -180,11 +180,11 @@ export const propagationSuite = (): void => {
     // PROPAGATION_RUNS=20000 for a longer hunt.
     const runs = Number(process.env.PROPAGATION_RUNS ?? 300)
     it.live(
-      "generated programs: spans, forks, races, batched and cached requests, streams, retries, pools, snapshots",
+      "generated programs: spans, forks, races, batched and cached requests, streams, retries, pools, snapshots, deferred roots",
       () =>
         Effect.promise(() =>
           fc.assert(
-            fc.asyncProperty(arbitraryProgram, ([a, b]) => Effect.runPromise(checkProgram(a, b))),
+            fc.asyncProperty(arbitraryProgram, ([a, b, deferral]) => Effect.runPromise(checkProgram(a, b, deferral))),
             { numRuns: runs }
           )
         ),

@@ -4,7 +4,6 @@
  * request checks and decoding, and the span store and its streams (trees: `decode.ts`; pending traces: `pending.ts`).
  */
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
@@ -34,14 +33,9 @@ import { pendingLimits, PendingTraces } from "./pending.js"
 import type { DecodedTraceRequest } from "./proto.js"
 import { decodeTraceRequest, decodeTraceRequestJsonText, encodeTraceResponse } from "./proto.js"
 
-/** @internal */
-export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+import { defaultMaxBodySize, UserTraceSinkError } from "./errors.js"
 
-/** @internal */
-export const defaultMaxBodySize = 16 * 1024 * 1024
+export { defaultMaxBodySize, UserTraceSinkError }
 
 const TRACES_PATH = "/v1/traces"
 

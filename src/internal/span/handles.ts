@@ -7,8 +7,16 @@ import * as Stream from "effect/Stream"
 import type { UserSpan, UserSpanOptions } from "../../UserSpan.js"
 import { effectDual } from "./dual.js"
 import { UserSpanRecord } from "./record.js"
-import { failedExit, inactiveSpan, makeChild, runIn } from "./regions.js"
-import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingEnabled } from "./slot.js"
+import { failedExit, hideCurrent, inactiveSpan, makeChild, runIn, withoutUserTrace } from "./regions.js"
+import {
+  currentSpan,
+  currentSpanSlot,
+  lineageOf,
+  nowNanos,
+  spanOf,
+  userTracingEnabled,
+  withRunningFiber
+} from "./slot.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
@@ -17,10 +25,10 @@ import { currentSpan, currentSpanSlot, lineageOf, nowNanos, spanOf, userTracingE
 
 /** @internal */
 export const makeUserSpan = (name: string, options?: UserSpanOptions): Effect.Effect<UserSpan> =>
-  Effect.withFiberRuntime((fiber) => {
+  withRunningFiber((fiber): UserSpan => {
     const parent = currentSpan(fiber)
-    return Effect.succeed(parent === undefined ? inactiveSpan : makeChild(parent, fiber, name, options))
-  })
+    return parent === undefined ? inactiveSpan : makeChild(parent, fiber, name, options)
+  }, inactiveSpan)
 
 /** @internal */
 export const endUserSpan = (
@@ -28,11 +36,10 @@ export const endUserSpan = (
   options?: { readonly exit?: Exit.Exit<unknown, unknown>; readonly endTime?: bigint }
 ): Effect.Effect<void> =>
   span instanceof UserSpanRecord
-    ? Effect.withFiberRuntime((fiber) => {
+    ? withRunningFiber((fiber) => {
       const exit = options?.exit
       span.end(options?.endTime ?? nowNanos(fiber), exit !== undefined && failedExit(exit))
-      return Effect.void
-    })
+    }, undefined)
     : Effect.void
 
 /** @internal */
@@ -66,13 +73,18 @@ export const withParentUserSpan = dual<
   (span: UserSpan) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
 >(2, (self, span) =>
-  Effect.withFiberRuntime((fiber, status) => {
-    const parent = span instanceof UserSpanRecord && fiber.getFiberRef(userTracingEnabled) ? span : undefined
-    const token = parent === undefined ? undefined : lineageOf(fiber)
-    const slot = fiber.getFiberRef(currentSpanSlot)
-    if (parent === spanOf(fiber, slot)) return self
-    return runIn(fiber, status, slot, parent, token, self, false)
-  }))
+  // A handle that is not a record (an inactive one) only hides the current span: decided once, here.
+  span instanceof UserSpanRecord
+    ? Effect.withFiberRuntime((fiber, status) => {
+      // A discarded handle is inactive too.
+      const parent = fiber.getFiberRef(userTracingEnabled) ? span.active : undefined
+      if (parent === undefined) return hideCurrent(fiber, status, self)
+      const token = lineageOf(fiber)
+      const slot = fiber.getFiberRef(currentSpanSlot)
+      if (parent === spanOf(fiber, slot)) return self
+      return runIn(fiber, status, slot, parent, token, self, false)
+    })
+    : withoutUserTrace(self))
 
 /** @internal */
 export const withUserSpanScoped = effectDual<

@@ -14,6 +14,7 @@ import type {
 } from "../../UserSpan.js"
 import type { SpanLimits } from "../../UserTracingSettings.js"
 import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
+import type { SpanHolder } from "./slot.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
 
@@ -87,7 +88,7 @@ const cutAttributes = (
  * One user span, mutable until `end`, then handed as is to the exporter: the same object is the
  * live span, the `Finishing` view and the finished record, so finishing copies nothing.
  */
-export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords {
+export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords, SpanHolder {
   readonly idLow: number
   readonly idHigh: number
   private idHex: string | undefined
@@ -109,6 +110,8 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
   /** What the application set: `ok` is final, `unset` sets nothing. */
   statusSet: "unset" | "ok" | "error" = "unset"
   statusSetMessage = ""
+  /** Set by `discard`: the span is current nowhere, and not exported when it ends. */
+  discarded = false
 
   constructor(
     readonly trace: TraceContext,
@@ -149,7 +152,11 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
     return this.trace.routing
   }
   get sampled(): boolean {
-    return true
+    return !this.discarded
+  }
+  /** Itself, as the span current where it is held; `undefined` once discarded (then it records nothing). */
+  get active(): UserSpanRecord | undefined {
+    return this.discarded ? undefined : this
   }
   get status(): "unset" | "ok" | "error" {
     if (this.statusSet !== "unset") return this.statusSet
@@ -243,10 +250,21 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords 
     this.addEvent(name, this.endTime, attributes === undefined ? [] : Object.entries(attributes))
   }
 
-  /** Ends the span once: runs the finish callback, then hands the span to the sink. */
+  /**
+   * Marks the span discarded: from now on it is current nowhere (it records nothing and opens no
+   * child), and when it ends it is neither exported nor counted. Spans that exist already, its
+   * children included, are unaffected.
+   */
+  discard(): void {
+    this.discarded = true
+    this.finishCallback = undefined
+  }
+
+  /** Ends the span once: runs the finish callback, then hands the span to the sink (unless discarded). */
   end(endTime: bigint, failed: boolean): void {
     if (this.ended) return
     this.ended = true
+    if (this.discarded) return
     this.endTime = endTime < this.startTime ? this.startTime : endTime
     this.failed = failed
     const callback = this.finishCallback

@@ -27,6 +27,7 @@ import {
   currentSpan,
   type CurrentSpanSlot,
   currentSpanSlot,
+  holderOf,
   lineageOf,
   type LineageToken,
   nowNanos,
@@ -34,8 +35,10 @@ import {
   runningFiber,
   setCurrentSpan,
   setSlotSpan,
+  type SpanHolder,
   spanOf,
-  userTracingEnabled
+  userTracingEnabled,
+  withRunningFiber
 } from "./slot.js"
 
 const SAMPLED = 0x01
@@ -127,7 +130,7 @@ export const runIn = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   status: FiberStatus.Running,
   slot: CurrentSpanSlot,
-  span: UserSpanRecord | undefined,
+  span: SpanHolder | undefined,
   token: LineageToken | undefined,
   self: Effect.Effect<A, E, R>,
   ends = true
@@ -150,9 +153,9 @@ export const runIn = <A, E, R>(
  */
 class RegionExit<A, E> {
   constructor(
-    readonly previous: UserSpanRecord | undefined,
+    readonly previous: SpanHolder | undefined,
     readonly previousToken: LineageToken | undefined,
-    readonly span: UserSpanRecord | undefined,
+    readonly span: SpanHolder | undefined,
     readonly ends: boolean
   ) {}
   exit(fiber: Fiber.RuntimeFiber<unknown, unknown>, failed: boolean): void {
@@ -193,8 +196,8 @@ export const withUserTrace = dual<
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
     const token = root === undefined ? undefined : lineageOf(fiber)
     const slot = fiber.getFiberRef(currentSpanSlot)
-    // An inactive root still hides any ambient user span, so nothing nests under it.
-    return root === undefined && spanOf(fiber, slot) === undefined
+    // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
+    return root === undefined && holderOf(fiber, slot) === undefined
       ? self
       : runIn(fiber, status, slot, root, token, self)
   }))
@@ -211,7 +214,7 @@ export const inactiveSpan: UserSpan = Object.freeze({
 export const startUserTrace = (name: string, options: UserTraceOptions): Effect.Effect<UserSpan, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.withFiberRuntime<
-      readonly [readonly [UserSpanRecord | undefined, LineageToken | undefined], UserSpanRecord | undefined]
+      readonly [readonly [SpanHolder | undefined, LineageToken | undefined], UserSpanRecord | undefined]
     >(
       (fiber) => {
         const root = makeRoot(fiber, name, options)
@@ -256,11 +259,10 @@ export const withDualSpan = effectDual<
 const withCurrent = (
   f: (span: UserSpanRecord, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void
 ): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => {
+  withRunningFiber((fiber) => {
     const span = currentSpan(fiber)
     if (span !== undefined) f(span, fiber)
-    return Effect.void
-  })
+  }, undefined)
 
 /** @internal */
 export const annotateUserSpan: {
@@ -339,21 +341,29 @@ export const withUserTracingEnabled = dual<
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
-    return enabled || spanOf(fiber, slot) === undefined
+    return enabled || holderOf(fiber, slot) === undefined
       ? region
       : runIn(fiber, status, slot, undefined, undefined, region)
   }))
 
-/** @internal */
-export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
-    return spanOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
-  })
+/** @internal runs `self` with no current user span (nor deferred root), as `withoutUserTrace` */
+export const hideCurrent = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  status: FiberStatus.Running,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const slot = fiber.getFiberRef(currentSpanSlot)
+  return holderOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
+}
 
 /** @internal */
-export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiberRuntime((fiber) =>
-  Effect.succeed(Option.fromNullable<UserSpan | undefined>(currentSpan(fiber)))
+export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber, status) => hideCurrent(fiber, status, self))
+
+/** @internal */
+export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = withRunningFiber(
+  (fiber) => Option.fromNullable<UserSpan | undefined>(currentSpan(fiber)),
+  Option.none()
 )
 
 const hex2 = (n: number): string => (n < 16 ? "0" : "") + n.toString(16)
@@ -363,19 +373,22 @@ export const formatTraceparent = (span: UserSpanRecord): string =>
   `00-${span.trace.traceId}-${span.spanId}-${hex2(span.trace.traceFlags)}`
 
 /** @internal */
-export const userTraceparent: Effect.Effect<Option.Option<string>> = Effect.withFiberRuntime((fiber) => {
+export const userTraceparent: Effect.Effect<Option.Option<string>> = withRunningFiber((fiber) => {
   const span = currentSpan(fiber)
-  return Effect.succeed(span === undefined ? Option.none() : Option.some(formatTraceparent(span)))
-})
+  return span === undefined ? Option.none() : Option.some(formatTraceparent(span))
+}, Option.none())
 
 /** @internal */
-export const userTraceHeaders: Effect.Effect<Record<string, string>> = Effect.withFiberRuntime((fiber) => {
-  const span = currentSpan(fiber)
-  if (span === undefined) return Effect.succeed({})
-  const headers: Record<string, string> = { traceparent: formatTraceparent(span) }
-  if (span.trace.traceState !== undefined) headers.tracestate = span.trace.traceState
-  return Effect.succeed(headers)
-})
+export const userTraceHeaders: Effect.Effect<Record<string, string>> = withRunningFiber(
+  (fiber): Record<string, string> => {
+    const span = currentSpan(fiber)
+    if (span === undefined) return {}
+    const headers: Record<string, string> = { traceparent: formatTraceparent(span) }
+    if (span.trace.traceState !== undefined) headers.tracestate = span.trace.traceState
+    return headers
+  },
+  Object.freeze({})
+)
 
 /** @internal */
 export const forceFlush: Effect.Effect<void> = Effect.flatMap(UserHarness, (harness) => harness.forceFlush)

@@ -34,6 +34,17 @@ import type { UserSpanRecord } from "./record.js"
 /** @internal the mark, in a fiber's context, of the lineage whose slot may be read */
 export class LineageToken {}
 
+/**
+ * @internal
+ * What a slot holds: a span record (its own `active` until it is discarded) or a deferred root
+ * (`active` once activated). A region that made a holder current ends it when it exits.
+ */
+export interface SpanHolder {
+  /** The span that counts as current where this holder is: `undefined` when none is active. */
+  readonly active: UserSpanRecord | undefined
+  end(endTime: bigint, failed: boolean): void
+}
+
 const LineageTag = Context.GenericTag<LineageToken>("effect-user-tracing/UserTraceLineage")
 const lineageKey = LineageTag.key
 
@@ -44,13 +55,13 @@ const lineageKey = LineageTag.key
  */
 export class CurrentSpanSlot implements Equal.Equal {
   constructor(
-    public span: UserSpanRecord | undefined,
+    public span: SpanHolder | undefined,
     /** The lineage `span` belongs to: it is current only where the fiber's context holds this token. */
     public token: LineageToken | undefined,
     /** The fiber's FiberRefs object this slot was installed into; `undefined`: never write in place. */
     public home: FiberRefs.FiberRefs | undefined,
     /** The span when the fiber was forked: a join hands the child's span back only if it moved. */
-    readonly forkSpan: UserSpanRecord | undefined
+    readonly forkSpan: SpanHolder | undefined
   ) {}
   [Equal.symbol](that: Equal.Equal): boolean {
     return that instanceof CurrentSpanSlot && that.span === this.span && that.token === this.token &&
@@ -147,11 +158,45 @@ const runningFiberKnown: { enabled: boolean } = globalValue(
 export const runningFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
   runningFiberKnown.enabled ? (globalThis as any)[currentFiberKey] : undefined
 
-/** @internal the slot's span if the fiber's context is still in the slot's lineage, ended or not */
+/**
+ * @internal
+ * `f` applied to the running fiber, as an effect: one `sync` op where the runtime names the running
+ * fiber (no `FiberStatus` and no result effect to allocate), else `withFiberRuntime`. `orElse` is
+ * the answer should no fiber be named while one runs (never seen: it is the runtime's own record).
+ */
+export const withRunningFiber = <A>(
+  f: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => A,
+  orElse: A
+): Effect.Effect<A> =>
+  runningFiberKnown.enabled
+    ? Effect.sync(() => {
+      const fiber = runningFiber()
+      return fiber === undefined ? orElse : f(fiber)
+    })
+    : Effect.withFiberRuntime((fiber) => Effect.succeed(f(fiber)))
+
+/**
+ * @internal
+ * The slot's active span if the fiber's context is still in the slot's lineage, ended or not
+ * (none before a deferred root is activated, nor once the span is discarded).
+ */
 export const spanOf = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   slot: CurrentSpanSlot
 ): UserSpanRecord | undefined =>
+  slot.span !== undefined && fiber.currentContext.unsafeMap.get(lineageKey) === slot.token
+    ? slot.span.active
+    : undefined
+
+/**
+ * @internal
+ * The slot's holder if the fiber's context is still in the slot's lineage, active or not: what a
+ * region that opens no span of its own must hide (a deferred root not yet activated included).
+ */
+export const holderOf = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  slot: CurrentSpanSlot
+): SpanHolder | undefined =>
   slot.span !== undefined && fiber.currentContext.unsafeMap.get(lineageKey) === slot.token ? slot.span : undefined
 
 /** @internal the current user span of the fiber, ended or not */
@@ -175,7 +220,7 @@ export const lineageOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): LineageT
 /** @internal makes `span` (of lineage `token`) the fiber's current user span, in place when nothing can tell */
 export const setCurrentSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  span: UserSpanRecord | undefined,
+  span: SpanHolder | undefined,
   token: LineageToken | undefined
 ): void => setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span, token)
 
@@ -183,7 +228,7 @@ export const setCurrentSpan = (
 export const setSlotSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   current: CurrentSpanSlot,
-  span: UserSpanRecord | undefined,
+  span: SpanHolder | undefined,
   token: LineageToken | undefined
 ): void => {
   const own = internals(fiber)

@@ -1,6 +1,9 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { RoutingMetadata } from "../../RoutingMetadata.js"
 import * as UserHarness from "../../UserHarness.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
 import { UserTraceExporter } from "../../UserTraceExporter.js"
@@ -9,10 +12,11 @@ import type { TestTrace, TestTraceOptions } from "../../UserTracingTest.js"
 import { buildForest } from "../shared/tree.js"
 import { UserSpanRecord } from "../span/record.js"
 
-/** @internal the finished spans of one `TestUserTracing` layer; empty when none is provided */
-export class TestSpans extends Context.Reference<TestSpans>()("effect-user-tracing/UserTracingTest/TestSpans", {
-  defaultValue: (): ReadonlyArray<FinishedUserSpan> => []
-}) {}
+/** @internal the finished spans of one `TestUserTracing` layer */
+export class TestSpans extends Context.Tag("effect-user-tracing/UserTracingTest/TestSpans")<
+  TestSpans,
+  ReadonlyArray<FinishedUserSpan>
+>() {}
 
 /** @internal */
 export const layer: Layer.Layer<UserHarness.UserHarness | UserTraceExporter | TestSpans> = Layer.effectContext(
@@ -33,10 +37,83 @@ export const layer: Layer.Layer<UserHarness.UserHarness | UserTraceExporter | Te
   })
 )
 
+const notProvided = (view: string) =>
+  `UserTracingTest.${view}: no TestUserTracing layer is provided to this effect, so nothing could be ` +
+  `recorded. Provide it to each test's effect: \`Effect.provide(TestUserTracing)\` (\`it.live\` and ` +
+  `\`it.scopedLive\` get nothing from an enclosing \`layer(...)\` block).`
+
+/**
+ * The sink of the provided test layer. A view read without one dies: an empty result would let a
+ * test that traced nothing pass.
+ */
+const recorded = (view: string): Effect.Effect<ReadonlyArray<FinishedUserSpan>> =>
+  Effect.flatMap(
+    Effect.serviceOption(TestSpans),
+    (spans) => Option.isSome(spans) ? Effect.succeed(spans.value) : Effect.dieMessage(notProvided(view))
+  )
+
+/**
+ * Shows its encoded value (in `util.inspect`, snapshots and JSON) and works as the routing it
+ * wraps.
+ */
+class RoutingView implements RoutingMetadata {
+  constructor(private readonly routing: RoutingMetadata) {}
+  groupKey(): string {
+    return this.routing.groupKey()
+  }
+  encode(): string {
+    return this.routing.encode()
+  }
+  toJSON(): string {
+    try {
+      return this.routing.encode()
+    } catch {
+      return "<encode() threw>"
+    }
+  }
+  [NodeInspectSymbol](): string {
+    return this.toJSON()
+  }
+}
+
+/** A finished span as the plain object its type documents, in the order a reader wants it. */
+const toView = (span: FinishedUserSpan, routings: Map<RoutingMetadata, RoutingView>): FinishedUserSpan => {
+  let routing = routings.get(span.routing)
+  if (routing === undefined) {
+    routing = new RoutingView(span.routing)
+    routings.set(span.routing, routing)
+  }
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    name: span.name,
+    kind: span.kind,
+    status: span.status,
+    statusMessage: span.statusMessage,
+    startTime: span.startTime,
+    endTime: span.endTime,
+    attributes: new Map(span.attributes),
+    events: span.events.slice(),
+    links: span.links.slice(),
+    routing,
+    remoteParent: span.remoteParent,
+    traceFlags: span.traceFlags,
+    traceState: span.traceState,
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount
+  }
+}
+
 /** @internal */
 export const finishedSpans: Effect.Effect<ReadonlyArray<FinishedUserSpan>> = Effect.map(
-  TestSpans,
-  (spans) => spans.slice()
+  recorded("finishedSpans"),
+  (spans) => {
+    // One view per routing: spans of one trace share it, as they share the routing.
+    const routings = new Map<RoutingMetadata, RoutingView>()
+    return spans.map((span) => toView(span, routings))
+  }
 )
 
 const logsOf = (span: FinishedUserSpan): ReadonlyArray<readonly [string, string]> =>
@@ -95,4 +172,4 @@ export const toTraces = (
 
 /** @internal */
 export const userTraces = (options?: TestTraceOptions): Effect.Effect<ReadonlyArray<TestTrace>> =>
-  Effect.map(TestSpans, (spans) => toTraces(spans, options))
+  Effect.map(recorded("userTraces"), (spans) => toTraces(spans, options))
