@@ -9,7 +9,7 @@ const runs = Number(process.env.PROPAGATION_RUNS ?? 150)
 describe("propagation on Effect 4: generated programs against Effect's own tracer", () => {
   it("the user tree equals Effect's and the current user span follows Effect's, outside resolvers", async () => {
     await fc.assert(
-      fc.asyncProperty(arbitraryProgram, ([a, b]) => Effect.runPromise(checkProgram(a, b))),
+      fc.asyncProperty(arbitraryProgram, ([a, b, deferral]) => Effect.runPromise(checkProgram(a, b, deferral))),
       { numRuns: runs }
     )
   }, 600_000)
@@ -22,7 +22,7 @@ describe("propagation on Effect 4 when the runtime check fails (another effect r
     runtime.recognisesBatches = false
     try {
       await fc.assert(
-        fc.asyncProperty(arbitraryProgram, ([a, b]) => Effect.runPromise(checkProgram(a, b, true))),
+        fc.asyncProperty(arbitraryProgram, ([a, b, deferral]) => Effect.runPromise(checkProgram(a, b, deferral, true))),
         { numRuns: runs }
       )
     } finally {

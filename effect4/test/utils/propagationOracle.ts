@@ -4,6 +4,10 @@
 // user root encloses it, else none, whatever the program does with fibers, captured contexts,
 // request batches, caches, streams, schedules and pools.
 //
+// A root may be deferred: it runs some ops, activates, then runs the rest; a dual span opened before
+// the activation has no user half, and before the activation the root's own region has no current
+// user span either.
+//
 // One deliberate difference from Effect: a request batch's resolver runs with the context of the
 // request that created the batch (Effect's current span there is that request's), but it serves
 // every tenant's requests at once, so it has no current user span and its spans are in no user
@@ -88,6 +92,8 @@ interface Observation {
   readonly user: string | undefined
   /** Inside a request batch's resolver (or a fiber it forked). */
   readonly inResolver: boolean
+  /** The deferred roots activated when the observation was made. */
+  readonly activated: ReadonlyArray<string>
   /** Whether `userTraceHeaders` had a `traceparent`, and whose span id it carried. */
   readonly traceparentSpanId: string | undefined
   readonly userSpanId: string | undefined
@@ -107,6 +113,8 @@ interface Program {
   readonly detached: Array<Fiber.Fiber<void>>
   readonly observations: Array<Observation>
   readonly resolvers: Record<"batched" | "perEntry" | "cached", RequestResolver.RequestResolver<Get>>
+  /** The deferred roots whose activation succeeded so far. */
+  readonly activated: Set<string>
 }
 
 const observe = (program: Program, inResolver = false): Effect.Effect<void> =>
@@ -116,6 +124,7 @@ const observe = (program: Program, inResolver = false): Effect.Effect<void> =>
         effect: Option.getOrUndefined(Option.map(effect, (span) => span.name)),
         user: Option.getOrUndefined(Option.map(user, (span) => span.name)),
         inResolver,
+        activated: Array.from(program.activated),
         traceparentSpanId: headers.traceparent?.split("-")[2],
         userSpanId: Option.getOrUndefined(Option.map(user, (span) => span.spanId))
       })
@@ -255,19 +264,49 @@ const makeResolvers = (program: () => Program) => {
   return Effect.map(RequestResolver.withCache(batched, { capacity: 100 }), (cached) => ({ batched, perEntry, cached }))
 }
 
-/** The program: two concurrent roots (tenants A and B) sharing state, then the detached fibers awaited. */
-export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.Effect<ReadonlyArray<Observation>> =>
+/** The ops a deferred root runs before its activation, if it is one. */
+export interface Deferral {
+  readonly a?: ReadonlyArray<Op> | undefined
+  readonly b?: ReadonlyArray<Op> | undefined
+}
+
+/**
+ * The program: two concurrent roots (tenants A and B) sharing state, then the detached fibers
+ * awaited. A deferred root runs its `deferral` ops, activates, then runs its ops.
+ */
+export const runProgram = (
+  a: ReadonlyArray<Op>,
+  b: ReadonlyArray<Op>,
+  deferral?: Deferral,
+  activated: Set<string> = new Set()
+): Effect.Effect<ReadonlyArray<Observation>> =>
   Effect.gen(function*() {
     let program: Program | undefined = undefined
     const resolvers = yield* makeResolvers(() => program!)
-    program = { contexts: new Map(), cached: new Map(), detached: [], observations: [], resolvers }
+    program = { contexts: new Map(), cached: new Map(), detached: [], observations: [], resolvers, activated }
     const shared = program
-    const root = (name: string, ops: ReadonlyArray<Op>) =>
-      runOps(ops, shared).pipe(
-        UserTracing.withUserTrace(name, { routing: RoutingMetadata.json({ tenant: name }) }),
+    const root = (name: string, ops: ReadonlyArray<Op>, before: ReadonlyArray<Op> | undefined) => {
+      const routing = RoutingMetadata.json({ tenant: name })
+      if (before === undefined) {
+        return runOps(ops, shared).pipe(UserTracing.withUserTrace(name, { routing }), Effect.withSpan(name))
+      }
+      return runOps(before, shared).pipe(
+        Effect.andThen(UserTracing.activateUserTrace(name, { routing })),
+        Effect.flatMap((done) =>
+          Effect.sync(() => {
+            expect(done, `${name} activated`).toBe(true)
+            shared.activated.add(name)
+          })
+        ),
+        Effect.andThen(runOps(ops, shared)),
+        UserTracing.withDeferredUserTrace(),
         Effect.withSpan(name)
       )
-    yield* Effect.all([root("root-A", a), root("root-B", b)], { concurrency: "unbounded", discard: true })
+    }
+    yield* Effect.all([root("root-A", a, deferral?.a), root("root-B", b, deferral?.b)], {
+      concurrency: "unbounded",
+      discard: true
+    })
     // Outside both roots: no user span, whatever ran before.
     yield* observe(shared)
     // A detached fiber may detach more while it is awaited.
@@ -281,20 +320,38 @@ export const runProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>): Effect.E
 
 interface EffectSpanSeen {
   readonly parent: string | undefined
+  /** The user root (a span named `root-…`) among its ancestors, or itself. */
+  readonly root: string | undefined
+  /** Whether it has a user half: opened when its root was active (not deferred, or activated). */
+  readonly userHalf: boolean
   ended: boolean
   interrupted: boolean
 }
 
-/** Runs `self` under a tracer that records Effect's own span tree (name -> parent name). */
-export const recordEffectTree = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+/**
+ * Runs `self` under a tracer that records Effect's own span tree (name -> parent name), and which
+ * spans were opened while their root was `active` (by default: always).
+ */
+export const recordEffectTree = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  active: (root: string) => boolean = () => true
+) =>
   Effect.suspend(() => {
     const native = Tracer.nativeTracer
     const seen = new Map<string, EffectSpanSeen>()
     const recording = Tracer.make({
       span: (options) => {
         const span = native.span(options)
+        const name = options.name
+        const parentName = Option.getOrUndefined(
+          Option.map(options.parent, (p) => (p._tag === "Span" ? p.name : p.spanId))
+        )
+        const root = name.startsWith("root-") ? name : parentName === undefined ? undefined : seen.get(parentName)?.root
         const entry: EffectSpanSeen = {
-          parent: Option.getOrUndefined(Option.map(options.parent, (p) => (p._tag === "Span" ? p.name : p.spanId))),
+          parent: parentName,
+          root,
+          // A root's own user half is decided by its activation, not by when it opened.
+          userHalf: root === undefined || root === name || active(root),
           ended: false,
           interrupted: false
         }
@@ -321,12 +378,28 @@ const underRoot = (effectTree: ReadonlyMap<string, EffectSpanSeen>, name: string
 }
 
 /**
+ * Whether Effect's span `name` has a user half where `activated` roots are active: a root when it
+ * is not deferred or is activated, another span when it was opened while its root was active.
+ */
+const hasUserHalf = (
+  effectTree: ReadonlyMap<string, EffectSpanSeen>,
+  deferred: ReadonlySet<string>,
+  activated: ReadonlyArray<string>,
+  name: string
+): boolean => {
+  if (name.startsWith("root-")) return !deferred.has(name) || activated.includes(name)
+  return effectTree.get(name)?.userHalf ?? true
+}
+
+/**
  * Asserts that the user tree equals Effect's tree under the user roots (a resolver's spans and
  * theirs excepted), that every user span is in its parent's trace and routing, and that each was
  * recorded once.
  */
 export const expectTreesEqual = Effect.fnUntraced(function*(
   effectTree: ReadonlyMap<string, EffectSpanSeen>,
+  deferred: ReadonlySet<string> = new Set(),
+  activated: ReadonlyArray<string> = [],
   subset = false
 ) {
   const spans = yield* UserTracingTest.finishedSpans
@@ -344,7 +417,7 @@ export const expectTreesEqual = Effect.fnUntraced(function*(
   }
   const expected = new Map<string, string | undefined>()
   for (const [name, seen] of effectTree) {
-    if (!underRoot(effectTree, name)) continue
+    if (!underRoot(effectTree, name) || !hasUserHalf(effectTree, deferred, activated, name)) continue
     // A dual span interrupted between its internal and its user half has no user half.
     if ((seen.interrupted || !seen.ended) && !user.has(name)) continue
     expected.set(name, seen.parent)
@@ -366,10 +439,14 @@ export const expectTreesEqual = Effect.fnUntraced(function*(
 export const expectObservationsFollowEffect = (
   effectTree: ReadonlyMap<string, EffectSpanSeen>,
   observations: ReadonlyArray<Observation>,
+  deferred: ReadonlySet<string> = new Set(),
   subset = false
 ): void => {
   for (const seen of observations) {
-    const expected = !seen.inResolver && underRoot(effectTree, seen.effect) ? seen.effect : undefined
+    const expected = !seen.inResolver && seen.effect !== undefined && underRoot(effectTree, seen.effect) &&
+        hasUserHalf(effectTree, deferred, seen.activated, seen.effect)
+      ? seen.effect
+      : undefined
     // Subset: none where a span is expected is allowed (less recorded), another span is not.
     const user = subset && seen.user === undefined ? expected : seen.user
     expect({ user, effect: seen.effect, inResolver: seen.inResolver }).toEqual({
@@ -381,8 +458,8 @@ export const expectObservationsFollowEffect = (
   }
 }
 
-/** Generated programs: nested spans and every operator of `Op`, bounded in size. */
-export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, ReadonlyArray<Op>]> = (() => {
+/** Generated programs: nested spans and every operator of `Op`, bounded in size; roots deferred or not. */
+export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, ReadonlyArray<Op>, Deferral]> = (() => {
   const slot = fc.integer({ min: 0, max: 2 })
   const millis = fc.integer({ min: 0, max: 1 })
   const request = fc.record({
@@ -441,7 +518,17 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
   }
   const withoutRequests = without("request")
   const withoutCachedUse = without("cachedUse")
-  return fc.tuple(tree.ops, tree.ops).map(([a, b]) => {
+  // Before its activation a deferred root lets nothing of its region outlive what it runs, nor run
+  // where another fiber could open spans of it while it activates (a daemon, a captured context, a
+  // cached effect, whose body may hold either): which spans have a user half is then decided by the
+  // order of events in this one fiber, as the oracle records it.
+  const beforeActivation = (ops: ReadonlyArray<Op>): ReadonlyArray<Op> =>
+    (["forkDaemon", "captureContext", "cachedMake", "cachedUse"] as const).reduce(
+      (kept, tag) => without(tag)(kept),
+      ops
+    )
+  const deferral = fc.option(tree.ops, { nil: undefined })
+  return fc.tuple(tree.ops, tree.ops, deferral, deferral).map(([a, b, beforeA, beforeB]) => {
     let next = 0
     const name = (ops: ReadonlyArray<Op>): ReadonlyArray<Op> =>
       ops.map((op): Op => {
@@ -459,7 +546,11 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
             return "body" in op ? { ...op, body: name(op.body) } as Op : op
         }
       })
-    return [name(a), name(b)] as const
+    const deferred: Deferral = {
+      a: beforeA === undefined ? undefined : name(beforeActivation(beforeA)),
+      b: beforeB === undefined ? undefined : name(beforeActivation(beforeB))
+    }
+    return [name(a), name(b), deferred] as const
   })
 })()
 
@@ -467,15 +558,27 @@ export const arbitraryProgram: fc.Arbitrary<readonly [ReadonlyArray<Op>, Readonl
  * Runs one generated program and checks it against the oracle; `subset`: the user pipeline may
  * record less than Effect (the mode a failed runtime check selects), never anything else.
  */
-export const checkProgram = (a: ReadonlyArray<Op>, b: ReadonlyArray<Op>, subset = false): Effect.Effect<void, Error> =>
+export const checkProgram = (
+  a: ReadonlyArray<Op>,
+  b: ReadonlyArray<Op>,
+  deferral: Deferral = {},
+  subset = false
+): Effect.Effect<void, Error> =>
   Effect.gen(function*() {
-    const [observations, effectTree] = yield* recordEffectTree(runProgram(a, b)).pipe(
+    const activated = new Set<string>()
+    const deferred = new Set<string>()
+    if (deferral.a !== undefined) deferred.add("root-A")
+    if (deferral.b !== undefined) deferred.add("root-B")
+    const [observations, effectTree] = yield* recordEffectTree(
+      runProgram(a, b, deferral, activated),
+      (root) => !deferred.has(root) || activated.has(root)
+    ).pipe(
       // A program that never ends is a finding too: shrunk and reported like any other.
       Effect.timeoutOrElse({
         duration: "5 seconds",
         orElse: () => Effect.fail(new Error("the program did not end within 5 s"))
       })
     )
-    yield* expectTreesEqual(effectTree, subset)
-    expectObservationsFollowEffect(effectTree, observations, subset)
+    yield* expectTreesEqual(effectTree, deferred, Array.from(activated), subset)
+    expectObservationsFollowEffect(effectTree, observations, deferred, subset)
   }).pipe(Effect.provide(UserTracingTest.layer))

@@ -24,11 +24,23 @@ import type { AttributeValue } from "../../../../src/UserSpan.js"
 
 /**
  * @internal
- * What a region puts in the context: the span, and the fiber that made it current (where reading
- * it needs no check).
+ * What a region makes current: a span record (its own `active` until it is discarded) or a
+ * deferred root (`active` once activated). The region that made it current ends it when it exits.
+ */
+export interface SpanHolder {
+  /** The span that counts as current where this holder is: `undefined` when none is active. */
+  readonly active: UserSpanRecord | undefined
+  end(endTime: bigint, failed: boolean): void
+}
+
+/**
+ * @internal
+ * What a region puts in the context: the holder, and the fiber that made it current (where reading
+ * it needs no check). Forks and captured contexts share the holder: a deferred root activated in
+ * one fiber of its region is active in all of them.
  */
 export class Current {
-  constructor(readonly span: UserSpanRecord, readonly owner: Fiber.Fiber<unknown, unknown>) {}
+  constructor(readonly holder: SpanHolder, readonly owner: Fiber.Fiber<unknown, unknown>) {}
 }
 
 /** @internal the current user span of a fiber (ended or not), or none */
@@ -148,25 +160,30 @@ export const visibleIn = (fiber: Fiber.Fiber<unknown, unknown>, current: Current
   return runtime.recognisesBatches && !isBatchFrame(top._stack[0])
 }
 
-/** @internal the binding of the fiber's context, if the span in it is current in this fiber */
+/** @internal the binding of the fiber's context, if its holder is current in this fiber (active or not) */
 export const currentOf = (fiber: Fiber.Fiber<unknown, unknown>): Current | undefined => {
   const current = Context.getOrUndefined(fiber.context, CurrentUserSpan)
   return current === undefined || visibleIn(fiber, current) ? current : undefined
 }
 
-/** @internal the current user span of the fiber, ended or not */
-export const currentSpan = (fiber: Fiber.Fiber<unknown, unknown>): UserSpanRecord | undefined => currentOf(fiber)?.span
+/**
+ * @internal
+ * The current user span of the fiber, ended or not (none before a deferred root is activated, nor
+ * once the span is discarded).
+ */
+export const currentSpan = (fiber: Fiber.Fiber<unknown, unknown>): UserSpanRecord | undefined =>
+  currentOf(fiber)?.holder.active
 
 /**
  * @internal
- * `context` with `span` current, made so by `fiber` (an overlay: the services are not copied);
- * `undefined` hides any span.
+ * `context` with `holder` current, made so by `fiber` (an overlay: the services are not copied);
+ * `undefined` hides any span or deferred root.
  */
 export const withCurrent = (
   context: Context.Context<never>,
-  span: UserSpanRecord | undefined,
+  holder: SpanHolder | undefined,
   fiber: Fiber.Fiber<unknown, unknown>
-): Context.Context<never> => bind(context, span === undefined ? undefined : new Current(span, fiber))
+): Context.Context<never> => bind(context, holder === undefined ? undefined : new Current(holder, fiber))
 
 /** @internal `context` with `current` as its binding of the current user span (`undefined`: none) */
 export const bind = (context: Context.Context<never>, current: Current | undefined): Context.Context<never> =>

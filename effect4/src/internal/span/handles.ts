@@ -8,7 +8,7 @@ import { effectDual } from "../../../../src/internal/span/dual.js"
 import { UserSpanRecord } from "../../../../src/internal/span/record.js"
 import type { UserSpan, UserSpanOptions } from "../../../../src/UserSpan.js"
 import { currentOf, currentSpan, nowNanos, UserTracingEnabled } from "./current.js"
-import { failedExit, inactiveSpan, makeChild, runIn } from "./regions.js"
+import { failedExit, hideCurrent, inactiveSpan, makeChild, runIn, withoutUserTrace } from "./regions.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
@@ -66,12 +66,17 @@ export const withParentUserSpan = dual<
   (span: UserSpan) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
 >(2, (self, span) =>
-  Effect.withFiber((fiber) => {
-    const parent = span instanceof UserSpanRecord && fiber.getRef(UserTracingEnabled) ? span : undefined
-    const current = currentOf(fiber)
-    if (parent === current?.span && (parent === undefined || current?.owner === fiber)) return self
-    return runIn(fiber, () => parent, self, false)
-  }))
+  // A handle that is not a record (an inactive one) only hides the current span: decided once, here.
+  span instanceof UserSpanRecord
+    ? Effect.withFiber((fiber) => {
+      // A discarded handle is inactive too.
+      const parent = fiber.getRef(UserTracingEnabled) ? span.active : undefined
+      if (parent === undefined) return hideCurrent(fiber, self)
+      const current = currentOf(fiber)
+      if (current?.holder === parent && current.owner === fiber) return self
+      return runIn(fiber, () => parent, self, false)
+    })
+    : withoutUserTrace(self))
 
 /** @internal */
 export const withUserSpanScoped = effectDual<

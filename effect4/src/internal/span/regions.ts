@@ -29,6 +29,7 @@ import {
   CurrentUserSpan,
   nowNanos,
   RegionAttributes,
+  type SpanHolder,
   UserTracingEnabled,
   withCurrent
 } from "./current.js"
@@ -117,21 +118,22 @@ export const makeChild = (
 
 /**
  * @internal
- * Runs `self` with the span that `open` makes current (like `Effect.provideService`), restoring
- * the previous context when it exits and ending the span unless `ends` is false (a parent made
- * current by `withParentUserSpan`); `open` returning `undefined` hides any current span.
+ * Runs `self` with the span (or deferred root) that `open` makes current (like
+ * `Effect.provideService`), restoring the previous context when it exits and ending it unless
+ * `ends` is false (a parent made current by `withParentUserSpan`); `open` returning `undefined`
+ * hides any current span.
  *
  * The exit frame is in place before the span is opened and the context changed: an interruption
  * between the two cannot leave a span open or the context changed.
  */
 export const runIn = <A, E, R>(
   fiber: Fiber.Fiber<unknown, unknown>,
-  open: () => UserSpanRecord | undefined,
+  open: () => SpanHolder | undefined,
   self: Effect.Effect<A, E, R>,
   ends = true
 ): Effect.Effect<A, E, R> => {
   let previous: (typeof fiber)["context"] | undefined
-  let span: UserSpanRecord | undefined
+  let span: SpanHolder | undefined
   return Effect.onExitPrimitive(
     Effect.withFiber(() => {
       previous = fiber.context
@@ -154,7 +156,7 @@ export const withUserTrace = dual<
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
 >(3, (self, name, options) =>
   Effect.withFiber((fiber) =>
-    // An inactive root still hides any ambient user span, so nothing nests under it.
+    // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
     !rootsActive(fiber) && currentOf(fiber) === undefined
       ? self
       : runIn(fiber, () => makeRoot(fiber, name, options), self)
@@ -203,7 +205,8 @@ export const withUserSpan = effectDual<
   Effect.withFiber<A, E, R>((fiber) => {
     const parent = currentOf(fiber)
     if (parent === undefined) return self
-    return runIn(fiber, () => makeChild(parent.span, fiber, name, options), self)
+    const span = parent.holder.active
+    return span === undefined ? self : runIn(fiber, () => makeChild(span, fiber, name, options), self)
   })
 )
 
@@ -305,9 +308,15 @@ export const withUserTracingEnabled = dual<
     return enabled || currentOf(fiber) === undefined ? region : runIn(fiber, () => undefined, region)
   }))
 
+/** @internal runs `self` with no current user span (nor deferred root), as `withoutUserTrace` */
+export const hideCurrent = <A, E, R>(
+  fiber: Fiber.Fiber<unknown, unknown>,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => currentOf(fiber) === undefined ? self : runIn(fiber, () => undefined, self)
+
 /** @internal */
 export const withoutUserTrace = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiber((fiber) => currentOf(fiber) === undefined ? self : runIn(fiber, () => undefined, self))
+  Effect.withFiber((fiber) => hideCurrent(fiber, self))
 
 /** @internal */
 export const currentUserSpan: Effect.Effect<Option.Option<UserSpan>> = Effect.withFiber((fiber) =>
