@@ -1,18 +1,20 @@
 /**
  * `effect/http` integration: a server middleware that opens a user trace per inbound
- * request, and an `HttpClient` wrapper that runs each outbound request in its own user span and
- * sends that span's `traceparent`/`tracestate`.
+ * request (at once, or deferred until the application knows the customer), and an `HttpClient`
+ * wrapper that runs each outbound request in its own user span and sends that span's context to
+ * the destinations it may go to.
  *
- * Coexistence with Effect's internal tracing. Effect's `HttpClient` writes its own `traceparent`
- * (and `b3`) for the internal tracer, and the server's built-in tracer middleware reads
- * `traceparent` to parent its internal spans. One header name cannot carry two traces, so either:
- * - give the user pipeline distinct header names (e.g. `traceparentHeader: "x-user-traceparent"`,
- *   `tracestateHeader: "x-user-tracestate"`) on both sides: both pipelines propagate; or
- * - keep the W3C names for the user pipeline and switch Effect's internal propagation off:
- *   `withUserTracing` does it by itself, per request, when a user trace is active and a user header
- *   is named `traceparent` or `b3` (the user headers win on the wire; the internal trace is not
- *   continued across that hop). On the server, `HttpMiddleware.TracerDisabledWhen` keeps a
- *   customer's `traceparent` from parenting internal spans.
+ * Both pipelines propagate at once by default. Between your own services the user context travels
+ * in headers of its own (`x-user-traceparent`, `x-user-tracestate`), which the middleware reads
+ * first, while Effect's `traceparent` (and `b3`) keeps carrying the internal trace; at the
+ * customer-facing edge the middleware reads the customer's `traceparent`/`tracestate`. A client
+ * told to send the user context in `traceparent` itself switches Effect's propagation off for those
+ * requests (one header cannot carry two traces) and says so once in the log.
+ *
+ * The user context is customer data: the client sends it only where `propagateTo` allows (by
+ * default private addresses and in-network names), decides again at every redirect, and keeps its
+ * headers out of Effect's internal span attributes. Routing (`routingHeader`) is sent only when
+ * named, and should only go to your own services.
  *
  * What user spans carry (they go to customers): server roots `http.request.method`, `http.route`
  * (the router's matched path, when the middleware runs inside the router) or else `url.path` (no
@@ -26,7 +28,8 @@ import type * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as Option from "effect/Option"
-import * as internal from "./internal/http/userTracingHttp.js"
+import * as client from "./internal/http/client.js"
+import * as server from "./internal/http/middleware.js"
 import type { RoutingMetadata } from "./RoutingMetadata.js"
 
 /**
@@ -36,57 +39,157 @@ import type { RoutingMetadata } from "./RoutingMetadata.js"
  * @since 0.1.0
  * @category models
  */
-export type App<E, R> = internal.App<E, R>
+export type App<E, R> = server.App<E, R>
 
 /**
- * Options of `middleware`. Header names are case-insensitive; a name that is not a valid HTTP
- * header name (or the same name twice) throws when the middleware is built.
+ * Header names of `middleware`. Case-insensitive; a name that is not a valid HTTP header name (or
+ * the same name for both halves of a pair) throws when the middleware is built.
+ *
+ * @since 0.1.0
+ * @category models
  */
-export interface MiddlewareOptions {
+export interface MiddlewareHeaderOptions {
+  /** Where a customer's `traceparent` arrives (the edge); default `traceparent`. */
+  readonly traceparentHeader?: string | undefined
+  /** Where a customer's `tracestate` arrives; default `tracestate`. */
+  readonly tracestateHeader?: string | undefined
+  /**
+   * Where your own services send the user `traceparent` (`withUserTracing`'s default): read first;
+   * when present it decides, and the edge header (then Effect's own trace) is not read. Default
+   * `x-user-traceparent`.
+   */
+  readonly serviceTraceparentHeader?: string | undefined
+  /** Where your own services send the user `tracestate`; default `x-user-tracestate`. */
+  readonly serviceTracestateHeader?: string | undefined
+}
+
+/**
+ * Options of `middleware` that opens a root per request at once, routed by `routing`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RoutedMiddlewareOptions extends MiddlewareHeaderOptions {
   /** Activation and routing, decided by the application: `None` = no user trace for this request. */
   readonly routing: (request: HttpServerRequest.HttpServerRequest) => Option.Option<RoutingMetadata>
-  /** The inbound `traceparent` header name; default `traceparent`. */
-  readonly traceparentHeader?: string | undefined
-  /** The inbound `tracestate` header name; default `tracestate`. */
-  readonly tracestateHeader?: string | undefined
+  readonly deferred?: false | undefined
   /** The root's name; default `<method> <route>`, the route being the router's matched path or else the URL path. */
   readonly spanName?: ((request: HttpServerRequest.HttpServerRequest) => string) | undefined
 }
 
-/** Options of `withUserTracing`. Header names as in `MiddlewareOptions` (case-insensitive, checked). */
+/**
+ * Options of `middleware` that opens a deferred root per request: the application activates it
+ * with `UserTracing.activateUserTrace(name, { routing })` once it knows the customer (after
+ * authentication, a lookup); the root then starts when the request did, continues the inbound
+ * context (unless it is unsampled) and carries the request's attributes. Never activated, the
+ * request records nothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeferredMiddlewareOptions extends MiddlewareHeaderOptions {
+  readonly deferred: true
+}
+
+/**
+ * Options of `middleware`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MiddlewareOptions = RoutedMiddlewareOptions | DeferredMiddlewareOptions
+
+/**
+ * Options of `withUserTracing`. Header names as in `middleware` (case-insensitive, checked).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientOptions {
-  /** The outbound `traceparent` header name; default `traceparent`. */
+  /**
+   * The outbound user `traceparent` header; default `x-user-traceparent` (beside Effect's own
+   * `traceparent`). `traceparent` itself switches Effect's propagation off on requests that carry a
+   * user trace (logged once): for destinations that read the W3C names, e.g. a customer's origin.
+   */
   readonly traceparentHeader?: string | undefined
-  /** The outbound `tracestate` header name; default `tracestate`. */
+  /** The outbound user `tracestate` header; default `x-user-tracestate`; W3C names for both or neither. */
   readonly tracestateHeader?: string | undefined
+  /**
+   * Sends the trace's routing (`RoutingMetadata.encode()`) in this header, for a downstream
+   * `middleware({ routing: routingFromHeader(name) })`. Off unless named. Customer data: send it
+   * only to your own services.
+   */
+  readonly routingHeader?: string | undefined
+  /**
+   * Where the user context (and routing) may go, asked for each request and again for each
+   * redirect target: `false` sends the request without them. Default `privateDestination`.
+   */
+  readonly propagateTo?: ((url: URL, request: HttpClientRequest.HttpClientRequest) => boolean) | undefined
   /** The client span's name; default `<method> <url path>`. */
   readonly spanName?: ((request: HttpClientRequest.HttpClientRequest) => string) | undefined
 }
 
 /**
- * A server middleware opening a user trace (kind `server`) per request whose `routing` is
- * `Some`: it continues a valid inbound `traceparent` (with its `tracestate`), starts a fresh
- * trace on a missing or malformed one, and records the status code; a 5xx response marks the
- * root as error (OpenTelemetry server semantics: a 4xx is the client's fault, not an error).
- * The app's response, error and interruption pass through unchanged.
+ * A server middleware opening a user trace (kind `server`) per request: with `routing`, at once
+ * for each request whose `routing` is `Some`; with `deferred: true`, a deferred root that the
+ * application activates (`UserTracing.activateUserTrace`). The root continues a valid inbound
+ * context (your services' headers first, else the customer's W3C headers), starts a fresh trace
+ * on a missing or malformed one, and records the status code; a 5xx response marks the root as
+ * error (OpenTelemetry server semantics: a 4xx is the client's fault, not an error). The app's
+ * response, error and interruption pass through unchanged.
  *
  * Use it with `HttpServer.serve(middleware(options))`, `HttpRouter.use(middleware(options))`
- * (then the span is named after the matched route) or on any `HttpApp`.
+ * (then the span is named after the matched route) or on any HTTP app.
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const middleware: {
-  (options: MiddlewareOptions): <E, R>(app: internal.App<E, R>) => internal.App<E, R>
-  <E, R>(app: internal.App<E, R>, options: MiddlewareOptions): internal.App<E, R>
-} = internal.middleware
+  (options: MiddlewareOptions): <E, R>(app: server.App<E, R>) => server.App<E, R>
+  <E, R>(app: server.App<E, R>, options: MiddlewareOptions): server.App<E, R>
+} = server.middleware
+
+/**
+ * A `routing` function for `middleware` that reads the routing an upstream service sent with
+ * `withUserTracing({ routingHeader: name })`: `None` when the header is absent, empty, longer than
+ * 8 KiB or not a legal header value. Whoever can set this header chooses which customer receives
+ * the request's spans: use it only on services that your own services alone can reach (or whose
+ * edge removes the header), never where a customer's request arrives.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const routingFromHeader: (
+  name: string
+) => (request: HttpServerRequest.HttpServerRequest) => Option.Option<RoutingMetadata> = server.routingFromHeader
 
 /**
  * Wraps an `HttpClient` so that, under an active user trace, each request runs in its own user
- * span (kind `client`) and carries that span's `traceparent`/`tracestate`; a 4xx or 5xx response
- * or a failed request marks the span as error (OpenTelemetry client semantics). With no active
- * user trace the request is sent unchanged and nothing is recorded. When a user header is named
- * `traceparent` or `b3`, Effect's internal propagation is off for that request, so the user
- * header is the one on the wire.
+ * span (kind `client`) and, where `propagateTo` allows, carries that span's `traceparent`, the
+ * trace's `tracestate` and (when `routingHeader` is named) its routing; a 4xx or 5xx response or a
+ * failed request marks the span as error (OpenTelemetry client semantics). With no active user trace
+ * the request is sent unchanged and nothing is recorded.
+ *
+ * Redirects: over `FetchHttpClient`, requests that carry the user context have their redirects
+ * followed here (as fetch does) so that each target is decided anew; a custom `fetch` for them is
+ * taken from `FetchHttpClient.Fetch` in the requests' context (not from inside the client's layer).
+ * `HttpClient.followRedirects` belongs outside this wrapper, for the same reason.
+ *
+ * @since 0.1.0
+ * @category client
  */
 export const withUserTracing: {
   (options?: ClientOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
   <E, R>(self: HttpClient.HttpClient.With<E, R>, options?: ClientOptions): HttpClient.HttpClient.With<E, R>
-} = internal.withUserTracing
+} = client.withUserTracing
+
+/**
+ * The default `propagateTo`: loopback, private (RFC 1918, IPv6 unique local) and link-local
+ * addresses, `localhost`, and names that resolve only inside a network (no dot, as cluster
+ * services are named, or ending in `.internal`, `.local`, `.localhost`, `.svc`, `.home.arpa`).
+ * Compose your own from it: `(url) => privateDestination(url) || url.hostname.endsWith(".corp.example")`.
+ *
+ * @since 0.1.0
+ * @category client
+ */
+export const privateDestination: (url: URL) => boolean = client.privateDestination

@@ -1,6 +1,6 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Queue, type Scope } from "effect"
+import { Effect, Layer, Logger, Option, Queue, type Scope } from "effect"
 import { HttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../src/index.js"
 import * as UserTracingHttp from "../src/UserTracingHttp.js"
@@ -20,7 +20,7 @@ type App = Effect.Effect<
 >
 type Middleware = <E, R>(app: UserTracingHttp.App<E, R>) => UserTracingHttp.App<E, R>
 
-/** The middleware around the handler of each route (inside the router), or none. */
+/** Routes, the middleware around each route's handler (inside the router) or none: `/items/:id` (200), `/status/:code` (that status), `/echo` (the request headers as JSON). */
 const routes = (inside: Middleware = (app) => app) =>
   Layer.mergeAll(
     HttpRouter.add("GET", "/items/:id", inside(Effect.succeed(HttpServerResponse.text("item")))),
@@ -32,15 +32,14 @@ const routes = (inside: Middleware = (app) => app) =>
     HttpRouter.add(
       "GET",
       "/echo",
-      inside(
-        Effect.map(HttpServerRequest.HttpServerRequest, (request) => HttpServerResponse.jsonUnsafe(request.headers))
-      )
+      inside(Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+        HttpServerResponse.jsonUnsafe({ ...request.headers })))
     )
   )
 
 /**
- * Serves `app` (by default the router) through `middleware` and returns a take that completes once a
- * request has left the middleware, so its user root has ended (the client may see the response earlier).
+ * Serves `app` (by default the router) through `middleware` and returns a take that completes once
+ * a request has left the middleware, so its user root has ended (the client may see the response earlier).
  */
 const serve = (middleware: Middleware, app?: App) =>
   Effect.gen(function*() {
@@ -50,12 +49,11 @@ const serve = (middleware: Middleware, app?: App) =>
     return Queue.take(done)
   })
 
+const withoutPropagation = (client: HttpClient.HttpClient) =>
+  HttpClient.transform(client, (effect) => Effect.provideService(effect, HttpClient.TracerPropagationEnabled, false))
+
 /** The test client without Effect's own propagation, so hand-written headers reach the wire. */
-const rawClient = Effect.map(
-  HttpClient.HttpClient,
-  (client) =>
-    HttpClient.transform(client, (effect) => Effect.provideService(effect, HttpClient.TracerPropagationEnabled, false))
-)
+const rawClient = Effect.map(HttpClient.HttpClient, withoutPropagation)
 
 const echo = (client: HttpClient.HttpClient) =>
   client.get("/echo").pipe(
@@ -157,10 +155,10 @@ describe("middleware", () => {
 })
 
 describe("withUserTracing (client)", () => {
-  it.live("each request runs in its own client span and carries that span's id; user headers win", () =>
+  it.live("each request runs in its own client span and carries that span's id; Effect's own context too", () =>
     Effect.gen(function*() {
       const handled = yield* serve((app) => app)
-      // Effect's own propagation stays on: the user `traceparent` must still be the one on the wire.
+      // Effect's own propagation stays on: by default the user context travels in headers of its own.
       const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient)
       const [first, second] = yield* Effect.all([echo(client), echo(client)]).pipe(
         UserTracing.withUserTrace("job", {
@@ -175,19 +173,61 @@ describe("withUserTracing (client)", () => {
       const root = spans.find((s) => s.name === "job")!
       const clientSpans = spans.filter((s) => s.kind === "client")
       expect(clientSpans.map((s) => s.name)).toEqual(["GET /echo", "GET /echo"])
-      const sent = [first, second].map((headers) => Option.getOrThrow(Traceparent.parse(headers.traceparent)))
+      const sent = [first, second].map((headers) => Option.getOrThrow(Traceparent.parse(headers["x-user-traceparent"])))
       expect(sent.map((tp) => tp.traceId)).toEqual([inboundTraceId, inboundTraceId])
       expect(sent[0].parentId).not.toBe(sent[1].parentId)
       expect(sent.map((tp) => tp.parentId)).toEqual(clientSpans.map((s) => s.spanId))
       expect(clientSpans.map((s) => s.parentSpanId)).toEqual([root.spanId, root.spanId])
-      expect([first.tracestate, second.tracestate]).toEqual(["vendor=value", "vendor=value"])
-      // Effect's internal propagation was off for these requests: no internal b3 either.
-      expect([first.b3, second.b3]).toEqual([undefined, undefined])
+      expect([first["x-user-tracestate"], second["x-user-tracestate"]]).toEqual(["vendor=value", "vendor=value"])
+      // Effect's internal context is in `traceparent` and `b3`, and is not the user trace.
+      for (const headers of [first, second]) {
+        const internal = Option.getOrThrow(Traceparent.parse(headers.traceparent))
+        expect(internal.traceId).toBe(headers.b3.split("-")[0])
+        expect(internal.traceId).not.toBe(inboundTraceId)
+        expect(headers.tracestate).toBeUndefined()
+      }
       expect([...clientSpans[0].attributes]).toEqual([
         ["http.request.method", "GET"],
         ["http.response.status_code", 200]
       ])
       expect(clientSpans[0].status).toBe("unset")
+    }).pipe(Effect.scoped, Effect.provide(TestLayer)))
+
+  it.live("the user context in the W3C headers: Effect's propagation is off on those requests, said once", () =>
+    Effect.gen(function*() {
+      const handled = yield* serve((app) => app)
+      const logs: Array<string> = []
+      const logger = Layer.succeed(
+        Logger.CurrentLoggers,
+        new Set([Logger.make<unknown, void>(({ message }) => {
+          logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })])
+      )
+      const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient, {
+        traceparentHeader: "traceparent",
+        tracestateHeader: "tracestate"
+      })
+      const [first, second] = yield* Effect.all([echo(client), echo(client)]).pipe(
+        UserTracing.withUserTrace("job", {
+          routing,
+          inbound: Option.getOrUndefined(Traceparent.parse(inboundTraceparent))
+        }),
+        Effect.provide(logger)
+      )
+      yield* handled
+      yield* handled
+      expect([first, second].map((h) => Traceparent.parse(h.traceparent).pipe(Option.map((tp) => tp.traceId))))
+        .toEqual([Option.some(inboundTraceId), Option.some(inboundTraceId)])
+      // No internal b3 either: Effect's propagation was off for these requests.
+      expect([first.b3, second.b3]).toEqual([undefined, undefined])
+      // Said once (per process; no other test of this file sends the user context in `traceparent`).
+      const said = logs.filter((line) => line.includes("Effect's own trace context is not propagated"))
+      expect(said.length).toBe(1)
+      expect(said[0]).toContain("`traceparent`")
+      // Outside a user trace the same client leaves Effect's propagation alone.
+      const untraced = yield* echo(client)
+      yield* handled
+      expect(untraced.b3).toBeDefined()
     }).pipe(Effect.scoped, Effect.provide(TestLayer)))
 
   it.live("no user trace: the request is sent unchanged and nothing is recorded", () =>
@@ -211,7 +251,9 @@ describe("withUserTracing (client)", () => {
   it.live("a 4xx response marks the client span as error", () =>
     Effect.gen(function*() {
       const handled = yield* serve((app) => app)
-      const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient, { spanName: (r) => r.method })
+      const client = UserTracingHttp.withUserTracing(yield* HttpClient.HttpClient, {
+        spanName: (r) => r.method
+      })
       const response = yield* client.get("/status/404").pipe(UserTracing.withUserTrace("job", { routing }))
       expect(response.status).toBe(404)
       yield* handled
@@ -264,5 +306,15 @@ describe("custom header names", () => {
       /traceparentHeader/
     )
     expect(() => UserTracingHttp.withUserTracing({ traceparentHeader: "x", tracestateHeader: "X" })).toThrow(/same/)
+    // A tracestate travels with its traceparent: W3C names for both or neither.
+    expect(() => UserTracingHttp.withUserTracing({ tracestateHeader: "tracestate" })).toThrow(/both/)
+    expect(() => UserTracingHttp.withUserTracing({ routingHeader: "x-user-traceparent" })).toThrow(/routingHeader/)
+    expect(() => UserTracingHttp.withUserTracing({ routingHeader: "bad header" })).toThrow(/routingHeader/)
+    expect(() => UserTracingHttp.routingFromHeader("bad header")).toThrow(/routingFromHeader/)
+    expect(() => UserTracingHttp.middleware({ deferred: true, serviceTraceparentHeader: "tracestate" })).not.toThrow()
+    expect(() => UserTracingHttp.middleware({} as UserTracingHttp.MiddlewareOptions)).toThrow(/routing/)
+    expect(() => UserTracingHttp.middleware({ deferred: true, serviceTracestateHeader: "x-user-traceparent" })).toThrow(
+      /same/
+    )
   })
 })
