@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { checkInPlaceWrites, inPlaceWrites } from "../../src/internal/span/slot.js"
+import { checkInPlaceWrites, inPlaceWritesEnabled } from "../../src/internal/span/slot.js"
 import { propagationSuite } from "../utils/propagationScenarios.js"
 
 propagationSuite()
@@ -8,7 +8,7 @@ propagationSuite()
 describe("the in-place write self-check", () => {
   it("holds on this effect release", () => {
     expect(checkInPlaceWrites()).toBe(true)
-    expect(inPlaceWrites.enabled).toBe(true)
+    expect(inPlaceWritesEnabled()).toBe(true)
   })
 
   it("fails when a FiberRefs snapshot would share the fiber's own FiberRefs object", () => {

@@ -1,20 +1,27 @@
 // Where the user context may go by default, and fetch's redirects followed here so that each
 // redirect target is decided anew.
 
-/** IPv4 literals of loopback, private (RFC 1918) and link-local networks. */
+/**
+ * IPv4 literals of loopback, private (RFC 1918) and link-local networks, and the unspecified
+ * address `0.0.0.0` (a connection to it reaches this host: a server's "listening on" address).
+ */
 const privateIpv4 = (host: string): boolean => {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)
   if (match === null) return false
   const [a, b] = [Number(match[1]), Number(match[2])]
-  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+  return host === "0.0.0.0" || a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
     (a === 169 && b === 254)
 }
 
-/** IPv6 literals (as `URL.hostname` writes them, in brackets) of loopback, unique local and link-local addresses. */
+/**
+ * IPv6 literals (as `URL.hostname` writes them, in brackets) of loopback, unique local and
+ * link-local addresses, and the unspecified address `::` (this host, as `0.0.0.0`).
+ */
 const privateIpv6 = (host: string): boolean => {
   if (!host.startsWith("[")) return false
   const address = host.slice(1, -1).toLowerCase()
-  return address === "::1" || /^f[cd][0-9a-f]{0,2}:/.test(address) || /^fe[89ab][0-9a-f]?:/.test(address)
+  return address === "::1" || address === "::" || /^f[cd][0-9a-f]{0,2}:/.test(address) ||
+    /^fe[89ab][0-9a-f]?:/.test(address)
 }
 
 /** Names that only resolve inside a network: cluster services, `.internal`, `.local`, `.localhost`. */

@@ -121,11 +121,18 @@ export const checkInPlaceWrites = (): boolean => {
   }
 }
 
-/** @internal whether regions may write the slot in place (else every write installs a new slot) */
-export const inPlaceWrites: { enabled: boolean } = globalValue(
+/**
+ * @internal
+ * Whether regions may write the slot in place (else every write installs a new slot): checked on
+ * first use, not when the module loads; `undefined` until then.
+ */
+export const inPlaceWrites: { enabled: boolean | undefined } = globalValue(
   Symbol.for("effect-user-tracing/CurrentSpan/InPlaceWrites"),
-  () => ({ enabled: checkInPlaceWrites() })
+  () => ({ enabled: undefined })
 )
+
+/** @internal */
+export const inPlaceWritesEnabled = (): boolean => inPlaceWrites.enabled ??= checkInPlaceWrites()
 
 // `Fiber.getCurrentFiber()` reads this global, which the runtime sets to the fiber it is running.
 const currentFiberKey = "effect/FiberCurrent"
@@ -145,10 +152,13 @@ export const checkRunningFiber = (): boolean => {
   }
 }
 
-const runningFiberKnown: { enabled: boolean } = globalValue(
+// Checked on first use, like `inPlaceWrites`.
+const runningFiberKnown: { enabled: boolean | undefined } = globalValue(
   Symbol.for("effect-user-tracing/CurrentSpan/RunningFiber"),
-  () => ({ enabled: checkRunningFiber() })
+  () => ({ enabled: undefined })
 )
+
+const runningFiberNamed = (): boolean => runningFiberKnown.enabled ??= checkRunningFiber()
 
 /**
  * @internal
@@ -156,7 +166,7 @@ const runningFiberKnown: { enabled: boolean } = globalValue(
  * runtime does not say, and the caller must ask with `Effect.withFiberRuntime`.
  */
 export const runningFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
-  runningFiberKnown.enabled ? (globalThis as any)[currentFiberKey] : undefined
+  runningFiberNamed() ? (globalThis as any)[currentFiberKey] : undefined
 
 /**
  * @internal
@@ -168,7 +178,7 @@ export const withRunningFiber = <A>(
   f: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => A,
   orElse: A
 ): Effect.Effect<A> =>
-  runningFiberKnown.enabled
+  runningFiberNamed()
     ? Effect.sync(() => {
       const fiber = runningFiber()
       return fiber === undefined ? orElse : f(fiber)
@@ -241,7 +251,7 @@ export const setSlotSpan = (
   const fresh = new CurrentSpanSlot(span, token, undefined, current.forkSpan)
   own.setFiberRef(currentSpanSlot, fresh)
   // The object just written is the only one holding `fresh`, and only this fiber sees it.
-  if (inPlaceWrites.enabled) fresh.home = own._fiberRefs
+  if (inPlaceWritesEnabled()) fresh.home = own._fiberRefs
 }
 
 // The clock of the last default services seen: a fiber's services seldom change, and a `Context`
