@@ -46,7 +46,7 @@ describe("withDeferredUserTrace / activateUserTrace", () => {
       expect(root.startTime).toBe(0n)
       expect(root.endTime).toBe(7_000_000_000n)
       expect(root.parentSpanId).toBeUndefined()
-      expect(root.routing).toBe(routing)
+      expect(root.routing.encode()).toBe(routing.encode())
       expect([...root.attributes]).toEqual([["tenant", "acme"], ["after", 1]])
     }).pipe(Effect.provide(TestUserTracing)))
 

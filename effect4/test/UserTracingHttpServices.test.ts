@@ -273,6 +273,8 @@ describe("where the client lets the user context go", () => {
         "http://192.168.1.1/",
         "http://169.254.169.254/",
         "http://[::1]:80/",
+        "http://0.0.0.0:8080/",
+        "http://[::]:8080/",
         "http://[fd12:3456::1]/",
         "http://localhost:3000/",
         "http://inventory:8080/",
