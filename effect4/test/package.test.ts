@@ -69,6 +69,12 @@ describe("installed as an Effect 4 application installs it", () => {
         const installed = JSON.parse(Fs.readFileSync(Path.join(project, "node_modules/effect/package.json"), "utf8"))
         expect(installed.version.startsWith("4.")).toBe(true)
         Fs.writeFileSync(Path.join(project, "main.mjs"), app)
+        // A CommonJS module loads the line with `require`, as it loads effect 4.
+        Fs.writeFileSync(
+          Path.join(project, "check.cjs"),
+          `const { UserTracing } = require("effect-user-tracing/effect4")\nconsole.log(typeof UserTracing.withUserTrace)\n`
+        )
+        expect(run(process.execPath, ["check.cjs"], project).trim()).toBe("function")
 
         // The viewer, on a socket, as a user runs it; then the app exports one traced request to it.
         const socketPath = Path.join(dir, "otlp.sock")
