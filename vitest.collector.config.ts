@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config"
 
-// `npm run test:collector`: the live pipeline against the OpenTelemetry Collector's own OTLP
-// receiver, a Go program built (and cached) by the global setup. Needs Go; `npm test` does not.
+// `npm run test:collector`: the live pipeline through a real OpenTelemetry Collector, built with
+// Go from the Collector's own modules (and cached) by the global setup, started with
+// docs/deployment.md's configurations, to gateways written in the tests. Needs Go; `npm test`
+// does not.
 export default defineConfig({
   test: {
     include: ["test/collector/**/*.collector.ts"],

@@ -111,6 +111,16 @@ export const defaultMaxQueueSize: number = internal.defaultMaxQueueSize
 export const defaultMaxQueueBytes: number = internal.defaultMaxQueueBytes
 
 /**
+ * The longest routing value (`RoutingMetadata.encode()`, and its `groupKey()`) unless
+ * `maxRoutingValueBytes` says otherwise (4 KiB). Spans with a longer one are rejected and counted
+ * failed: a header that long is refused by receivers and proxies.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxRoutingValueBytes: number = internal.defaultMaxRoutingValueBytes
+
+/**
  * The most bytes of one request body unless `output.*.maxBatchBytes` says otherwise (4 MiB).
  *
  * @since 0.1.0
@@ -163,7 +173,8 @@ export const layer = (input: SettingsInput): Layer.Layer<UserTracingSettings, Us
 /**
  * Reads `SettingsInput` from the variables `USER_TRACING_ENABLED` (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`), `USER_TRACING_SERVICE_NAME`, `USER_TRACING_MAX_QUEUE_SIZE` and
- * `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_SOCKET_PATH` (selects
+ * `USER_TRACING_MAX_QUEUE_BYTES` (a number or `unbounded`), `USER_TRACING_MAX_ROUTING_VALUE_BYTES`,
+ * `USER_TRACING_SOCKET_PATH` (selects
  * `otlpUds`) or `USER_TRACING_URL` (selects `otlpHttp`; setting both fails),
  * `USER_TRACING_ROUTING_HEADER_NAME` (required with either), `USER_TRACING_HEADERS` (`k=v,k2=v2`,
  * values percent-decoded as UTF-8, with `USER_TRACING_URL` only), `USER_TRACING_COMPRESSION`

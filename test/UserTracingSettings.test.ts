@@ -62,6 +62,7 @@ describe("defaults", () => {
         ...enabled,
         maxQueueSize: 65_536,
         maxQueueBytes: 64 * 1024 * 1024,
+        maxRoutingValueBytes: 4_096,
         output: {
           otlpUds: {
             ...uds,
@@ -354,7 +355,7 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
     "typo at the top",
     { enable: true } as never,
     "enable",
-    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
+    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"maxRoutingValueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
   ]
 ]
 
@@ -621,6 +622,12 @@ describe("layerConfig", () => {
       [["USER_TRACING_MAX_QUEUE_BYTES", "64MB"]],
       "maxQueueBytes",
       "USER_TRACING_MAX_QUEUE_BYTES must be a decimal integer or \"unbounded\" (got \"64MB\")"
+    ],
+    [
+      "a routing value bound that is not a decimal integer",
+      [["USER_TRACING_MAX_ROUTING_VALUE_BYTES", "4k"]],
+      "maxRoutingValueBytes",
+      "USER_TRACING_MAX_ROUTING_VALUE_BYTES must be a decimal integer (got \"4k\")"
     ],
     [
       "a queue bound of 0",

@@ -128,7 +128,9 @@ describe("answers a maintained client must read right", () => {
   it.live("Connection: close on every answer: a new connection each time, all exported", () =>
     Effect.gen(function*() {
       const receiver = yield* rawReceiver((_, __, socket) =>
-        socket.end("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        socket.end(
+          "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(20)))
       expect(delta).toEqual({ total: 20, exported: 20, dropped: 0, failed: 0 })
@@ -142,7 +144,7 @@ describe("answers a maintained client must read right", () => {
         socket.end(
           n % 2 === 0
             ? "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
-            : "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfine, until the close"
+            : "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"partialSuccess\":{}}"
         )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(6)))
@@ -154,7 +156,8 @@ describe("answers a maintained client must read right", () => {
     Effect.gen(function*() {
       const receiver = yield* rawReceiver((_, __, socket) =>
         socket.write(
-          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n3\r\nabc\r\n0\r\nx-checksum: 1\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n" +
+            "1\r\n{\r\n1\r\n}\r\n0\r\nx-checksum: 1\r\n\r\n"
         )
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(10)))
@@ -308,6 +311,79 @@ describe("OTLP partial success", () => {
       )
       const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(2)))
       expect(delta).toEqual({ total: 2, exported: 1, dropped: 0, failed: 1 })
+    }).pipe(Effect.scoped))
+})
+
+describe("a 2xx that is not an OTLP answer", () => {
+  it.live("200 text/html (a proxy's page): failed, not retried, logged with its content type", () =>
+    Effect.gen(function*() {
+      const page = "<html><body>Welcome to nginx!</body></html>"
+      const receiver = yield* rawReceiver((_, __, socket) =>
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n${page}`)
+      )
+      const { delta, logs } = yield* observed(withPipeline(
+        settingsFor(receiver.socketPath),
+        Effect.void.pipe(withUserSpan("c"), withUserTrace("r", { routing }))
+      ))
+      expect(delta).toEqual({ total: 2, exported: 0, dropped: 0, failed: 2 })
+      expect(receiver.requests).toHaveLength(1)
+      const lines = logs.filter((line) => line.includes("text/html"))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain("not an OTLP answer")
+    }).pipe(Effect.scoped))
+
+  it.live("a 2xx with an empty body, whatever its content type, is a success", () =>
+    Effect.gen(function*() {
+      const receiver = yield* rawReceiver((_, __, socket) =>
+        socket.write("HTTP/1.1 202 Accepted\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n")
+      )
+      const { delta } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3)))
+      expect(delta).toEqual({ total: 3, exported: 3, dropped: 0, failed: 0 })
+    }).pipe(Effect.scoped))
+})
+
+describe("what closing says", () => {
+  it.live("spans lost to a missing socket: one line at close with the totals", () =>
+    Effect.gen(function*() {
+      const { delta, logs, millis } = yield* observed(withPipeline(
+        settingsFor(tempSocketPath(), {}, { shutdownTimeout: 500 }),
+        Effect.forEach(
+          Array.from({ length: 27 }, (_, i) => i),
+          (i) => Effect.void.pipe(withUserTrace(`r-${i}`, { routing })),
+          { discard: true }
+        )
+      ))
+      expect(delta).toEqual({ total: 27, exported: 0, dropped: 0, failed: 27 })
+      expect(millis).toBeLessThan(2_000)
+      const closing = logs.filter((line) => line.includes("lost since start"))
+      expect(closing).toHaveLength(1)
+      expect(closing[0]).toContain("closed with 27 of 27 spans lost since start: 0 dropped")
+      expect(closing[0]).toContain("27 failed")
+    }).pipe(Effect.scoped))
+
+  it.live("failure lines the rate limit suppressed are counted in it", () =>
+    Effect.gen(function*() {
+      const receiver = yield* rawReceiver((_, __, socket) =>
+        socket.write("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+      )
+      const { delta, logs } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(5)))
+      expect(delta).toEqual({ total: 5, exported: 0, dropped: 0, failed: 5 })
+      // The first failure is logged; the next four, within the log interval, are not.
+      expect(logs.filter((line) => line.includes("answered 500"))).toHaveLength(1)
+      const closing = logs.filter((line) => line.includes("lost since start"))
+      expect(closing).toHaveLength(1)
+      expect(closing[0]).toContain("5 failed")
+      expect(closing[0]).toContain("4 failure log lines were suppressed")
+    }).pipe(Effect.scoped))
+
+  it.live("nothing lost: nothing said at close", () =>
+    Effect.gen(function*() {
+      const receiver = yield* rawReceiver((_, __, socket) => socket.write(ok))
+      const { delta, logs } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3)))
+      expect(delta).toEqual({ total: 3, exported: 3, dropped: 0, failed: 0 })
+      // The start-up line only.
+      expect(logs).toHaveLength(1)
+      expect(logs[0]).toMatch(/^user tracing is enabled/)
     }).pipe(Effect.scoped))
 })
 

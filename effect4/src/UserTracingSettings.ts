@@ -90,6 +90,7 @@ export interface Settings {
   readonly serviceName: string | undefined
   readonly maxQueueSize: number | null
   readonly maxQueueBytes: number | null
+  readonly maxRoutingValueBytes: number
   readonly output: Output | undefined
   readonly shutdownTimeout: Duration.Duration
   readonly limits: SpanLimits
@@ -131,6 +132,7 @@ export interface SettingsInput {
   readonly serviceName?: string | undefined
   readonly maxQueueSize?: number | null | undefined
   readonly maxQueueBytes?: number | null | undefined
+  readonly maxRoutingValueBytes?: number | undefined
   readonly output?:
     | { readonly otlpUds: OutputCommonInput & { readonly socketPath: string } }
     | {
@@ -182,6 +184,16 @@ export const defaultMaxQueueSize: number = check.defaultMaxQueueSize
  * @category defaults
  */
 export const defaultMaxQueueBytes: number = check.defaultMaxQueueBytes
+
+/**
+ * The longest routing value (`RoutingMetadata.encode()`, and its `groupKey()`) unless
+ * `maxRoutingValueBytes` says otherwise (4 KiB). Spans with a longer one are rejected and counted
+ * failed: a header that long is refused by receivers and proxies.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultMaxRoutingValueBytes: number = check.defaultMaxRoutingValueBytes
 
 /**
  * The default `output.*.maxBatchBytes`.

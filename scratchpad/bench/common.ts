@@ -17,6 +17,8 @@ export const TREES_PER_STRETCH = 100
 export const BURST_SPANS = 60_000
 /** The stalled-receiver scenario: this many spans produced while nothing is answered. */
 export const STALL_SPANS = 500_000
+/** The tenants scenario: the numbers of routing groups compared, with the queue full. */
+export const TENANT_COUNTS = [10, 100_000] as const
 
 /** 4 attributes per span: 2 strings, an integer, a bool. `i` makes the integer and bool vary. */
 export const attributes = (i: number) => ({
@@ -52,7 +54,7 @@ export type Effect4VariantName =
 /** What a variant process reports to the orchestrator. */
 export interface VariantResult {
   readonly variant: string
-  readonly mode: "steady" | "burst" | "stall"
+  readonly mode: "steady" | "burst" | "stall" | "tenants"
   /** Spans ended in the whole run (warm-up included): what the receiver should count. */
   readonly created: number
   /** Spans ended in the timed window and its length. */

@@ -15,7 +15,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { defaultMaxQueueBytes, defaultMaxQueueSize } from "../../src/UserTracingSettings.js"
 import { build, effect4Installed } from "./build.js"
-import { BURST_SPANS, type Effect4VariantName, STALL_SPANS, type VariantResult } from "./common.js"
+import { BURST_SPANS, type Effect4VariantName, STALL_SPANS, TENANT_COUNTS, type VariantResult } from "./common.js"
 import type { VariantConfig, VariantName } from "./variant.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -402,6 +402,60 @@ const main = async () => {
     }
   }
 
+  // Tenants: the cost per span with the queue full, by the number of routing groups
+  const tenants: Array<Record<string, number>> = []
+  if (runScenarios && selected.some((v) => v.name === "ours")) {
+    for (const count of TENANT_COUNTS) {
+      await ask({ cmd: "reset" })
+      await ask({ cmd: "mode", mode: "stall" })
+      const result = await runChild({ ...base, variant: "ours", mode: "tenants", tenants: count }, (_, child) => {
+        void ask({ cmd: "mode", mode: "ok" }).then(() => child.send({ cmd: "continue" }))
+      })
+      const metrics = (result.extra as { metrics: Record<string, number> }).metrics
+      tenants.push({
+        tenants: count,
+        nsPerSpan: result.measuredNanos / result.measuredSpans,
+        spansInWindow: result.measuredSpans,
+        created: result.created,
+        dropped: metrics.dropped,
+        exported: metrics.exported,
+        failed: metrics.failed,
+        shutdownMillis: result.shutdownMillis
+      })
+    }
+    await ask({ cmd: "mode", mode: "ok" })
+    const fewest = tenants[0]
+    print(
+      `\nTenants (ours): the steady workload's trees (root>child>leaf, 4 attributes per span), each tree for the next of N routing values; the receiver ` +
+        `stalled so that the queue (default bounds) is full through the ${seconds} s window; then it answers ` +
+        `again and the layer closes (shutdownTimeout 10 s)\n`
+    )
+    print(table(
+      [
+        "tenants",
+        "ns/span (queue full)",
+        "vs fewest",
+        "spans in window",
+        "created",
+        "dropped",
+        "exported",
+        "failed",
+        "shutdown ms"
+      ],
+      tenants.map((t) => [
+        fmt(t.tenants),
+        fmt(t.nsPerSpan),
+        fmt(t.nsPerSpan / fewest.nsPerSpan, 2) + "x",
+        fmt(t.spansInWindow),
+        fmt(t.created),
+        fmt(t.dropped),
+        fmt(t.exported),
+        fmt(t.failed),
+        fmt(t.shutdownMillis)
+      ])
+    ))
+  }
+
   // Targets -------------------------------------------------------------------------------------
   const get = (name: VariantName | Effect4VariantName) => summary.find((s) => s.variant === name)
   const targets: Array<{ target: string; value: string; holds: boolean | null }> = []
@@ -557,6 +611,20 @@ const main = async () => {
       holds: full < 256 * 1024 * 1024
     })
   }
+  if (tenants.length > 1) {
+    const fewest = tenants[0]
+    const most = tenants[tenants.length - 1]
+    targets.push({
+      target: `ns/span with the queue full: ${fmt(most.tenants)} tenants within 2x of ${fmt(fewest.tenants)}`,
+      value: `${fmt(most.nsPerSpan)} vs ${fmt(fewest.nsPerSpan)} ns = ${fmt(most.nsPerSpan / fewest.nsPerSpan, 2)}x`,
+      holds: most.nsPerSpan <= 2 * fewest.nsPerSpan
+    })
+    targets.push({
+      target: `closing with ${fmt(most.tenants)} tenants queued takes at most shutdownTimeout (10 s)`,
+      value: `${fmt(Math.max(...tenants.map((t) => t.shutdownMillis)))} ms`,
+      holds: tenants.every((t) => t.shutdownMillis <= 10_500)
+    })
+  }
   // Every other user tracing call with no active user span, in its own process (fresh heap).
   print(
     "\n" + execFileSync(process.execPath, ["--import", "tsx", Path.join(root, "scratchpad/bench/inactive-api.ts")], {
@@ -600,6 +668,7 @@ const main = async () => {
         steady: summary,
         burst,
         stall,
+        tenants,
         inactiveCost,
         targets,
         verifyErrors,

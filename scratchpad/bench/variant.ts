@@ -37,7 +37,7 @@ export type VariantName =
 
 export interface VariantConfig {
   readonly variant: VariantName | Effect4VariantName
-  readonly mode: "steady" | "burst" | "stall"
+  readonly mode: "steady" | "burst" | "stall" | "tenants"
   readonly socketPath: string
   /** steady: the timed window and the warm-up before it. */
   readonly seconds: number
@@ -50,6 +50,8 @@ export interface VariantConfig {
   readonly maxQueueBytes?: number | null
   /** ours: `output.otlpUds.maxBatchSize` (`undefined` = the default). */
   readonly maxBatchSize?: number
+  /** tenants: the routing groups the spans go round. */
+  readonly tenants?: number
 }
 
 const config: VariantConfig = JSON.parse(process.argv[2] ?? "{}")
@@ -67,7 +69,7 @@ interface DriveResult {
  * When the driver stops: after a timed window (steady) or a span count (burst, stall). The burst
  * is one synchronous stretch: every span is made before the event loop runs again, then shutdown.
  */
-const plan = config.mode === "steady"
+const plan = config.mode === "steady" || config.mode === "tenants"
   ? {
     warmupNanos: config.warmupSeconds * 1e9,
     windowNanos: config.seconds * 1e9,
@@ -227,6 +229,20 @@ const loadOurs = async () => {
     )
   }
 
+  // The same trees, going round `tenants` routing values (made up front): one tenant per tree.
+  const tenantRoutings = Array.from(
+    { length: config.tenants ?? 1 },
+    (_, i) => RoutingMetadata.json({ tenant: `t${i}` })
+  )
+  const tenantTree = (i: number): Effect.Effect<void> => {
+    const base = i * SPANS_PER_TREE
+    return Effect.void.pipe(
+      withUserSpan("leaf", { attributes: attributes(base + 2) }),
+      withUserSpan("child", { attributes: attributes(base + 1) }),
+      withUserTrace("root", { routing: tenantRoutings[i % tenantRoutings.length], attributes: attributes(base) })
+    )
+  }
+
   const inactiveTree = (i: number): Effect.Effect<void> => {
     const base = i * SPANS_PER_TREE
     return Effect.void.pipe(
@@ -282,7 +298,9 @@ const loadOurs = async () => {
     }))
   )
 
-  return { oursTree, dualTree, inactiveTree, layer, discardLayer, metrics }
+  const queueBound = config.maxQueueSize ?? UserTracingSettings.defaultMaxQueueSize
+
+  return { oursTree, dualTree, tenantTree, inactiveTree, layer, discardLayer, metrics, queueBound }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,9 +432,36 @@ const runStall = async (): Promise<VariantResult> => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tenants (ours): the cost per span with the queue full, by the number of routing groups
+
+/**
+ * The receiver answers nothing (the orchestrator stalls it), so the queue fills during the warm-up
+ * and stays full: every span of the timed window meets the fair share. Then the receiver answers
+ * again and the layer closes (within `shutdownTimeout`).
+ */
+const runTenants = async (): Promise<VariantResult> => {
+  const ours = await loadOurs()
+  const fill = (self: Effect.Effect<DriveResult>) =>
+    Effect.gen(function*() {
+      // Full before the window: more spans than the queue holds, untimed.
+      for (let i = 0; i < (ours.queueBound + 1_024) / (SPANS_PER_TREE * TREES_PER_STRETCH); i++) {
+        for (let k = 0; k < TREES_PER_STRETCH; k++) yield* ours.tenantTree(i * TREES_PER_STRETCH + k)
+        yield* Effect.promise(yieldToEventLoop)
+      }
+      const result = yield* self
+      yield* Effect.promise(() => waitForParent({ type: "stalled", memory: {} }))
+      return result
+    })
+  const result = await runEffect(ours.tenantTree, ours.layer(), fill)
+  const metrics = await Effect.runPromise(ours.metrics)
+  return { ...result, extra: { metrics, tenants: config.tenants } }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const main = async (): Promise<VariantResult> => {
   if (config.mode === "stall") return runStall()
+  if (config.mode === "tenants") return runTenants()
   switch (config.variant) {
     case "ours":
     case "ours-2tasks":

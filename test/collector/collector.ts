@@ -1,201 +1,236 @@
 /**
- * The Collector receiver program (main.go, built by globalSetup.ts) as a scoped test resource:
- * started from the README's Collector configuration, read back as one JSON line per request.
+ * The Collector (main.go, built by globalSetup.ts) as a scoped resource, started from the
+ * configurations docs/deployment.md gives, verbatim: the documented YAML is written to a file as
+ * it stands, and a second file, merged on top by the Collector itself, moves only the endpoints
+ * (the receiver's socket or port, each exporter's gateway URL, the Collector's own metrics port)
+ * onto this machine. No vitest import: `npm run collector` and the scale-out script use it too.
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Readline from "node:readline"
-import { inject } from "vitest"
 import { eventually } from "../utils/receiver.js"
 
-/** One export request as the Collector's receiver handed it to its consumer. */
-export interface CollectorRequest {
-  /** The request's client metadata (`include_metadata: true`): lowercase header names. */
-  readonly metadata: Readonly<Record<string, ReadonlyArray<string>>>
-  /** The request's spans as the Collector's OTLP JSON (`ptrace.JSONMarshaler`). */
-  readonly traces: any
-}
+export const deploymentDoc = new URL("../../docs/deployment.md", import.meta.url)
 
-/** A decoded `AnyValue`: ints as `bigint`, doubles as `number`, arrays as arrays. */
-export type CollectorValue = string | boolean | bigint | number | ReadonlyArray<CollectorValue> | null
-
-/** A span from the Collector's JSON, in the words `UserTraceSink.ReceivedSpan` uses. */
-export interface CollectorSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId: string | undefined
-  readonly traceState: string | undefined
-  readonly flags: number
-  readonly name: string
-  readonly kind: string
-  readonly startTimeUnixNano: bigint
-  readonly endTimeUnixNano: bigint
-  readonly attributes: ReadonlyArray<readonly [string, CollectorValue]>
-  readonly droppedAttributesCount: number
-  readonly events: ReadonlyArray<{
-    readonly name: string
-    readonly timeUnixNano: bigint
-    readonly attributes: ReadonlyArray<readonly [string, CollectorValue]>
-  }>
-  readonly droppedEventsCount: number
-  readonly status: string
-  readonly statusMessage: string
-  readonly serviceName: string | undefined
-  readonly scope: { readonly name: string; readonly version: string }
-  /** The request's client metadata. */
-  readonly metadata: Readonly<Record<string, ReadonlyArray<string>>>
-}
-
-/** A running Collector receiver. */
-export interface Collector {
-  /** A socket path (`unix`) or `host:port` (`tcp`). */
-  readonly endpoint: string
-  /** The OTLP endpoint URL over TCP; `undefined` on a socket. */
-  readonly url: string | undefined
-  /** Every request received so far, in the order the consumer saw them. */
-  readonly requests: ReadonlyArray<CollectorRequest>
-  /** Every span received so far. */
-  readonly spans: () => ReadonlyArray<CollectorSpan>
-  /**
-   * Waits until `count` spans have been read from the program's output: its line is written before
-   * the Collector answers, but reaches this process through a pipe, possibly after the answer.
-   */
-  readonly received: (count: number) => Effect.Effect<void>
-  /** Sends SIGTERM and waits for the exit; gives the exit code (`null` when killed by a signal). */
-  readonly stop: Effect.Effect<number | null>
-}
-
-/** How to start the receiver: the README configuration with these overrides. */
-export interface CollectorOptions {
-  readonly transport: "unix" | "tcp"
-  /** A socket path, or `host:port` (default: a fresh socket path, or `127.0.0.1:0`). */
-  readonly endpoint?: string
-  /** Overrides `max_request_body_size` (bytes). */
-  readonly maxRequestBodySize?: number
-}
-
-const readmePath = new URL("../../README.md", import.meta.url)
-
-/** The YAML of the README's "Deployment behind an OpenTelemetry Collector" section, verbatim. */
-export const readmeCollectorConfig = (): string => {
-  const readme = Fs.readFileSync(readmePath, "utf8")
-  const section = readme.slice(readme.indexOf("## Deployment behind an OpenTelemetry Collector"))
-  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1]
-  if (yaml === undefined) throw new Error("README.md: no yaml block in the Deployment section")
+/**
+ * The YAML block docs/deployment.md marks `<!-- collector-config: NAME -->`, verbatim: a whole
+ * configuration, or a change the Collector merges onto one.
+ */
+export const documentedConfig = (name: string): string => {
+  const doc = Fs.readFileSync(deploymentDoc, "utf8")
+  const marker = `<!-- collector-config: ${name} -->`
+  const at = doc.indexOf(marker)
+  if (at < 0) throw new Error(`docs/deployment.md: no ${marker}`)
+  const yaml = /^\s*```yaml\n([\s\S]*?)^```/m.exec(doc.slice(at + marker.length))?.[1]
+  if (yaml === undefined) throw new Error(`docs/deployment.md: no yaml block after ${marker}`)
   return yaml
 }
 
-/** A fresh temporary directory for sockets and the configuration file. */
+/** A fresh temporary directory for sockets and configuration files. */
 export const tempDirectory = (): string => Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-collector-"))
 
-const configFile = (() => {
-  let path: string | undefined
-  return () => {
-    if (path === undefined) {
-      path = Path.join(tempDirectory(), "collector.yaml")
-      Fs.writeFileSync(path, readmeCollectorConfig())
-    }
-    return path
-  }
-})()
+/** A fresh temporary directory, removed with the scope. */
+export const scopedTempDirectory = Effect.acquireRelease(
+  Effect.sync(tempDirectory),
+  (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
+)
 
-/** What the program wrote to stderr, bounded and without control characters, for failure messages. */
-const printable = (text: string) => text.slice(-4_000).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "?")
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export const freePort = (): Promise<number> =>
+  new Promise((done, fail) => {
+    const server = Net.createServer()
+    server.once("error", fail)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => done(port))
+    })
+  })
 
-/** Starts the receiver for the scope; resolves once it accepts connections; stopped with the scope. */
-export const startCollector = (options: CollectorOptions) =>
-  Effect.acquireRelease(
-    Effect.async<Collector, Error>((resume) => {
-      const endpoint = options.endpoint ??
-        (options.transport === "unix" ? Path.join(tempDirectory(), "otlp.sock") : "127.0.0.1:0")
-      const args = ["-config", configFile(), "-transport", options.transport, "-endpoint", endpoint]
-      if (options.maxRequestBodySize !== undefined) {
-        args.push("-max-request-body-size", String(options.maxRequestBodySize))
-      }
-      const child = spawn(inject("collectorBinary"), args, { stdio: ["ignore", "pipe", "pipe"] })
-      let stderr = ""
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-        stderr = (stderr + chunk).slice(-16_000)
-      })
-      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-      const requests: Array<CollectorRequest> = []
-      let started = false
-      const collector = (listening: { transport: string; endpoint: string }): Collector => ({
-        endpoint: listening.endpoint,
-        url: listening.transport === "unix" ? undefined : `http://${listening.endpoint}/v1/traces`,
-        requests,
-        spans: () => requests.flatMap(collectorSpans),
-        received: (count) => eventually(() => requests.flatMap(collectorSpans).length >= count),
-        stop: Effect.promise(() => {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-          return exited
-        })
-      })
-      Readline.createInterface({ input: child.stdout }).on("line", (line) => {
-        const message = JSON.parse(line)
-        if (message.listening !== undefined) {
-          started = true
-          resume(Effect.succeed(collector(message.listening)))
-        } else requests.push(message)
-      })
-      void exited.then((code) => {
-        if (!started) {
-          resume(Effect.fail(new Error(`the collector exited with ${code} before listening:\n${printable(stderr)}`)))
-        }
-      })
-      return Effect.sync(() => child.kill("SIGKILL"))
-    }),
-    (collector) => collector.stop
-  )
-
-const spanKinds = ["unspecified", "internal", "server", "client", "producer", "consumer"]
-const statusCodes = ["unset", "ok", "error"]
-
-const fromAnyValue = (value: any): CollectorValue => {
-  if (value.stringValue !== undefined) return value.stringValue
-  if (value.boolValue !== undefined) return value.boolValue
-  // OTLP JSON writes 64-bit integers as strings.
-  if (value.intValue !== undefined) return BigInt(value.intValue)
-  if (value.doubleValue !== undefined) return value.doubleValue
-  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(fromAnyValue)
-  return null
+export interface CollectorOptions {
+  /** The built Collector program. */
+  readonly binary: string
+  /**
+   * Documented configurations by marker name: the first is a whole configuration, each later one
+   * is merged onto it (as the Collector merges several `--config` files). Default `["user"]`.
+   */
+  readonly configs?: ReadonlyArray<string>
+  /** The receiver's transport: `unix` (the documented one) or `tcp`, for the `otlpHttp` output. */
+  readonly transport?: "unix" | "tcp"
+  /** A socket path (`unix`), or a port on 127.0.0.1 (`tcp`); default a fresh one. */
+  readonly endpoint?: string | number
+  /** Each exporter's gateway URL, by exporter id: every documented exporter endpoint is moved. */
+  readonly gateways: Readonly<Record<string, string>>
+  /** Overrides the receiver's `max_request_body_size` (bytes). */
+  readonly maxRequestBodySize?: number
+  /** Where the Collector's log goes as well as into `logs()` (the local run shows it). */
+  readonly echo?: NodeJS.WritableStream
+  /** In a process group of its own, so a terminal's Ctrl-C reaches only the parent. */
+  readonly detached?: boolean
+  /**
+   * A further change merged last, for measurements of what the documented configuration avoids
+   * (the tests run the documented configurations as they stand).
+   */
+  readonly measurementOverride?: Record<string, unknown>
 }
 
-const fromAttributes = (attributes: any): ReadonlyArray<readonly [string, CollectorValue]> =>
-  (attributes ?? []).map((kv: any) => [kv.key, fromAnyValue(kv.value)] as const)
+/** One sample of the Collector's own Prometheus metrics. */
+export interface MetricSample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
 
-/** The spans of one request, each with its resource, scope and the request's metadata. */
-export const collectorSpans = (request: CollectorRequest): ReadonlyArray<CollectorSpan> =>
-  (request.traces.resourceSpans ?? []).flatMap((resourceSpans: any) => {
-    const resource = fromAttributes(resourceSpans.resource?.attributes)
-    const serviceName = resource.find(([key]) => key === "service.name")?.[1]
-    return (resourceSpans.scopeSpans ?? []).flatMap((scopeSpans: any) =>
-      (scopeSpans.spans ?? []).map((span: any): CollectorSpan => ({
-        traceId: span.traceId,
-        spanId: span.spanId,
-        parentSpanId: span.parentSpanId || undefined,
-        traceState: span.traceState || undefined,
-        flags: span.flags ?? 0,
-        name: span.name ?? "",
-        kind: spanKinds[span.kind ?? 0],
-        startTimeUnixNano: BigInt(span.startTimeUnixNano ?? 0),
-        endTimeUnixNano: BigInt(span.endTimeUnixNano ?? 0),
-        attributes: fromAttributes(span.attributes),
-        droppedAttributesCount: span.droppedAttributesCount ?? 0,
-        events: (span.events ?? []).map((event: any) => ({
-          name: event.name ?? "",
-          timeUnixNano: BigInt(event.timeUnixNano ?? 0),
-          attributes: fromAttributes(event.attributes)
-        })),
-        droppedEventsCount: span.droppedEventsCount ?? 0,
-        status: statusCodes[span.status?.code ?? 0],
-        statusMessage: span.status?.message ?? "",
-        serviceName: typeof serviceName === "string" ? serviceName : undefined,
-        scope: { name: scopeSpans.scope?.name ?? "", version: scopeSpans.scope?.version ?? "" },
-        metadata: request.metadata
-      }))
+export interface Collector {
+  /** The receiver's socket path (`unix`) or `127.0.0.1:<port>` (`tcp`). */
+  readonly endpoint: string
+  /** The OTLP URL over TCP; `undefined` on a socket. */
+  readonly url: string | undefined
+  /** The Collector's log so far (stderr). */
+  readonly logs: () => string
+  /** The Collector's own metrics, scraped now. */
+  readonly metrics: Effect.Effect<ReadonlyArray<MetricSample>, Error>
+  /** Sends SIGTERM and waits for the exit (SIGKILL after `millis`); gives the exit code. */
+  readonly stop: (millis?: number) => Effect.Effect<number | null>
+  /** Whether the process has exited. */
+  readonly exited: () => boolean
+}
+
+/** The sum of the samples named `name` whose labels include `labels`. */
+export const metricSum = (samples: ReadonlyArray<MetricSample>, name: string, labels: Record<string, string> = {}) =>
+  samples
+    .filter((sample) =>
+      sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
     )
+    .reduce((sum, sample) => sum + sample.value, 0)
+
+const parsePrometheus = (text: string): Array<MetricSample> =>
+  text.split("\n").flatMap((line) => {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
+    if (match === null) return []
+    const labels = Object.fromEntries(
+      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]])
+    )
+    return [{ name: match[1], labels, value: Number(match[3]) }]
   })
+
+/** What the program wrote to stderr, bounded and without control characters, for failure messages. */
+export const printable = (text: string) => text.slice(-6_000).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "?")
+
+/** The configuration files and command line for `options`, written under `directory`. */
+export const collectorArgs = async (options: CollectorOptions, directory: string) => {
+  const configs = options.configs ?? ["user"]
+  const documented = configs.map(documentedConfig)
+  // Every exporter endpoint the documents name is moved to a gateway here: a configuration with
+  // one left over would try to reach a host that is not on this machine.
+  const endpoints = documented.join("\n").match(/^\s+endpoint:/gm)?.length ?? 0
+  if (endpoints !== 1 + Object.keys(options.gateways).length) {
+    throw new Error(
+      `docs/deployment.md ${configs.join(" + ")}: ${endpoints} endpoints, but gateways for ${
+        Object.keys(options.gateways).join(", ")
+      }`
+    )
+  }
+  const transport = options.transport ?? "unix"
+  const endpoint = transport === "unix"
+    ? String(options.endpoint ?? Path.join(directory, "otlp.sock"))
+    : `127.0.0.1:${options.endpoint ?? await freePort()}`
+  const metricsPort = await freePort()
+  const http: Record<string, unknown> = { endpoint }
+  if (transport === "tcp") http.transport = "tcp"
+  if (options.maxRequestBodySize !== undefined) http.max_request_body_size = options.maxRequestBodySize
+  // JSON is YAML: the Collector merges this onto the documented files, maps key by key.
+  const overrides = {
+    receivers: { "otlp/user": { protocols: { http } } },
+    exporters: Object.fromEntries(Object.entries(options.gateways).map(([id, url]) => [id, { endpoint: url }])),
+    service: {
+      telemetry: {
+        metrics: { readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }] }
+      }
+    }
+  }
+  const files = documented.map((yaml, i) => {
+    const file = Path.join(directory, `${i}-${configs[i]}.yaml`)
+    Fs.writeFileSync(file, yaml)
+    return file
+  })
+  const overridesFile = Path.join(directory, "endpoints.yaml")
+  Fs.writeFileSync(overridesFile, JSON.stringify(overrides, null, 2))
+  if (options.measurementOverride !== undefined) {
+    const file = Path.join(directory, "measurement.yaml")
+    Fs.writeFileSync(file, JSON.stringify(options.measurementOverride, null, 2))
+    files.push(file)
+  }
+  const args = [...files, overridesFile].flatMap((file) => ["--config", file])
+  return { args, endpoint, transport, metricsPort }
+}
+
+/** The most of the Collector's log kept for `logs()`: the oldest lines go first. */
+const maxLogChars = 8 * 1024 * 1024
+
+/** Starts the Collector once; fails if it exits before it is ready. */
+const launch = (options: CollectorOptions, directory: string) =>
+  Effect.gen(function*() {
+    const { args, endpoint, metricsPort, transport } = yield* Effect.tryPromise({
+      try: () => collectorArgs(options, directory),
+      catch: (error) => error instanceof Error ? error : new Error(String(error))
+    })
+    const child = spawn(options.binary, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: options.detached ?? false
+    })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+      if (stderr.length > maxLogChars) stderr = stderr.slice(stderr.length - maxLogChars / 2)
+      options.echo?.write(chunk)
+    })
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    let hasExited = false
+    void exited.then(() => {
+      hasExited = true
+    })
+    const collector: Collector = {
+      endpoint,
+      url: transport === "unix" ? undefined : `http://${endpoint}/v1/traces`,
+      logs: () => stderr,
+      metrics: Effect.tryPromise({
+        try: async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()),
+        catch: (error) => new Error(`the Collector's metrics: ${error}`)
+      }),
+      stop: (millis = 30_000) =>
+        Effect.promise(async () => {
+          if (!hasExited) child.kill("SIGTERM")
+          const timer = setTimeout(() => child.kill("SIGKILL"), millis)
+          const code = await exited
+          clearTimeout(timer)
+          return code
+        }),
+      exited: () => hasExited
+    }
+    yield* eventually(() => hasExited || stderr.includes("Everything is ready"), 60_000).pipe(
+      Effect.onError(() => Effect.sync(() => child.kill("SIGKILL")))
+    )
+    if (hasExited) {
+      return yield* Effect.fail(new Error(`the Collector exited before it was ready:\n${printable(stderr)}`))
+    }
+    return collector
+  })
+
+/** Starts the Collector for the scope; resolves once it has started every pipeline; stopped with the scope. */
+export const startCollector = (options: CollectorOptions) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const directory = tempDirectory()
+      // A port picked free can be taken by someone else before the Collector binds it: then pick again.
+      const collector = yield* launch(options, directory).pipe(
+        Effect.retry({ times: 2, while: (error) => error.message.includes("address already in use") }),
+        Effect.onError(() => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true })))
+      )
+      return { collector, directory }
+    }),
+    ({ collector, directory }) =>
+      Effect.zipRight(collector.stop(), Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true })))
+  ).pipe(Effect.map(({ collector }) => collector))

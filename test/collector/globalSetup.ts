@@ -1,5 +1,5 @@
 /**
- * Builds the Collector receiver program once per change: the binary lives in the gitignored
+ * Builds the Collector (main.go) once per change: the binary lives in the gitignored
  * `test/collector/.build/`, named by a hash of the Go toolchain version and the program's sources,
  * so a second run reuses it. A missing Go toolchain or module fails the run: never a silent skip.
  */
@@ -11,7 +11,7 @@ import type { TestProject } from "vitest/node"
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** The absolute path of the built Collector receiver program. */
+    /** The absolute path of the built Collector. */
     readonly collectorBinary: string
   }
 }

@@ -1,26 +1,26 @@
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import type { Exporter } from "../../UserTraceExporter.js"
 import type { OutputCommon, Settings } from "../../UserTracingSettings.js"
 import { makeEnvelope } from "./encoding.js"
+import { makeFailureLog } from "./failureLog.js"
 import * as Metrics from "./metrics.js"
-import { type Chunk, ExportQueue } from "./queue.js"
+import { type Chunk, ExportQueue, type Leftover } from "./queue.js"
 import * as OtlpRequest from "./request.js"
 import { REQUESTS_PER_WORKER, type Transport } from "./transport.js"
 
-const LOG_INTERVAL_MILLIS = 10_000
+const METRICS_REFRESH_MILLIS = 1_000
 
 /**
  * @internal
- * The batching exporter of the design card: finishing a span encodes it into its routing group's
- * chunk (`ExportQueue`); each new chunk is offered to an Effect `Queue`, taken by `numTasks`
- * worker fibers forked in the layer's scope, which send it as one request (up to
- * `REQUESTS_PER_WORKER` in flight per worker). A finalizer flushes
- * everything before the layer closes.
+ * The batching exporter of the design card. Finishing a span encodes it into its routing group's
+ * chunk (`ExportQueue`, which owns every count); `numTasks` worker fibers forked in the layer's
+ * scope take the oldest chunk, send it as one request (up to `REQUESTS_PER_WORKER` in flight per
+ * worker) and report what became of it. A finalizer flushes everything before the layer closes.
  */
 export const make = Effect.fnUntraced(function*(
   settings: Settings,
@@ -31,129 +31,139 @@ export const make = Effect.fnUntraced(function*(
   const scope = yield* Effect.scope
   // Completed with the shutdown deadline when the layer starts closing: retries never wait past it.
   const closing = yield* Deferred.make<number>()
-  const chunks = yield* Queue.unbounded<Chunk>()
-  const queue = new ExportQueue({
+  const flushWaiters = new Set<{ readonly epoch: number; readonly resume: () => void }>()
+  const queue: ExportQueue = new ExportQueue({
     envelope: makeEnvelope({ serviceName }),
     maxQueueSize: settings.maxQueueSize,
     maxQueueBytes: settings.maxQueueBytes,
     maxBatchSize: output.maxBatchSize,
     maxBatchBytes: output.maxBatchBytes,
-    offer: (chunk) => {
-      Queue.unsafeOffer(chunks, chunk)
+    maxRoutingValueBytes: settings.maxRoutingValueBytes,
+    onFlushed: () => {
+      for (const waiter of flushWaiters) {
+        if (queue.isFlushedThrough(waiter.epoch)) {
+          flushWaiters.delete(waiter)
+          waiter.resume()
+        }
+      }
     }
   })
-  const counters = queue.counters
-  const flushWaiters = new Set<{ readonly target: number; readonly resume: () => void }>()
+  const failures = makeFailureLog()
 
-  // Counted in plain numbers on the hot path, applied to the metrics after every chunk and flush.
+  // Counted in plain numbers on the hot path, applied to the metrics after every request and flush.
   const syncMetrics = () => {
+    const counters = queue.drainCounters()
     if (counters.total > 0) Metrics.spansTotal.unsafeUpdate(counters.total, [])
     if (counters.dropped > 0) Metrics.spansDropped.unsafeUpdate(counters.dropped, [])
     if (counters.exported > 0) Metrics.spansExported.unsafeUpdate(counters.exported, [])
     if (counters.failed > 0) Metrics.spansFailed.unsafeUpdate(counters.failed, [])
-    counters.total =
-      counters.dropped =
-      counters.exported =
-      counters.failed =
-        0
     Metrics.queueSize.unsafeUpdate(queue.queuedSpans, [])
   }
 
-  // Chunks are created in id order and `unsettled` keeps that order: its first is the oldest left.
-  const isFlushed = (target: number): boolean => {
-    const oldest = queue.unsettled.values().next()
-    return oldest.done === true || oldest.value.id > target
-  }
-  const notifyFlushWaiters = () => {
-    for (const waiter of flushWaiters) {
-      if (isFlushed(waiter.target)) {
-        flushWaiters.delete(waiter)
-        waiter.resume()
-      }
-    }
-  }
+  const logNotices = Effect.suspend(() =>
+    Effect.forEach(
+      queue.takeNotices(),
+      (notice) => notice.isFailure ? failures.log(notice.message) : Effect.logWarning(notice.message),
+      { discard: true }
+    )
+  )
 
-  let lastLogAt = Number.NEGATIVE_INFINITY
-  let suppressedLogs = 0
-  const logFailure = (message: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const now = Date.now()
-      if (now - lastLogAt < LOG_INTERVAL_MILLIS) {
-        suppressedLogs++
-        return Effect.void
-      }
-      lastLogAt = now
-      const suppressed = suppressedLogs
-      suppressedLogs = 0
-      return Effect.logWarning(
-        suppressed > 0 ? `${message} (${suppressed} similar failures not logged)` : message
+  // A receiver that is not there (yet) is said at most once per log interval, while it is retried.
+  const onRetry = (failure: OtlpRequest.RetryableFailure) =>
+    failure.connection
+      ? failures.log(`user tracing: the receiver is not reachable (${failure.detail}); retrying until it answers`)
+      : Effect.void
+
+  const send = (chunk: Chunk): Effect.Effect<void> =>
+    Effect.suspend(() =>
+      OtlpRequest.exportRequest(
+        transport,
+        output,
+        closing,
+        chunk.group.header,
+        queue.body(chunk),
+        chunk.count,
+        onRetry
       )
-    })
-
-  // A chunk emptied by the fair share was settled when it was; the worker skips it.
-  const sendChunk = (chunk: Chunk): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (chunk.settled) return Effect.void
-      queue.take(chunk)
-      const spans = chunk.count
-      const header = chunk.group.header
-      if (header === undefined) {
-        counters.failed += spans
-        queue.settle(chunk)
-        return logFailure(`user tracing: rejected ${spans} spans: routing header value is not a legal header value`)
-      }
-      const request = OtlpRequest.exportRequest(transport, output, closing, header, queue.body(chunk), spans)
-      return Effect.flatMap(request, (outcome) => {
-        counters.exported += outcome.exported
-        counters.failed += outcome.failed
-        queue.settle(chunk)
-        return outcome.message === undefined ? Effect.void : logFailure(outcome.message)
-      })
-    }).pipe(
+    ).pipe(
+      Effect.flatMap((outcome) => {
+        queue.finish(chunk, outcome.exported, outcome.failed)
+        return outcome.message === undefined ? Effect.void : failures.log(outcome.message)
+      }),
+      // Interrupted mid-export (shutdown timeout) or a defect: what was not finished is lost, and counted.
       Effect.onExit(() =>
         Effect.sync(() => {
-          // Interrupted mid-export (shutdown timeout) or a defect: what was not settled is lost, and counted.
-          if (!chunk.settled) {
-            counters.failed += chunk.count
-            queue.settle(chunk)
-          }
+          queue.finish(chunk, 0, chunk.count)
           syncMetrics()
-          notifyFlushWaiters()
         })
       ),
       // A defect in one request (a bug) costs that chunk, never the worker: export must go on.
-      Effect.catchAllDefect((defect) => logFailure(`user tracing: export of a batch failed: ${String(defect)}`))
+      Effect.catchAllDefect((defect) => failures.log(`user tracing: export of a batch failed: ${String(defect)}`))
     )
 
-  // A chunk taken while it is still filling gets one more turn of the event loop (the end of the
-  // application's current stretch), so that a request carries more than one stretch's spans.
+  const awaitWork = Effect.async<void>((resume) => {
+    const cancel = queue.awaitWork(() => resume(Effect.void))
+    return Effect.sync(cancel)
+  })
+  // A chunk still filling gets one more turn of the event loop (the end of the application's
+  // current stretch) before it is taken, so that a request carries more than one stretch's spans.
   const nextTurn = Effect.async<void>((resume) => {
     const handle = setImmediate(() => resume(Effect.void))
     return Effect.sync(() => clearImmediate(handle))
   })
-  const sendTaken = (chunk: Chunk) => chunk.sealed ? sendChunk(chunk) : Effect.zipRight(nextTurn, sendChunk(chunk))
+  const takeChunk: Effect.Effect<Chunk> = Effect.suspend(() => {
+    const chunk = queue.take()
+    return chunk === undefined ? nextChunk : Effect.succeed(chunk)
+  })
+  const nextChunk: Effect.Effect<Chunk> = Effect.suspend(() => {
+    if (queue.hasNotices) return Effect.zipRight(logNotices, nextChunk)
+    const oldest = queue.peek()
+    if (oldest === undefined) return Effect.zipRight(awaitWork, nextChunk)
+    return oldest.sealed ? takeChunk : Effect.zipRight(nextTurn, takeChunk)
+  })
   // A worker keeps up to REQUESTS_PER_WORKER requests in flight: it takes the next chunk and sends
-  // it while the previous request awaits its answer. One at a time, a worker waits for the event
-  // loop between an answer and the next request (undici checks a reused connection a turn later),
-  // and lost spans in the bench's steady state (issue 9). The sends are the worker's children:
-  // interrupting the worker interrupts them.
-  const worker = Effect.flatMap(Effect.makeSemaphore(REQUESTS_PER_WORKER), (inFlight) =>
+  // it while the previous request awaits its answer (one at a time, a worker would wait for the
+  // event loop between an answer and the next request: undici checks a reused connection a turn
+  // later). The sends are the worker's children: interrupting the worker interrupts them.
+  const worker = Effect.flatMap(Effect.makeSemaphore(REQUESTS_PER_WORKER), (slots) =>
     Effect.forever(
-      inFlight.take(1).pipe(
-        Effect.zipRight(Queue.take(chunks)),
-        Effect.flatMap((chunk) => Effect.fork(Effect.ensuring(sendTaken(chunk), inFlight.release(1))))
+      slots.take(1).pipe(
+        Effect.zipRight(nextChunk),
+        Effect.flatMap((chunk) => Effect.fork(Effect.ensuring(send(chunk), slots.release(1))))
       )
     ))
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
-    const target = queue.lastChunkId
-    if (isFlushed(target)) return Effect.void
+    const epoch = queue.flushPoint()
+    if (epoch === undefined) return Effect.void
     return Effect.async<void>((resume) => {
-      const waiter = { target, resume: () => resume(Effect.void) }
+      if (queue.isFlushedThrough(epoch)) return resume(Effect.void)
+      const waiter = { epoch, resume: () => resume(Effect.void) }
       flushWaiters.add(waiter)
       return Effect.sync(() => flushWaiters.delete(waiter))
     })
   }).pipe(Effect.ensuring(Effect.sync(syncMetrics)))
+
+  /** One line at close when spans were lost since start: the totals, and the failure lines not logged. */
+  const closingReport = (timedOut: boolean, leftover: Leftover) =>
+    Effect.suspend(() => {
+      const totals = queue.lifetime()
+      const lost = totals.dropped + totals.failed
+      const suppressed = failures.takeSuppressed()
+      if (lost === 0) return Effect.void
+      const parts = [
+        `user tracing: closed with ${lost} of ${totals.total} spans lost since start: ${totals.dropped} dropped ` +
+        `(a queue bound reached), ${totals.failed} failed`
+      ]
+      if (timedOut) {
+        parts.push(
+          `the shutdown timeout was reached with ${leftover.queuedSpans} spans queued and ` +
+            `${leftover.inFlightRequests} requests (${leftover.inFlightSpans} spans) in flight`
+        )
+      }
+      if (suppressed > 0) parts.push(`${suppressed} failure log lines were suppressed by the rate limit`)
+      return Effect.logWarning(parts.join("; "))
+    })
 
   // The exporter's own work runs on the real clock, with no tracer (no span in either pipeline).
   const isolate = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -166,24 +176,25 @@ export const make = Effect.fnUntraced(function*(
   for (let i = 0; i < output.numTasks; i++) {
     yield* Effect.forkIn(isolate(worker), scope)
   }
+  // While no request ends (the receiver away or stalled), the metrics still follow the queue. A
+  // Node timer, unreferenced: it never keeps the process alive.
+  const refresh = setInterval(syncMetrics, METRICS_REFRESH_MILLIS)
+  refresh.unref()
+  yield* Scope.addFinalizer(scope, Effect.sync(() => clearInterval(refresh)))
 
   // Added after the workers were forked, so it runs before they are interrupted.
   yield* Scope.addFinalizer(
     scope,
     isolate(
-      Effect.suspend(() => Deferred.succeed(closing, OtlpRequest.closingDeadline(settings.shutdownTimeout))).pipe(
-        Effect.zipRight(forceFlush),
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => Deferred.succeed(closing, now + Duration.toMillis(settings.shutdownTimeout))),
+        // Finalizers run uninterruptibly: the flush is made interruptible so that the timeout ends it.
+        Effect.zipRight(Effect.interruptible(forceFlush)),
         Effect.timeoutOption(settings.shutdownTimeout),
         Effect.flatMap((flushed) => {
-          let inFlight = 0
-          for (const chunk of queue.unsettled) if (chunk.taken) inFlight++
-          const lost = queue.close()
+          const leftover = queue.close()
           syncMetrics()
-          return Option.isNone(flushed)
-            ? Effect.logWarning(
-              `user tracing: shutdown timeout reached; ${lost} queued spans and ${inFlight} requests in flight lost`
-            )
-            : Effect.void
+          return Effect.zipRight(logNotices, closingReport(Option.isNone(flushed), leftover))
         })
       )
     )

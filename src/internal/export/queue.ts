@@ -1,67 +1,34 @@
 /**
  * @internal
- * The export queue's bookkeeping, in plain synchronous code: each finished span is encoded at
- * once into the open chunk of its routing group (the span record is not kept), chunks are what
- * the worker fibers take, and the span and byte bounds are enforced with a fair share per group.
+ * The export queue, in plain synchronous code, owning every count of the export path. Each
+ * finished span is encoded at once into the open chunk of its routing group (the span record is
+ * not kept); workers `take` chunks, send them, and `finish` them with what became of their spans.
+ * The span and byte bounds hold with a fair share per group; the byte bound counts what is
+ * allocated (chunk capacity, routing values, the objects that hold them), not only what is written.
  */
 import protobuf from "protobufjs/minimal.js"
-import type { RoutingMetadata } from "../../RoutingMetadata.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
-import { isHeaderValue } from "../shared/httpSyntax.js"
+import { Chunk, ChunkList, type Group, GroupHeap } from "./chunk.js"
 import { frameRequestInPlace, type RequestEnvelope, writeSpan } from "./encoding.js"
+import { FlushEpochs } from "./flushEpochs.js"
+import { type Notice, RoutingGroups } from "./routingGroups.js"
 
-/** @internal the spans of one routing group waiting to be sent together, encoded */
-export class Chunk {
-  /** `buf[reserve..length]` holds the spans' bytes; the request envelope is framed in front of them. */
-  buf: Uint8Array
-  length: number
-  /** The end offset in `buf` of every span appended, in order. */
-  readonly ends: Array<number> = []
-  /** Spans before it were dropped to make room for other groups. */
-  first = 0
-  /** No more spans go in: full, or taken by a worker. */
-  sealed = false
-  taken = false
-  /** Exported, failed or dropped: nothing of it is counted any more. */
-  settled = false
+export { Chunk, Group } from "./chunk.js"
+export { MAX_IDLE_GROUPS, type Notice } from "./routingGroups.js"
 
-  constructor(readonly id: number, readonly group: Group, readonly reserve: number, capacity: number) {
-    // A Node `Buffer` (protobufjs's BufferWriter writes strings with its `utf8Write`), not zero-filled:
-    // every byte sent is written first.
-    this.buf = Buffer.allocUnsafeSlow(capacity)
-    this.length = reserve
-  }
-
-  get count(): number {
-    return this.ends.length - this.first
-  }
-  get spansStart(): number {
-    return this.first === 0 ? this.reserve : this.ends[this.first - 1]
-  }
-  get bytes(): number {
-    return this.length - this.spansStart
-  }
-}
-
-/** @internal one routing group: its header, and its chunks not yet taken, oldest first */
-export class Group {
-  readonly chunks: Array<Chunk> = []
-  spans = 0
-  bytes = 0
-  registered = true
-  constructor(
-    readonly key: string,
-    /** The routing header value; `undefined` when it is not a legal header value (rejected). */
-    readonly header: string | undefined
-  ) {}
-}
-
-/** @internal what the exporter counts; applied to the metrics by the workers and flushes */
+/** @internal what became of the spans finished so far */
 export interface Counters {
   total: number
   dropped: number
   exported: number
   failed: number
+}
+
+/** @internal what closing found still unsent, counted failed */
+export interface Leftover {
+  readonly queuedSpans: number
+  readonly inFlightRequests: number
+  readonly inFlightSpans: number
 }
 
 /** @internal */
@@ -71,60 +38,94 @@ export interface ExportQueueOptions {
   readonly maxQueueBytes: number | null
   readonly maxBatchSize: number
   readonly maxBatchBytes: number
-  /** Hands a new chunk to the workers (at its creation: it fills until a worker takes it). */
-  readonly offer: (chunk: Chunk) => void
-}
-
-const INVALID_KEY = "\n"
-const EMPTY = new Uint8Array(0)
-const MIN_CAPACITY = 2048
-/** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
-const MAX_SCRATCH = 1024 * 1024
-
-const headerOf = (routing: RoutingMetadata): string | undefined => {
-  try {
-    const header = routing.encode()
-    return isHeaderValue(header) ? header : undefined
-  } catch {
-    return undefined
-  }
+  readonly maxRoutingValueBytes: number
+  /** Called when a flush epoch is through: every chunk created in it or before is settled. */
+  readonly onFlushed: () => void
 }
 
 /**
  * @internal
- * The queue: `add` never blocks and never throws. Spans are counted (`counters`) and queued
- * (`queuedSpans`, `queuedBytes`: in chunks not yet taken); `take` hands a chunk to a worker, and
- * `settle` ends it. `unsettled` holds the chunks not settled, in creation order: a flush waits
- * until none created before it is left.
+ * What a queued chunk's objects hold besides its buffer's capacity (the chunk, the `Buffer` and its
+ * `ArrayBuffer`, its span ends): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
+ */
+export const CHUNK_OBJECT_BYTES = 512
+
+/** A new group's first chunk holds this many span bytes; it grows by doubling. */
+const MIN_CHUNK_BYTES = 512
+/**
+ * Buffers of new groups' first size, from chunks dropped before they were sent (nothing else
+ * holds them), kept for the next new group: a flood of tenants through a full queue replaces one
+ * such chunk by another for each new tenant.
+ */
+const MAX_SPARE_BUFFERS = 64
+const MIN_SCRATCH = 2048
+/** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
+const MAX_SCRATCH = 1024 * 1024
+
+const zero = (): Counters => ({ total: 0, dropped: 0, exported: 0, failed: 0 })
+
+/** Not a view into a shared pool (Node's small `Buffer`s are): its capacity is its memory. */
+const ownsItsMemory = (buf: Uint8Array): boolean => buf.byteOffset === 0 && buf.buffer.byteLength === buf.length
+
+/**
+ * @internal
+ * `add` never blocks and never throws. `take` hands a worker the oldest queued chunk, which then
+ * leaves the bounds (a worker has at most a few in flight); `finish` counts what became of it. A
+ * flush asks for a `flushPoint` and waits until `isFlushedThrough` it. Groups with nothing queued
+ * or in flight are kept in a bounded set of idle groups: memory does not grow with the number of
+ * routing values ever seen.
  */
 export class ExportQueue {
-  readonly counters: Counters = { total: 0, dropped: 0, exported: 0, failed: 0 }
+  /** Spans queued (in chunks not taken). */
   queuedSpans = 0
-  queuedBytes = 0
+  /** Bytes allocated for queued spans: their chunks (capacity and objects) and their groups (routing values and objects). */
+  allocated = 0
   closed = false
-  lastChunkId = 0
-  readonly unsettled = new Set<Chunk>()
 
-  private readonly groups = new Map<string, Group>()
-  /** Groups with queued spans: the fair share is the bound divided by it. */
+  private counters = zero()
+  private readonly totals = zero()
+  private readonly groups: RoutingGroups
   private groupsQueued = 0
+  private bySpans: GroupHeap | undefined
+  private byBytes: GroupHeap | undefined
+  /** Queued chunks, oldest first: what workers take. */
+  private readonly queued = new ChunkList()
+  private inFlightChunks = 0
+  private inFlightSpans = 0
+
+  private readonly epochs = new FlushEpochs()
+
+  private readonly waiters: Array<() => void> = []
+
   private readonly maxSpans: number
   private readonly maxBytes: number
+  private readonly reserve: number
   /** Span bytes one chunk may hold so that its request stays within `maxBatchBytes`. */
   private readonly maxChunkBytes: number
   /** Writes every span, into its chunk's buffer or the scratch. */
   private writer = protobuf.Writer.create()
-  private scratch: Uint8Array = Buffer.allocUnsafeSlow(MIN_CAPACITY)
-  /** The span bytes of the last chunk taken or sealed: the next chunk's first capacity. */
-  private lastChunkBytes = 0
-  private lastRouting: RoutingMetadata | undefined
-  private lastGroup: Group | undefined
+  private scratch: Uint8Array = Buffer.allocUnsafeSlow(MIN_SCRATCH)
+  /** The first capacity of a new group's chunk. */
+  private readonly smallChunk: number
+  private readonly spares: Array<Uint8Array> = []
 
   constructor(private readonly options: ExportQueueOptions) {
     this.maxSpans = options.maxQueueSize ?? Number.POSITIVE_INFINITY
     this.maxBytes = options.maxQueueBytes ?? Number.POSITIVE_INFINITY
-    this.maxChunkBytes = Math.max(0, options.maxBatchBytes - options.envelope.maxOverhead)
+    this.reserve = options.envelope.maxOverhead
+    this.maxChunkBytes = Math.max(0, options.maxBatchBytes - this.reserve)
+    this.smallChunk = this.reserve + Math.min(MIN_CHUNK_BYTES, this.maxChunkBytes)
+    this.bySpans = options.maxQueueSize === null ? undefined : new GroupHeap(true)
+    this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
+    this.groups = new RoutingGroups(options.maxRoutingValueBytes, () => this.wakeOne())
   }
+
+  /** Routing groups known: those with spans queued or in flight, and at most `MAX_IDLE_GROUPS` idle ones. */
+  get groupCount(): number {
+    return this.groups.size
+  }
+
+  // Adding -------------------------------------------------------------------------------------
 
   /** Encodes `span` into its group's open chunk, making room or dropping it when a bound is reached. */
   add(span: FinishedUserSpan): void {
@@ -133,10 +134,16 @@ export class ExportQueue {
       this.counters.dropped++
       return
     }
-    const group = this.groupOf(span.routing)
-    if (group.header === undefined) {
-      const open = this.openChunk(group)
-      return this.enqueue(group, open, this.scratch, open === undefined ? 0 : open.length, 0)
+    const group = this.groups.groupOf(span.routing)
+    if (group === undefined) {
+      this.counters.failed++
+      return
+    }
+    // The span bound is reached and the group holds its share: the span is dropped whatever its
+    // size, so it is not encoded.
+    if (this.queuedSpans >= this.maxSpans && group.spans >= this.maxSpans / this.groupsWith(group)) {
+      this.counters.dropped++
+      return
     }
     // The span is written where it will stay, after the open chunk's spans: no copy. With no open
     // chunk, it goes to the scratch buffer, copied into the chunk made for it.
@@ -154,55 +161,186 @@ export class ExportQueue {
       this.counters.failed++
       return
     }
-    if (open === undefined) this.scratch = w.buf
-    this.enqueue(group, open, w.buf, start, w.pos - start)
-    if (this.scratch.length > MAX_SCRATCH) this.scratch = Buffer.allocUnsafeSlow(MIN_CAPACITY)
-  }
-
-  /**
-   * Queues a span of `size` bytes written at `start` of `written` (the scratch, or `open`'s buffer
-   * or the writer's grown copy of it), within the bounds.
-   */
-  private enqueue(group: Group, open: Chunk | undefined, written: Uint8Array, start: number, size: number): void {
-    if (
-      (this.queuedSpans + 1 > this.maxSpans || this.queuedBytes + size > this.maxBytes) && !this.makeRoom(group, size)
-    ) {
-      this.counters.dropped++
-      return
-    }
-    let chunk: Chunk
+    const written = w.buf
+    const size = w.pos - start
+    if (open === undefined) this.scratch = written
+    // The writer holds no chunk's buffer between spans: a sent chunk's memory is not kept by it.
+    w.buf = this.scratch
     if (open === undefined) {
-      chunk = this.newChunk(group, written, start, size)
+      this.startChunk(group, written, start, size)
+      if (this.scratch.length > MAX_SCRATCH) this.scratch = w.buf = Buffer.allocUnsafeSlow(MIN_SCRATCH)
     } else if (open.bytes + size > this.maxChunkBytes) {
       // Full: the span moves to a new chunk. The open chunk keeps its own buffer, not a copy the
       // writer may have grown for this span.
       this.seal(open)
-      chunk = this.newChunk(group, written, start, size)
+      this.startChunk(group, written, start, size)
+    } else if (written !== open.buf) {
+      this.grow(group, open, written, size)
+    } else if (this.queuedSpans < this.maxSpans || this.makeRoom(group, 0)) {
+      this.append(group, open, size)
     } else {
-      open.buf = written
-      chunk = open
+      this.counters.dropped++
     }
+  }
+
+  /** A new chunk for `group` holding the `size` bytes at `start` of `source`, if the bounds allow. */
+  private startChunk(group: Group, source: Uint8Array, start: number, size: number): void {
+    const entering = group.chunks.length === 0
+    const extra = CHUNK_OBJECT_BYTES + (entering ? group.ownBytes : 0)
+    const needed = this.reserve + size
+    // A new group starts small; a known one at the size its last chunk reached.
+    const wanted = this.reserve +
+      Math.max(size, Math.min(Math.max(MIN_CHUNK_BYTES, group.lastChunkBytes), this.maxChunkBytes))
+    // At least the small size (room is made for it, within the bound), more only where the byte
+    // bound leaves room.
+    const room = this.maxBytes - this.allocated - extra
+    const floor = Math.min(this.smallChunk, this.maxBytes - extra)
+    const capacity = Math.max(needed, Math.min(wanted, Math.max(floor, room)))
+    if (!this.admit(group, capacity + extra)) {
+      this.counters.dropped++
+      // A group made for this span, which holds nothing: among the idle ones, not known for ever.
+      if (entering) this.groups.retireIfIdle(group)
+      return
+    }
+    const buf = capacity === this.smallChunk && this.spares.length > 0
+      ? this.spares.pop()!
+      : Buffer.allocUnsafeSlow(capacity)
+    const chunk = new Chunk(group, this.reserve, buf, this.epochs.current)
+    chunk.buf.set(source.subarray(start, start + size), this.reserve)
+    group.chunks.push(chunk)
+    this.queued.push(chunk)
+    this.epochs.opened()
+    group.bytes += capacity + extra
+    this.allocated += capacity + extra
+    if (entering) {
+      this.groups.activate(group)
+      this.groupsQueued++
+      this.bySpans?.insert(group)
+      this.byBytes?.insert(group)
+    } else {
+      this.byBytes?.up(group)
+    }
+    this.append(group, chunk, size)
+    this.wakeOne()
+  }
+
+  /** The writer outgrew `open`'s buffer with a span of `size` bytes: a larger buffer, if the bounds allow. */
+  private grow(group: Group, open: Chunk, written: Uint8Array, size: number): void {
+    const needed = open.length + size
+    const wanted = Math.min(Math.max(2 * open.buf.length, needed), this.reserve + this.maxChunkBytes)
+    const capacity = this.fit(needed, wanted)
+    const charge = capacity - open.buf.length
+    if (!this.admit(group, charge)) {
+      this.counters.dropped++
+      return
+    }
+    let buf = written
+    if (written.length !== capacity || !ownsItsMemory(written)) {
+      buf = Buffer.allocUnsafeSlow(capacity)
+      buf.set(written.subarray(0, needed))
+    }
+    open.buf = buf
+    group.bytes += charge
+    this.allocated += charge
+    this.byBytes?.up(group)
+    this.append(group, open, size)
+  }
+
+  /** `wanted` bytes of capacity, or less when the byte bound leaves less room, but at least `needed`. */
+  private fit(needed: number, wanted: number): number {
+    return Math.max(needed, Math.min(wanted, this.maxBytes - this.allocated))
+  }
+
+  private admit(group: Group, charge: number): boolean {
+    return (this.queuedSpans < this.maxSpans && this.allocated + charge <= this.maxBytes) ||
+      this.makeRoom(group, charge)
+  }
+
+  private append(group: Group, chunk: Chunk, size: number): void {
     chunk.length += size
     chunk.ends.push(chunk.length)
-    if (group.spans === 0) this.groupsQueued++
     group.spans++
-    group.bytes += size
     this.queuedSpans++
-    this.queuedBytes += size
+    if (group.spansRank > 0) this.bySpans!.up(group)
     if (chunk.ends.length >= this.options.maxBatchSize) this.seal(chunk)
   }
 
-  /** Marks `chunk` taken (no more spans go in): it leaves the queue and its bounds. */
-  take(chunk: Chunk): void {
-    chunk.taken = true
-    chunk.sealed = true
-    this.lastChunkBytes = chunk.length - chunk.reserve
-    const group = chunk.group
-    const index = group.chunks.indexOf(chunk)
-    if (index >= 0) {
-      group.chunks.splice(index, 1)
-      this.unqueue(group, chunk.count, chunk.bytes)
+  // The fair share ---------------------------------------------------------------------------
+
+  /**
+   * A group under its fair share (the bound divided by the groups with queued spans) makes room
+   * by dropping the oldest spans of the group holding the most; a group at or over it cannot.
+   * For bytes, whole chunks are dropped: that is what frees memory.
+   */
+  private makeRoom(group: Group, charge: number): boolean {
+    if (charge > this.maxBytes) return false
+    const groups = this.groupsWith(group)
+    const spansFull = this.queuedSpans + 1 > this.maxSpans
+    const bytesFull = this.allocated + charge > this.maxBytes
+    if (spansFull && group.spans >= this.maxSpans / groups) return false
+    if (bytesFull && group.bytes >= this.maxBytes / groups) return false
+    while (this.queuedSpans + 1 > this.maxSpans) {
+      const victim = this.bySpans!.heaviest(group)
+      if (victim === undefined) return false
+      this.dropOldestSpan(victim)
     }
+    while (this.allocated + charge > this.maxBytes) {
+      const victim = this.byBytes!.heaviest(group)
+      if (victim === undefined) return false
+      const chunk = this.unqueueOldest(victim)
+      this.counters.dropped += chunk.count
+      this.discard(chunk)
+      this.groups.retireIfIdle(victim)
+    }
+    return true
+  }
+
+  /** The groups with queued spans, `group` counted in. */
+  private groupsWith(group: Group): number {
+    return this.groupsQueued + (group.chunks.length === 0 ? 1 : 0)
+  }
+
+  private dropOldestSpan(victim: Group): void {
+    const chunk = victim.chunks[0]
+    chunk.first++
+    this.counters.dropped++
+    victim.spans--
+    this.queuedSpans--
+    if (chunk.count > 0) {
+      this.bySpans!.down(victim)
+      return
+    }
+    this.unqueueOldest(victim)
+    this.discard(chunk)
+    this.groups.retireIfIdle(victim)
+  }
+
+  /** Settles a chunk dropped before it was sent; a buffer of the small size is kept for a new group. */
+  private discard(chunk: Chunk): void {
+    if (chunk.buf.length === this.smallChunk && this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(chunk.buf)
+    this.settle(chunk)
+  }
+
+  // Taking and finishing ------------------------------------------------------------------------
+
+  /** The oldest queued chunk, if any, without taking it. */
+  peek(): Chunk | undefined {
+    return this.queued.head
+  }
+
+  /** Takes the oldest queued chunk for a worker: it is sealed and leaves the queue and its bounds. */
+  take(): Chunk | undefined {
+    const chunk = this.queued.head
+    if (chunk === undefined) return undefined
+    const group = chunk.group
+    chunk.sealed = true
+    chunk.state = "inFlight"
+    group.lastChunkBytes = chunk.length - chunk.reserve
+    group.inFlight++
+    this.inFlightChunks++
+    this.inFlightSpans += chunk.count
+    this.unqueueOldest(group)
+    return chunk
   }
 
   /** The request body of a taken chunk, framed in place in front of its spans. */
@@ -211,137 +349,128 @@ export class ExportQueue {
     return chunk.buf.subarray(start, chunk.length)
   }
 
-  /** Ends `chunk`: its spans are counted by the caller; its memory is released. */
-  settle(chunk: Chunk): void {
-    chunk.settled = true
-    chunk.buf = EMPTY
-    this.unsettled.delete(chunk)
-  }
-
-  /** Closing: what is still queued is lost (counted failed); later spans are dropped. */
-  close(): number {
-    this.closed = true
-    let lost = 0
-    for (const group of this.groups.values()) {
-      for (const chunk of group.chunks) {
-        lost += chunk.count
-        this.settle(chunk)
-      }
-      group.chunks.length = 0
-      group.registered = false
-    }
-    this.groups.clear()
-    this.groupsQueued = 0
-    this.queuedSpans = 0
-    this.queuedBytes = 0
-    this.counters.failed += lost
-    return lost
-  }
-
-  private groupOf(routing: RoutingMetadata): Group {
-    // Spans of one trace share their routing object: most lookups end here.
-    if (routing === this.lastRouting && this.lastGroup!.registered) return this.lastGroup!
-    let key: string
-    try {
-      key = routing.groupKey()
-    } catch {
-      key = INVALID_KEY
-    }
-    let group = this.groups.get(key)
-    if (group === undefined) {
-      group = new Group(key, key === INVALID_KEY ? undefined : headerOf(routing))
-      this.groups.set(key, group)
-    }
-    this.lastRouting = routing
-    this.lastGroup = group
-    return group
-  }
-
   /**
-   * The fair share: a group under it (the bound divided by the groups with queued spans) makes
-   * room by dropping the oldest spans of the group holding the most; a group at or over it cannot.
+   * Ends a taken chunk with what became of its spans, and releases its memory. Only the first call
+   * counts; after `close` its spans were already counted failed.
    */
-  private makeRoom(group: Group, size: number): boolean {
-    if (size > this.maxBytes) return false
-    const groups = this.groupsQueued + (group.spans === 0 ? 1 : 0)
-    const spansFull = this.queuedSpans + 1 > this.maxSpans
-    const bytesFull = this.queuedBytes + size > this.maxBytes
-    if (spansFull && group.spans >= this.maxSpans / groups) return false
-    if (bytesFull && group.bytes >= this.maxBytes / groups) return false
-    while (this.queuedSpans + 1 > this.maxSpans) {
-      const victim = this.largest(group, "spans")
-      if (victim === undefined) return false
-      this.dropOldest(victim, 1, 0)
+  finish(chunk: Chunk, exported: number, failed: number): void {
+    if (chunk.state !== "inFlight") return
+    const group = chunk.group
+    if (!this.closed) {
+      this.counters.exported += exported
+      this.counters.failed += failed
+      group.inFlight--
+      this.inFlightChunks--
+      this.inFlightSpans -= chunk.count
     }
-    while (this.queuedBytes + size > this.maxBytes) {
-      const victim = this.largest(group, "bytes")
-      if (victim === undefined) return false
-      this.dropOldest(victim, Number.POSITIVE_INFINITY, this.queuedBytes + size - this.maxBytes)
-    }
-    return true
+    this.settle(chunk)
+    this.groups.retireIfIdle(group)
   }
 
-  private largest(except: Group, by: "spans" | "bytes"): Group | undefined {
-    let best: Group | undefined
-    for (const group of this.groups.values()) {
-      if (group !== except && group[by] > 0 && (best === undefined || group[by] > best[by])) best = group
+  /** Calls `wake` once when a chunk or a notice is there to take; returns a canceller. */
+  awaitWork(wake: () => void): () => void {
+    this.waiters.push(wake)
+    return () => {
+      const index = this.waiters.indexOf(wake)
+      if (index >= 0) this.waiters.splice(index, 1)
     }
-    return best
   }
 
-  /** Drops the oldest queued spans of `group`: `spans` of them, or until `bytes` are freed. */
-  private dropOldest(group: Group, spans: number, bytes: number): void {
-    let droppedSpans = 0
-    let droppedBytes = 0
-    while (bytes > 0 ? droppedBytes < bytes : droppedSpans < spans) {
-      const chunk = group.chunks[0]
-      if (chunk === undefined) break
-      const start = chunk.spansStart
-      chunk.first++
-      droppedSpans++
-      droppedBytes += chunk.spansStart - start
-      if (chunk.count === 0) {
-        group.chunks.shift()
-        this.settle(chunk)
-      }
-    }
-    this.counters.dropped += droppedSpans
-    this.unqueue(group, droppedSpans, droppedBytes)
+  private wakeOne(): void {
+    if (this.waiters.length > 0) this.waiters.shift()!()
   }
 
-  private unqueue(group: Group, spans: number, bytes: number): void {
-    if (spans === 0) return
-    group.spans -= spans
-    group.bytes -= bytes
-    this.queuedSpans -= spans
-    this.queuedBytes -= bytes
-    if (group.spans === 0) {
-      this.groupsQueued--
-      // An idle group is forgotten, so that a stream of one-off routing values cannot grow the map.
-      if (group.chunks.length === 0) {
-        group.registered = false
-        this.groups.delete(group.key)
-      }
+  // Flushing, counting, closing ---------------------------------------------------------------
+
+  /** The epoch a flush waits for, or `undefined` when nothing is queued or in flight. */
+  flushPoint(): number | undefined {
+    return this.closed ? undefined : this.epochs.point()
+  }
+
+  isFlushedThrough(epoch: number): boolean {
+    return this.closed || this.epochs.isThrough(epoch)
+  }
+
+  /** What happened since the last call; added to the totals. */
+  drainCounters(): Counters {
+    const drained = this.counters
+    this.counters = zero()
+    this.totals.total += drained.total
+    this.totals.dropped += drained.dropped
+    this.totals.exported += drained.exported
+    this.totals.failed += drained.failed
+    return drained
+  }
+
+  /** Everything since the queue was made. */
+  lifetime(): Counters {
+    return {
+      total: this.totals.total + this.counters.total,
+      dropped: this.totals.dropped + this.counters.dropped,
+      exported: this.totals.exported + this.counters.exported,
+      failed: this.totals.failed + this.counters.failed
     }
   }
+
+  get hasNotices(): boolean {
+    return this.groups.hasNotices
+  }
+
+  takeNotices(): Array<Notice> {
+    return this.groups.takeNotices()
+  }
+
+  /** Closing: what is still queued or in flight is lost (counted failed); later spans are dropped. */
+  close(): Leftover {
+    if (this.closed) return { queuedSpans: 0, inFlightRequests: 0, inFlightSpans: 0 }
+    let queuedSpans = 0
+    for (let chunk = this.queued.head; chunk !== undefined; chunk = chunk.next) {
+      queuedSpans += chunk.count
+      chunk.release()
+    }
+    const leftover = { queuedSpans, inFlightRequests: this.inFlightChunks, inFlightSpans: this.inFlightSpans }
+    this.counters.failed += queuedSpans + this.inFlightSpans
+    this.closed = true
+    this.queued.clear()
+    this.spares.length = 0
+    this.groups.close()
+    this.bySpans = this.bySpans && new GroupHeap(true)
+    this.byBytes = this.byBytes && new GroupHeap(false)
+    this.groupsQueued = this.queuedSpans = this.allocated = 0
+    this.inFlightChunks = this.inFlightSpans = 0
+    this.options.onFlushed()
+    return leftover
+  }
+
+  // Groups and chunks -------------------------------------------------------------------------
 
   /** The group's chunk that spans still go into, if any. */
   private openChunk(group: Group): Chunk | undefined {
-    const last = group.chunks.length === 0 ? undefined : group.chunks[group.chunks.length - 1]
+    const chunks = group.chunks
+    const last = chunks.length === 0 ? undefined : chunks[chunks.length - 1]
     return last === undefined || last.sealed ? undefined : last
   }
 
-  /** A new open chunk for `group`, starting with the `size` bytes at `start` of `source`. */
-  private newChunk(group: Group, source: Uint8Array, start: number, size: number): Chunk {
-    const reserve = this.options.envelope.maxOverhead
-    // Sized like the last chunk that was taken or filled: under load chunks fill alike, so the
-    // buffer seldom grows, and sealing seldom copies it.
-    const capacity = reserve + Math.max(size, Math.min(Math.max(MIN_CAPACITY, this.lastChunkBytes), this.maxChunkBytes))
-    const chunk = new Chunk(++this.lastChunkId, group, reserve, capacity)
-    chunk.buf.set(source.subarray(start, start + size), reserve)
-    group.chunks.push(chunk)
-    this.unsettled.add(chunk)
-    this.options.offer(chunk)
+  /** Takes `group`'s oldest chunk off the queue: its spans and bytes leave the bounds. */
+  private unqueueOldest(group: Group): Chunk {
+    const chunk = group.chunks.shift()!
+    this.queued.remove(chunk)
+    const spans = chunk.count
+    const capacity = chunk.buf.length + CHUNK_OBJECT_BYTES
+    group.spans -= spans
+    group.bytes -= capacity
+    this.queuedSpans -= spans
+    this.allocated -= capacity
+    if (group.chunks.length === 0) {
+      group.bytes -= group.ownBytes
+      this.allocated -= group.ownBytes
+      this.groupsQueued--
+      this.bySpans?.remove(group)
+      this.byBytes?.remove(group)
+    } else {
+      this.bySpans?.down(group)
+      this.byBytes?.down(group)
+    }
     return chunk
   }
 
@@ -349,10 +478,21 @@ export class ExportQueue {
   private seal(chunk: Chunk): void {
     if (chunk.sealed) return
     chunk.sealed = true
-    this.lastChunkBytes = chunk.length - chunk.reserve
-    // A copy: `Buffer`'s own `slice` is a view, which would keep the whole buffer.
-    if (chunk.buf.length - chunk.length > chunk.length >> 3) {
+    const group = chunk.group
+    group.lastChunkBytes = chunk.length - chunk.reserve
+    const unused = chunk.buf.length - chunk.length
+    if (unused > chunk.length >> 3) {
+      // A copy: `Buffer`'s own `slice` is a view, which would keep the whole buffer.
       chunk.buf = Uint8Array.prototype.slice.call(chunk.buf, 0, chunk.length)
+      group.bytes -= unused
+      this.allocated -= unused
+      this.byBytes?.down(group)
     }
+  }
+
+  /** Ends `chunk` (exported, failed or dropped): its memory is released, and flushes may move on. */
+  private settle(chunk: Chunk): void {
+    chunk.release()
+    if (!this.closed && this.epochs.settled(chunk.epoch)) this.options.onFlushed()
   }
 }

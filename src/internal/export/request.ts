@@ -1,6 +1,10 @@
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type { OutputCommon } from "../../UserTracingSettings.js"
 import { forLog } from "../shared/text.js"
 import type { Answer, ExportRequestError, Transport } from "./transport.js"
@@ -43,57 +47,58 @@ const bodyText = (answer: Answer): Effect.Effect<string> => {
   }))
 }
 
+/**
+ * @internal
+ * Why one attempt did not deliver, when another may: connect errors and resets before an answer
+ * (`connection`: the receiver is not there, or not yet), 429, 502, 503 and 504.
+ */
+export class RetryableFailure extends Data.TaggedError("RetryableFailure")<{
+  /** What to log if it is the last one. */
+  readonly message: string
+  /** What went wrong, sanitized. */
+  readonly detail: string
+  readonly connection: boolean
+  readonly retryAfterMillis: number | undefined
+}> {}
+
 const isTransientStatus = (status: number): boolean =>
   status === 429 || status === 502 || status === 503 || status === 504
 
-/** Exponential backoff with jitter in [50%, 100%] of the step. */
-const backoff = (attempt: number): number =>
-  Math.min(BACKOFF_MAX_MILLIS, BACKOFF_BASE_MILLIS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
+const done = (exported: number, failed: number, message?: string): RequestOutcome => ({ exported, failed, message })
+
+const isOtlpContentType = (contentType: string | undefined): "json" | "protobuf" | undefined =>
+  contentType?.includes("json") === true
+    ? "json"
+    : contentType?.includes("protobuf") === true
+    ? "protobuf"
+    : undefined
 
 /**
- * Waits `millis` before the next attempt; `false` when there is no time left for one. Once the
- * layer is closing (`closing` holds the shutdown deadline, even if it completes mid-wait), the
- * wait ends by half the remaining budget, leaving the other half for the attempt itself: a long
- * `Retry-After` must not outlast the drain.
+ * A 2xx: everything exported unless an OTLP `partial_success` says some spans were rejected. A
+ * body that is neither protobuf nor JSON is not an OTLP receiver's (a proxy's page, say): failed.
  */
-const waitBeforeRetry = (millis: number, closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
-  Effect.suspend(() => {
-    const wakeAt = Date.now() + millis
-    return Effect.race(Effect.as(Effect.sleep(millis), undefined), Deferred.await(closing)).pipe(
-      Effect.flatMap((deadline) => {
-        if (deadline === undefined) return Effect.succeed(true)
-        const now = Date.now()
-        const left = deadline - now
-        if (left <= 0) return Effect.succeed(false)
-        return Effect.as(Effect.sleep(Math.max(0, Math.min(wakeAt - now, left / 2))), true)
-      })
-    )
-  })
-
-type Attempt =
-  | { readonly _tag: "Done"; readonly outcome: RequestOutcome }
-  | { readonly _tag: "Retry"; readonly delayMillis: number | undefined; readonly message: string }
-
-const done = (exported: number, failed: number, message?: string): Attempt => ({
-  _tag: "Done",
-  outcome: { exported, failed, message }
-})
-
-/** A 2xx: everything exported unless an OTLP `partial_success` says some spans were rejected. */
-const accepted = (answer: Answer, spans: number): Effect.Effect<Attempt> => {
+const accepted = (answer: Answer, spans: number): Effect.Effect<RequestOutcome> => {
   if (answer.body.byteLength === 0) return Effect.succeed(done(spans, 0))
-  const json = answer.contentType?.includes("json") === true
-  if (!json && answer.contentType?.includes("protobuf") !== true) return Effect.succeed(done(spans, 0))
+  const format = isOtlpContentType(answer.contentType)
+  if (format === undefined) {
+    return Effect.succeed(done(
+      0,
+      spans,
+      `user tracing: export of ${spans} spans failed: the receiver answered ${answer.status} with content type ${
+        answer.contentType === undefined ? "(none)" : forLog(answer.contentType)
+      }, which is not an OTLP answer (is a proxy or another server listening there?)`
+    ))
+  }
   // Loaded on the first non-empty answer only: most receivers answer a full success with no body.
   return Effect.promise(() => import("../sink/proto.js")).pipe(Effect.map(({ decodeTraceResponse }) => {
     let rejected: number
     let reason: string
     try {
-      const response = decodeTraceResponse(answer.body, json)
+      const response = decodeTraceResponse(answer.body, format === "json")
       rejected = Math.min(spans, Math.max(0, response.rejectedSpans))
       reason = response.errorMessage
     } catch {
-      // The receiver said 2xx: the spans are its, whatever the body.
+      // The receiver said 2xx in an OTLP content type: the spans are its, whatever the body.
       return done(spans, 0)
     }
     if (rejected === 0) return done(spans, 0)
@@ -105,40 +110,119 @@ const accepted = (answer: Answer, spans: number): Effect.Effect<Attempt> => {
   }))
 }
 
-const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<Attempt> => {
+/** The receiver's answer: the outcome, or a failure worth another attempt. */
+const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> => {
   if (answer.status >= 200 && answer.status < 300) return accepted(answer, spans)
-  return Effect.map(bodyText(answer), (text): Attempt => {
-    const message = `user tracing: export of ${spans} spans failed: the receiver answered ${answer.status}${text}`
+  return Effect.flatMap(Effect.zip(bodyText(answer), Clock.currentTimeMillis), ([text, now]) => {
+    const detail = `the receiver answered ${answer.status}${text}`
+    const message = `user tracing: export of ${spans} spans failed: ${detail}`
     if (isTransientStatus(answer.status)) {
-      return { _tag: "Retry", delayMillis: parseRetryAfter(answer.retryAfter, Date.now()), message }
+      return Effect.fail(
+        new RetryableFailure({
+          message,
+          detail,
+          connection: false,
+          retryAfterMillis: parseRetryAfter(answer.retryAfter, now)
+        })
+      )
     }
     if (answer.status === 413) {
-      return done(
+      return Effect.succeed(done(
         0,
         spans,
         `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`
-      )
+      ))
     }
-    return done(0, spans, message)
+    return Effect.succeed(done(0, spans, message))
   })
 }
 
-const fromError = (error: ExportRequestError, spans: number): Attempt => {
-  const message = `user tracing: export of ${spans} spans failed: ${
-    error.reason === "malformed"
-      ? `the receiver's answer could not be read: ${forLog(error.message)}`
-      : forLog(error.message)
-  }`
-  // A timeout or an unreadable answer may follow a receiver that has the data: not retried.
-  return error.reason === "transport" ? { _tag: "Retry", delayMillis: undefined, message } : done(0, spans, message)
+/** No usable answer: a connection failure is worth another attempt; the rest may have reached the receiver. */
+const fromError = (error: ExportRequestError, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> => {
+  const detail = error.reason === "malformed"
+    ? `the receiver's answer could not be read: ${forLog(error.message)}`
+    : forLog(error.message)
+  const message = `user tracing: export of ${spans} spans failed: ${detail}`
+  return error.reason === "transport"
+    ? Effect.fail(new RetryableFailure({ message, detail, connection: true, retryAfterMillis: undefined }))
+    : Effect.succeed(done(0, spans, message))
 }
+
+/** Exponential from 100 ms, at most 5 s, each wait jittered to 50-100% of its step. */
+const backoff = Schedule.exponential(BACKOFF_BASE_MILLIS).pipe(
+  Schedule.union(Schedule.spaced(BACKOFF_MAX_MILLIS)),
+  Schedule.jitteredWith({ min: 0.5, max: 1 })
+)
+
+/** Less time than this left before the shutdown deadline (after the wait) is not worth an attempt. */
+const MIN_ATTEMPT_MILLIS = 10
+
+/** Whether another attempt fits before the deadline: the wait takes at most half the time left. */
+const beforeDeadline = (closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
+  Effect.flatMap(Deferred.poll(closing), (deadline) =>
+    Option.match(deadline, {
+      onNone: () => Effect.succeed(true),
+      onSome: (deadline) =>
+        Effect.map(Effect.zip(deadline, Clock.currentTimeMillis), ([at, now]) => (at - now) / 2 >= MIN_ATTEMPT_MILLIS)
+    }))
 
 /**
  * @internal
- * Exports one routing group's encoded spans: one POST, retried on transient failures (connect
- * errors, resets, 429, 502, 503, 504) up to `maxAttempts` with backoff and jitter or as
- * `Retry-After` says, never waiting past the shutdown budget once `closing` completes. Never fails:
- * the outcome counts the spans exported and failed, and carries what to log.
+ * When to try a request again: with backoff, or after the receiver's `Retry-After`. Answers the
+ * receiver gave (429, 502, 503, 504) use up `maxAttempts`, the first attempt included; connection
+ * failures do not (a receiver that starts after the service loses nothing): they are retried
+ * until the shutdown deadline. No attempt starts past that deadline.
+ */
+export const retrySchedule = (
+  maxAttempts: number,
+  closing: Deferred.Deferred<number>
+): Schedule.Schedule<unknown, RetryableFailure> =>
+  Schedule.identity<RetryableFailure>().pipe(
+    // The answered failures before this one, beside this one.
+    Schedule.intersect(
+      Schedule.reduce(
+        Schedule.identity<RetryableFailure>(),
+        0,
+        (answered, failure) => failure.connection ? answered : answered + 1
+      )
+    ),
+    Schedule.whileOutput(([failure, answeredBefore]) => failure.connection || answeredBefore + 1 < maxAttempts),
+    Schedule.intersect(backoff),
+    Schedule.modifyDelay(([[failure]], delay) =>
+      failure.retryAfterMillis === undefined ? delay : Duration.millis(failure.retryAfterMillis)
+    ),
+    Schedule.checkEffect(() => beforeDeadline(closing))
+  )
+
+/**
+ * The clock of the waits between attempts: once the layer is closing (`closing` holds the
+ * shutdown deadline, even if it completes mid-wait), a wait ends by half the time left, leaving
+ * the other half for the attempt itself: a long `Retry-After` must not outlast the drain.
+ */
+const untilClosing = (clock: Clock.Clock, closing: Deferred.Deferred<number>): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+  unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+  currentTimeMillis: clock.currentTimeMillis,
+  currentTimeNanos: clock.currentTimeNanos,
+  sleep: (duration) =>
+    Effect.suspend(() => {
+      const wakeAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(duration)
+      return Effect.raceFirst(
+        clock.sleep(duration),
+        Effect.flatMap(Deferred.await(closing), (deadline) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          return clock.sleep(Duration.millis(Math.max(0, Math.min(wakeAt - now, (deadline - now) / 2))))
+        })
+      )
+    })
+})
+
+/**
+ * @internal
+ * Exports one routing group's encoded spans: one POST, retried by `retrySchedule`; `onRetry` hears
+ * of each connection failure that is retried. Never fails: the outcome counts the spans exported
+ * and failed, and carries what to log (already sanitized).
  */
 export const exportRequest = (
   transport: Transport,
@@ -146,28 +230,20 @@ export const exportRequest = (
   closing: Deferred.Deferred<number>,
   routingHeaderValue: string,
   body: Uint8Array,
-  spans: number
+  spans: number,
+  onRetry: (failure: RetryableFailure) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<RequestOutcome> =>
   Effect.flatMap(transport.prepare(body), (prepared) => {
-    const attempt = (n: number): Effect.Effect<RequestOutcome> =>
-      transport.send(routingHeaderValue, prepared).pipe(
-        Effect.matchEffect({
-          onFailure: (error) => Effect.succeed(fromError(error, spans)),
-          onSuccess: (answer) => judge(answer, prepared, spans)
-        }),
-        Effect.flatMap((result) => {
-          if (result._tag === "Done") return Effect.succeed(result.outcome)
-          const giveUp: RequestOutcome = { exported: 0, failed: spans, message: result.message }
-          if (n >= output.maxAttempts) return Effect.succeed(giveUp)
-          return Effect.flatMap(
-            waitBeforeRetry(result.delayMillis ?? backoff(n), closing),
-            (go) => go ? attempt(n + 1) : Effect.succeed(giveUp)
-          )
-        })
-      )
-    return attempt(1)
+    const attempt = transport.send(routingHeaderValue, prepared).pipe(
+      Effect.matchEffect({
+        onFailure: (error) => fromError(error, spans),
+        onSuccess: (answer) => judge(answer, prepared, spans)
+      })
+    )
+    const schedule = retrySchedule(output.maxAttempts, closing).pipe(Schedule.tapInput(onRetry))
+    return Effect.clockWith((clock) =>
+      Effect.retry(attempt, schedule).pipe(Effect.withClock(untilClosing(clock, closing)))
+    ).pipe(
+      Effect.catchAll((failure) => Effect.succeed(done(0, spans, failure.message)))
+    )
   })
-
-/** @internal the shutdown deadline (epoch milliseconds) to hand to `exportRequest` once closing starts */
-export const closingDeadline = (shutdownTimeout: Duration.Duration): number =>
-  Date.now() + Duration.toMillis(shutdownTimeout)

@@ -9,9 +9,10 @@ import { headerValueOnWire, outputCommon } from "../settings/schema.js"
 /** @internal why one export request got no usable answer */
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
   /**
-   * `transport`: connect errors and resets (worth another try); `timeout`: no complete answer in
-   * time; `malformed`: an answer arrived but could not be parsed; `rejected`: the request or the
-   * TLS peer was refused before sending (a setting, not a passing fault).
+   * `transport`: no connection, or a reset before any answer (worth another try); `timeout`: no
+   * complete answer in time on a connection; `malformed`: an answer arrived but could not be
+   * parsed; `rejected`: the request or the TLS peer was refused before sending (a setting, not a
+   * passing fault).
    */
   readonly reason: "transport" | "timeout" | "malformed" | "rejected"
   readonly message: string
@@ -115,9 +116,10 @@ export const make = (output: Output): Transport => {
     // connection took 2.05 turns, against 3.0 with `pipelining: 1`
     // (scratchpad/bench/event-loop-turns.ts); hence also two requests in flight per worker.
     pipelining: 2,
-    connectTimeout: timeout,
-    headersTimeout: timeout,
-    bodyTimeout: timeout
+    // One timer bounds each request (below): undici's own three are off.
+    connectTimeout: 0,
+    headersTimeout: 0,
+    bodyTimeout: 0
   }
   let pool: Pool
   let path: string
@@ -161,9 +163,14 @@ export const make = (output: Output): Transport => {
           body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
           truncated
         }))
-      // One timer bounds the whole request, connect and the answer's body included.
+      // One timer bounds the whole request, connect and the answer's body included. Until undici
+      // starts writing the request, it has no connection: the receiver is not reachable (yet).
       const timer = setTimeout(() => {
-        settle(Effect.fail(new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })))
+        settle(Effect.fail(
+          controller === undefined
+            ? new ExportRequestError({ reason: "transport", message: `no connection within ${timeout} ms` })
+            : new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
+        ))
         stop("request timeout")
       }, timeout)
       untraced(() =>
@@ -199,17 +206,14 @@ export const make = (output: Output): Transport => {
           onResponseEnd: () => answer(false),
           onResponseError: (_, error) =>
             settle(Effect.fail(
-              /^UND_ERR_(HEADERS|BODY)_TIMEOUT$/.test(codeOf(error))
-                // undici's own timers, set to the same duration as ours: the same verdict.
-                ? new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
-                : new ExportRequestError({
-                  reason: status !== 0 || isMalformed(error)
-                    ? "malformed"
-                    : isRejected(error)
-                    ? "rejected"
-                    : "transport",
-                  message: describe(error)
-                })
+              new ExportRequestError({
+                reason: status !== 0 || isMalformed(error)
+                  ? "malformed"
+                  : isRejected(error)
+                  ? "rejected"
+                  : "transport",
+                message: describe(error)
+              })
             ))
         })
       )

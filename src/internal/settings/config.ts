@@ -45,6 +45,7 @@ export const variables: ReadonlyArray<Variable> = [
   { name: "USER_TRACING_SERVICE_NAME", field: "serviceName", kind: "text" },
   { name: "USER_TRACING_MAX_QUEUE_SIZE", field: "maxQueueSize", kind: "integerOrUnbounded" },
   { name: "USER_TRACING_MAX_QUEUE_BYTES", field: "maxQueueBytes", kind: "integerOrUnbounded" },
+  { name: "USER_TRACING_MAX_ROUTING_VALUE_BYTES", field: "maxRoutingValueBytes", kind: "integer" },
   { name: "USER_TRACING_SHUTDOWN_TIMEOUT", field: "shutdownTimeout", kind: "duration" },
   { name: "USER_TRACING_SOCKET_PATH", field: "output.otlpUds.socketPath", kind: "text" },
   { name: "USER_TRACING_URL", field: "output.otlpHttp.url", kind: "secret" },

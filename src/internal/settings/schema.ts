@@ -42,8 +42,15 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
  */
 export const defaultMaxQueueSize = 65_536
 
-/** @internal encoded bytes waiting for export, unless `maxQueueBytes` says otherwise */
+/** @internal bytes allocated for spans waiting for export, unless `maxQueueBytes` says otherwise */
 export const defaultMaxQueueBytes = 64 * 1024 * 1024
+
+/**
+ * @internal
+ * The longest routing value sent, unless `maxRoutingValueBytes` says otherwise: well within what
+ * receivers and proxies take in one header line (nginx's `large_client_header_buffers`: 8 KiB).
+ */
+export const defaultMaxRoutingValueBytes = 4 * 1024
 
 /** @internal the most bytes of one request body, unless `maxBatchBytes` says otherwise */
 export const defaultMaxBatchBytes = 4 * 1024 * 1024
@@ -300,6 +307,7 @@ export const SettingsSchema = Schema.Struct({
     Schema.NullOr(PositiveInt).annotations(message("must be a positive integer or null")),
     { default: () => defaultMaxQueueBytes }
   ),
+  maxRoutingValueBytes: Schema.optionalWith(PositiveInt, { default: () => defaultMaxRoutingValueBytes }),
   output: Schema.optionalWith(Schema.UndefinedOr(Output), { default: () => undefined }),
   shutdownTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(10) }),
   limits: Schema.optionalWith(SpanLimits, { default: () => SpanLimits.make({}) })

@@ -19,6 +19,7 @@ export interface CheckedSettings {
   readonly serviceName: string | undefined
   readonly maxQueueSize: number | null
   readonly maxQueueBytes: number | null
+  readonly maxRoutingValueBytes: number
   readonly output: CheckedOutput | undefined
   readonly shutdownTimeoutMillis: number
   readonly limits: CheckedLimits
@@ -59,6 +60,8 @@ export interface CheckedLimits {
 export const defaultMaxQueueSize = 65_536
 /** @internal */
 export const defaultMaxQueueBytes = 64 * 1024 * 1024
+/** @internal the longest routing value sent, unless `maxRoutingValueBytes` says otherwise */
+export const defaultMaxRoutingValueBytes = 4 * 1024
 /** @internal */
 export const defaultMaxBatchBytes = 4 * 1024 * 1024
 /** @internal */
@@ -324,6 +327,7 @@ const settingsKeys = [
   "serviceName",
   "maxQueueSize",
   "maxQueueBytes",
+  "maxRoutingValueBytes",
   "output",
   "shutdownTimeout",
   "limits"
@@ -342,6 +346,7 @@ const settings = (value: unknown): CheckedSettings => {
     serviceName: field(input, "serviceName", [], nonEmptyString, () => undefined),
     maxQueueSize: field(input, "maxQueueSize", [], positiveIntOrNull, () => defaultMaxQueueSize),
     maxQueueBytes: field(input, "maxQueueBytes", [], positiveIntOrNull, () => defaultMaxQueueBytes),
+    maxRoutingValueBytes: field(input, "maxRoutingValueBytes", [], positiveInt, () => defaultMaxRoutingValueBytes),
     output: field(input, "output", [], output, () => undefined),
     shutdownTimeoutMillis: field(input, "shutdownTimeout", [], duration, () => 10_000),
     limits: field(input, "limits", [], limits, () => defaultLimits)
