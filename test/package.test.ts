@@ -166,10 +166,11 @@ describe("installed as a user installs it", () => {
         ], app)
         const output = await run(process.execPath, [Path.join("out", "quickstart.js")], app)
         expect(output).toMatch(
-          /^trace [0-9a-f]{32} {2}service checkout {2}x-user-routing: \{"tenant":"acme"\}\n {2}POST \/checkout \(server, /m
+          /^trace [0-9a-f]{32} {2}checkout · 3 spans · .*\n {2}x-user-routing: \{"tenant":"acme"\}$/m
         )
         expect(output).toContain("user tracing is enabled")
-        expect(output).toContain("    load order (internal, ")
+        expect(output).toMatch(/^POST \/checkout server /m)
+        expect(output).toMatch(/^├─ load order /m)
         expect(output).toContain(`x-user-routing: {"tenant":"globex"}`)
 
         // The root loads, internals are closed, and importing loads no transport.

@@ -31,6 +31,8 @@ describe("defaults", () => {
         enabled: true,
         serviceName: "svc",
         maxQueueSize: 65_536,
+        maxQueueBytes: 64 * 1024 * 1024,
+        maxRoutingValueBytes: 4_096,
         limits: { maxAttributes: 128, maxEvents: 128, maxAttributeValueLength: 4096 }
       })
       expect(Duration.toMillis(settings.shutdownTimeout)).toBe(10_000)
@@ -327,7 +329,7 @@ const bad: ReadonlyArray<readonly [string, UserTracingSettings.SettingsInput, st
     "typo at the top",
     { enable: true } as never,
     "enable",
-    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
+    "enable is unexpected, expected: \"enabled\" | \"serviceName\" | \"maxQueueSize\" | \"maxQueueBytes\" | \"maxRoutingValueBytes\" | \"output\" | \"shutdownTimeout\" | \"limits\""
   ]
 ]
 
@@ -462,6 +464,12 @@ describe("layerConfig", () => {
       [["USER_TRACING_MAX_QUEUE_BYTES", "64MB"]],
       "maxQueueBytes",
       "USER_TRACING_MAX_QUEUE_BYTES must be a decimal integer or \"unbounded\" (got \"64MB\")"
+    ],
+    [
+      "a routing value bound that is not a decimal integer",
+      [["USER_TRACING_MAX_ROUTING_VALUE_BYTES", "4k"]],
+      "maxRoutingValueBytes",
+      "USER_TRACING_MAX_ROUTING_VALUE_BYTES must be a decimal integer (got \"4k\")"
     ],
     [
       "a queue bound of 0",

@@ -1,15 +1,20 @@
 // The live pipeline in tests: settings for a receiver, the layer built around an effect and
 // closed after it (which flushes), and the metric deltas it caused.
 import { expect } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, Logger, Metric } from "effect"
 import { UserTracing, UserTracingMetrics, type UserTracingSettings } from "../../src/index.js"
 
-/** Enabled settings writing to the Unix socket at `socketPath`, with output overrides. */
-export const settingsFor = (socketPath: string, output?: Record<string, unknown>): UserTracingSettings.SettingsInput =>
+/** Enabled settings writing to the Unix socket at `socketPath`, with output and top-level overrides. */
+export const settingsFor = (
+  socketPath: string,
+  output?: Record<string, unknown>,
+  rest?: Record<string, unknown>
+): UserTracingSettings.SettingsInput =>
   ({
     enabled: true,
     serviceName: "checkout",
-    output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } }
+    output: { otlpUds: { socketPath, routingHeaderName: "x-user-routing", ...output } },
+    ...rest
   }) as UserTracingSettings.SettingsInput
 
 /** Runs `self` with the live pipeline, then closes the layer (drain included). */
@@ -42,4 +47,18 @@ export const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     }
     expect(delta.total).toBe(delta.exported + delta.dropped + delta.failed)
     return [value, delta] as const
+  })
+
+/**
+ * Runs `self` with a logger that keeps the messages; returns the metric deltas and the log lines.
+ * Asserts total = exported + dropped + failed.
+ */
+export const observed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logs: Array<string> = []
+    const logger = Logger.make<unknown, void>(({ message }) => {
+      logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+    })
+    const [, delta] = yield* counted(Effect.provideService(self, Logger.CurrentLoggers, new Set([logger])))
+    return { delta, logs }
   })

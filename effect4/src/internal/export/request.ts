@@ -231,7 +231,3 @@ export const exportRequest = (
       })
     return loop(0, 0)
   })
-
-/** @internal the shutdown deadline (epoch milliseconds) to hand to `exportRequest` once closing starts */
-export const closingDeadline = (shutdownTimeout: Duration.Duration): number =>
-  Date.now() + Duration.toMillis(shutdownTimeout)
