@@ -19,6 +19,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as receivedSpans from "../../src/internal/sink/decode.js"
 import * as pendingTraces from "../../src/internal/sink/pending.js"
+import * as waterfall from "../../src/internal/viewer/waterfall.js"
 import * as internal from "./internal/sink/server.js"
 import type { UserTraceSinkError } from "./internal/sink/server.js"
 
@@ -259,3 +260,26 @@ export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpa
 
 /** `completedTraces`' default bound on how long a trace stays pending: 60 seconds. */
 export const defaultMaxTraceAge: Duration.Duration = Duration.seconds(60)
+
+/** How `renderWaterfall` draws a trace. */
+export interface WaterfallOptions {
+  /** ANSI colours; default `false`. */
+  readonly color?: boolean | undefined
+  /** Total line width in columns; default 100. */
+  readonly width?: number | undefined
+  /** The routing header to show; default: every non-standard request header, credentials redacted. */
+  readonly routingHeader?: string | undefined
+}
+
+/**
+ * A received trace drawn as the `user-tracing-sink` viewer shows it: the span tree with one bar per
+ * span on the trace's time axis, durations, attributes, events, links, error status and the routing
+ * header. Text from the wire is escaped (control and invisible format characters) and cut. The
+ * Effect 3 line's drawing, the same module.
+ */
+export const renderWaterfall = (trace: ReceivedTrace, options?: WaterfallOptions): string =>
+  waterfall.renderTrace(trace, {
+    color: options?.color ?? false,
+    width: options?.width,
+    routingHeader: options?.routingHeader
+  })

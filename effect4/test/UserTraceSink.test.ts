@@ -58,6 +58,12 @@ describe("UserTraceSink on Effect 4", () => {
       expect(root.headers["x-user-routing"]).toBe("{\"tenant\":\"acme\"}")
       expect(root.attributes).toEqual([["s", "text"], ["i", 42n]])
       expect(yield* sink.stats).toMatchObject({ accepted: 1, rejected: 0, spans: 3 })
+      // Drawn as the viewer draws it: the tree, one bar per span, the routing header.
+      const drawn = UserTraceSink.renderWaterfall(trace, { routingHeader: "x-user-routing", width: 90 })
+      expect(drawn).toMatch(new RegExp(`^trace ${inboundTraceId} {2}checkout · 3 spans · `))
+      expect(drawn).toContain("x-user-routing: {\"tenant\":\"acme\"}")
+      expect(drawn).toMatch(/^request server /m)
+      expect(drawn).toMatch(/^└─ child client /m)
     }).pipe(Effect.scoped))
 
   it.live("spans streams what arrived and what arrives; completedTraces emits a trace once its root came and it went quiet", () =>
