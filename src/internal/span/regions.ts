@@ -4,7 +4,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberStatus from "effect/FiberStatus"
-import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import type * as Scope from "effect/Scope"
@@ -187,11 +186,11 @@ class RegionExit<A, E> {
 }
 
 /** @internal */
-export const withUserTrace = dual<
+export const withUserTrace = effectDual<
   (name: string, options: UserTraceOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
->(3, (self, name, options) =>
-  Effect.withFiberRuntime((fiber, status) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) =>
+  Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const root = makeRoot(fiber, name, options)
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
     const token = root === undefined ? undefined : lineageOf(fiber)
@@ -200,7 +199,8 @@ export const withUserTrace = dual<
     return root === undefined && holderOf(fiber, slot) === undefined
       ? self
       : runIn(fiber, status, slot, root, token, self)
-  }))
+  })
+)
 
 /** @internal the handle of a span that records nothing (no active root or parent) */
 export const inactiveSpan: UserSpan = Object.freeze({
@@ -333,18 +333,19 @@ export const annotateUserSpans: {
 )
 
 /** @internal */
-export const withUserTracingEnabled = dual<
+export const withUserTracingEnabled = effectDual<
   (enabled: boolean) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
->(2, (self, enabled) =>
-  Effect.withFiberRuntime((fiber, status) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) =>
+  Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
     return enabled || holderOf(fiber, slot) === undefined
       ? region
       : runIn(fiber, status, slot, undefined, undefined, region)
-  }))
+  })
+)
 
 /** @internal runs `self` with no current user span (nor deferred root), as `withoutUserTrace` */
 export const hideCurrent = <A, E, R>(
