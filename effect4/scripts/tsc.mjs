@@ -132,29 +132,6 @@ if (diagnostics.length > 0) {
   }))
   process.exit(1)
 }
-// Shared modules the line loads that still import an effect 3 module effect 4 does not have
-// (tsconfig.json's `paths` resolve it to our stand-in in effect4/src/internal/shims): their built
-// copy in dist/esm loads the stand-in too, built into dist/esm/effect4. Only those the line loads:
-// the Effect 3 line's own modules keep effect's.
-if (emit && diagnostics.length === 0) {
-  const esm = Path.dirname(outRoot)
-  for (const fileName of loaded) {
-    const relative = Path.relative(Path.join(root, "src"), fileName)
-    if (ownFile(fileName) || relative.startsWith("..")) continue
-    const built = Path.join(esm, relative.replace(/\.ts$/, ".js"))
-    const text = Fs.readFileSync(built, "utf8")
-    const shimmed = text.replace(/from "(effect\/[A-Za-z]+)"/g, (whole, specifier) => {
-      const resolved = ts.resolveModuleName(specifier, fileName, config.options, ts.sys).resolvedModule
-      if (resolved === undefined || !ownFile(resolved.resolvedFileName) || resolved.isExternalLibraryImport) {
-        return whole
-      }
-      const shim = Path.join(outRoot, Path.relative(Path.join(line, "src"), resolved.resolvedFileName))
-        .replace(/\.ts$/, ".js")
-      return `from "${Path.relative(Path.dirname(built), shim).split(Path.sep).join("/")}"`
-    })
-    if (shimmed !== text) Fs.writeFileSync(built, shimmed)
-  }
-}
 if (emit && written === 0) {
   process.stderr.write("effect4: nothing emitted\n")
   process.exit(1)

@@ -22,10 +22,6 @@ const effect4 = Path.join(root, "effect4")
 const effect4Everywhere: esbuild.Plugin = {
   name: "effect4-everywhere",
   setup(build) {
-    // Effect 3's modules that shared modules still import, which effect 4 does not have: our stand-ins.
-    build.onResolve({ filter: /^effect\/GlobalValue$/ }, () => ({
-      path: Path.join(effect4, "src", "internal", "shims", "GlobalValue.ts")
-    }))
     build.onResolve({ filter: /^effect(\/|$)/ }, (args) =>
       args.pluginData === "effect4"
         ? undefined
