@@ -9,7 +9,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import * as Tracestate from "../../Tracestate.js"
-import { UserHarness } from "../../UserHarness.js"
+import { noop as noopHarness, UserHarness } from "../../UserHarness.js"
 import type {
   AttributeValue,
   FinishCallback,
@@ -185,6 +185,32 @@ class RegionExit<A, E> {
   }
 }
 
+// Said once per process (however many copies of this module are loaded).
+const noHarnessSaid: { said: boolean } = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for("effect-user-tracing/span/noHarnessSaid")
+] ??= { said: false }) as { said: boolean }
+
+/**
+ * @internal
+ * `self`, after one info line the first time a root is opened where no user tracing layer is
+ * provided at all (not a disabled one, which says so when it starts): tracing would otherwise be
+ * off without a word.
+ */
+export const sayIfNoHarness = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  if (noHarnessSaid.said || Context.get(fiber.currentContext, UserHarness) !== noopHarness) return self
+  noHarnessSaid.said = true
+  return Effect.zipRight(
+    Effect.logInfo(
+      "user tracing: a user trace was opened, but no user tracing layer is provided (UserTracingLive, " +
+        "UserTracing.layer or TestUserTracing): nothing is recorded"
+    ),
+    self
+  )
+}
+
 /** @internal */
 export const withUserTrace = effectDual<
   (name: string, options: UserTraceOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
@@ -197,7 +223,7 @@ export const withUserTrace = effectDual<
     const slot = fiber.getFiberRef(currentSpanSlot)
     // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
     return root === undefined && holderOf(fiber, slot) === undefined
-      ? self
+      ? sayIfNoHarness(fiber, self)
       : runIn(fiber, status, slot, root, token, self)
   })
 )
