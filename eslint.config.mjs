@@ -45,7 +45,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["src/**/*.ts"],
+    files: ["src/**/*.ts", "effect4/src/**/*.ts"],
     rules: {
       "no-console": "error",
       "@effect/no-import-from-barrel-package": ["error", { packageNames: ["effect", "@effect/platform"] }]

@@ -24,20 +24,18 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Data, Effect, Fiber, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { RoutingMetadata, UserTraceSink, UserTracing } from "effect-user-tracing"
+import * as UserTracingHttp from "effect-user-tracing/UserTracingHttp"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { RoutingMetadata, UserTracing } from "../src/index.js"
-import { renderTrace, useColor } from "../src/internal/viewer/waterfall.js"
-import * as UserTraceSink from "../src/UserTraceSink.js"
-import * as UserTracingHttp from "../src/UserTracingHttp.js"
 
 const routingHeaderName = "x-tenant-routing"
 /** Where the shop sends a trace's routing to its own services. */
 const serviceRoutingHeader = "x-user-routing"
 const inboundTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-const color = useColor(process.stdout, process.env)
+const color = process.stdout.isTTY === true && (process.env.NO_COLOR === undefined || process.env.NO_COLOR === "")
 const dim = (text: string) => (color ? `\u001b[2m${text}\u001b[0m` : text)
 const bold = (text: string) => (color ? `\u001b[1m${text}\u001b[0m` : text)
 
@@ -225,7 +223,7 @@ const program = Effect.gen(function*() {
   const traces = yield* sink.traces
   const width = Math.min(process.stdout.columns ?? 110, 120)
   for (const trace of traces) {
-    out.push(renderTrace(trace, { color, width, routingHeader: routingHeaderName }))
+    out.push(UserTraceSink.renderWaterfall(trace, { color, width, routingHeader: routingHeaderName }))
     out.push("")
   }
 

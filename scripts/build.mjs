@@ -18,3 +18,6 @@ compile("tsconfig.build.json")
 compile("tsconfig.build.cjs.json")
 // Without it, Node reads dist/cjs/*.js as ES modules (the package is "type": "module").
 Fs.writeFileSync("dist/cjs/package.json", JSON.stringify({ type: "commonjs" }) + "\n")
+// The Effect 4 line (dist/esm/effect4) and the bin bundled with its own effect.
+const effect4 = ChildProcess.spawnSync(process.execPath, ["effect4/scripts/build.mjs"], { stdio: "inherit" })
+if (effect4.status !== 0) process.exit(effect4.status ?? 1)

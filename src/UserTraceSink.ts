@@ -21,6 +21,7 @@ import * as receivedSpans from "./internal/sink/decode.js"
 import * as errors from "./internal/sink/errors.js"
 import type { UserTraceSinkError } from "./internal/sink/errors.js"
 import * as pendingTraces from "./internal/sink/pending.js"
+import * as waterfall from "./internal/viewer/waterfall.js"
 
 /**
  * Where the sink listens: a Unix socket path (at most 107 bytes, which the kernel keeps whole), or a
@@ -375,3 +376,44 @@ export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpa
  * @category constants
  */
 export const defaultMaxTraceAge: Duration.Duration = pendingTraces.defaultMaxTraceAge
+
+/**
+ * How `renderWaterfall` draws a trace.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export interface WaterfallOptions {
+  /** ANSI colours; default `false`. */
+  readonly color?: boolean | undefined
+  /** Total line width in columns; default 100. */
+  readonly width?: number | undefined
+  /** The routing header to show; default: every non-standard request header, credentials redacted. */
+  readonly routingHeader?: string | undefined
+}
+
+/**
+ * A received trace drawn as the `user-tracing-sink` viewer shows it: the span tree with one bar per
+ * span on the trace's time axis, durations, attributes, events, links, error status and the routing
+ * header. Text from the wire is escaped (control and invisible format characters) and cut.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { UserTraceSink } from "effect-user-tracing"
+ *
+ * export const printTraces = (sink: UserTraceSink.Service) =>
+ *   Effect.map(sink.traces, (traces) => {
+ *     for (const trace of traces) console.log(UserTraceSink.renderWaterfall(trace, { routingHeader: "x-user-routing" }))
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const renderWaterfall = (trace: ReceivedTrace, options?: WaterfallOptions): string =>
+  waterfall.renderTrace(trace, {
+    color: options?.color ?? false,
+    width: options?.width,
+    routingHeader: options?.routingHeader
+  })

@@ -381,7 +381,9 @@ describe("what closing says", () => {
       const receiver = yield* rawReceiver((_, __, socket) => socket.write(ok))
       const { delta, logs } = yield* observed(withPipeline(settingsFor(receiver.socketPath), tracesOneByOne(3)))
       expect(delta).toEqual({ total: 3, exported: 3, dropped: 0, failed: 0 })
-      expect(logs).toEqual([])
+      // The start-up line only.
+      expect(logs).toHaveLength(1)
+      expect(logs[0]).toMatch(/^user tracing is enabled/)
     }).pipe(Effect.scoped))
 })
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer, Logger } from "effect"
 import * as Net from "node:net"
-import { UserTracing, UserTracingSettings } from "../src/index.js"
+import { RoutingMetadata, TestUserTracing, UserTracing, UserTracingSettings } from "../src/index.js"
 import { routing } from "./utils/helpers.js"
 import { ExportTraceServiceRequest } from "./utils/receiver.js"
 
@@ -361,4 +361,25 @@ describe("static header values on the wire", () => {
         Buffer.concat([Buffer.from("x-city: "), Buffer.from("東京", "utf8")])
       )
     })))
+})
+
+describe("no layer at all", () => {
+  const said = (globalThis as Record<symbol, { said: boolean }>)[Symbol.for("effect-user-tracing/span/noHarnessSaid")]
+
+  it.effect("the first root opened with no user tracing layer provided says so once; with a layer, nothing", () =>
+    Effect.gen(function*() {
+      said.said = false
+      const lines: Array<string> = []
+      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => lines.push(String(message))))
+      const root = Effect.void.pipe(UserTracing.withUserTrace("request", { routing: RoutingMetadata.json({ t: "a" }) }))
+      yield* Effect.provide(Effect.all([root, root, Effect.void.pipe(UserTracing.withDeferredUserTrace())]), logger)
+      expect(lines).toEqual([
+        "user tracing: a user trace was opened, but no user tracing layer is provided (UserTracingLive, " +
+        "UserTracing.layer or TestUserTracing): nothing is recorded"
+      ])
+      said.said = false
+      lines.length = 0
+      yield* root.pipe(Effect.provide(TestUserTracing), Effect.provide(logger))
+      expect(lines).toEqual([])
+    }))
 })

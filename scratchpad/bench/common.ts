@@ -41,10 +41,20 @@ export class UdsAgent extends Http.Agent {
   }
 }
 
+/** The Effect 4 rows: run by effect4/bench/variant.ts, bundled with effect 4. */
+export type Effect4VariantName =
+  | "ours-e4"
+  | "ours-2tasks-e4"
+  | "ours-dual-e4"
+  | "otlp-tracer-e4"
+  | "effect-native-e4"
+  | "inactive-user-span-e4"
+  | "bare-e4"
+
 /** What a variant process reports to the orchestrator. */
 export interface VariantResult {
   readonly variant: string
-  readonly mode: "steady" | "burst" | "stall" | "tenants" | "fixed"
+  readonly mode: "steady" | "burst" | "stall" | "tenants"
   /** Spans ended in the whole run (warm-up included): what the receiver should count. */
   readonly created: number
   /** Spans ended in the timed window and its length. */

@@ -1,5 +1,5 @@
 /**
- * How many turns of a busy event loop one sequential export request costs (issue 9): a producer
+ * How many turns of a busy event loop one sequential export request costs: a producer
  * keeps the check phase busy (1 ms of work per `setImmediate`, as the benchmark's stretches of
  * spans do) while 1,000 POSTs of 80 KB go one after another over a Unix socket to a node:http
  * server in another process. Compares undici with `pipelining: 1` and `2`, the library's transport

@@ -14,8 +14,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { defaultMaxQueueBytes, defaultMaxQueueSize } from "../../src/UserTracingSettings.js"
-import { build } from "./build.js"
-import { BURST_SPANS, STALL_SPANS, TENANT_COUNTS, type VariantResult } from "./common.js"
+import { build, effect4Installed } from "./build.js"
+import { BURST_SPANS, type Effect4VariantName, STALL_SPANS, TENANT_COUNTS, type VariantResult } from "./common.js"
 import type { VariantConfig, VariantName } from "./variant.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -30,8 +30,13 @@ const otelVersions = `sdk-trace-base ${versionOf("@opentelemetry/sdk-trace-base"
   versionOf("@opentelemetry/exporter-trace-otlp-proto")
 }`
 
+/** The installed version of effect 4 (effect4/'s packages), for the Effect 4 rows' labels. */
+const effect4Version = effect4Installed()
+  ? JSON.parse(Fs.readFileSync(Path.join(root, "effect4/node_modules/effect/package.json"), "utf8")).version
+  : undefined
+
 interface VariantInfo {
-  readonly name: VariantName
+  readonly name: VariantName | Effect4VariantName
   readonly label: string
   readonly exports: boolean
   /** Not in the default set: only with BENCH_VARIANTS. */
@@ -53,11 +58,29 @@ const variants: ReadonlyArray<VariantInfo> = [
   { name: "inactive-user-span-runsync", label: "7ar the same, ManagedRuntime.runSync", exports: false },
   { name: "bare", label: "7b the same effect bare", exports: false },
   { name: "bare-runsync", label: "7br the same, ManagedRuntime.runSync", exports: false },
-  { name: "withspan-disabled", label: "7c Effect.withSpan x3, tracing disabled", exports: false }
+  { name: "withspan-disabled", label: "7c Effect.withSpan x3, tracing disabled", exports: false },
+  // The Effect 4 line (effect4/bench/variant.ts, effect 4 bundled in), against its own OtlpTracer;
+  // the OpenTelemetry row (5) is the same peer for both lines.
+  {
+    name: "ours-e4",
+    label: `E1 Effect 4 (${effect4Version}): ours, withUserTrace>withUserSpan>withUserSpan`,
+    exports: true
+  },
+  { name: "ours-2tasks-e4", label: "E1t Effect 4: ours with output.otlpUds.numTasks: 2", exports: true },
+  { name: "ours-dual-e4", label: "E2 Effect 4: ours, withDualSpan (user + native internal)", exports: true },
+  { name: "otlp-tracer-e4", label: "E3 Effect 4: effect/observability OtlpTracer (protobuf)", exports: true },
+  { name: "effect-native-e4", label: "E6 Effect 4: Effect.withSpan, native tracer, no export", exports: false },
+  { name: "inactive-user-span-e4", label: "E7a Effect 4: withUserSpan x3, no user root", exports: false },
+  { name: "bare-e4", label: "E7b Effect 4: the same effect bare", exports: false }
 ]
-const selected = process.env.BENCH_VARIANTS === undefined
+const isEffect4 = (name: VariantName | Effect4VariantName): name is Effect4VariantName => name.endsWith("-e4")
+const selected = (process.env.BENCH_VARIANTS === undefined
   ? variants.filter((v) => v.diagnostic !== true)
-  : variants.filter((v) => process.env.BENCH_VARIANTS!.split(",").includes(v.name))
+  : variants.filter((v) => process.env.BENCH_VARIANTS!.split(",").includes(v.name)))
+  .filter((v) => !isEffect4(v.name) || effect4Version !== undefined)
+if (effect4Version === undefined) {
+  process.stderr.write("effect4/'s packages are not installed (npm run test:effect4 installs them): no Effect 4 rows\n")
+}
 
 const entry = await build()
 const median = (xs: ReadonlyArray<number>): number => {
@@ -101,7 +124,7 @@ const runChild = (
   extraArgv: ReadonlyArray<string> = []
 ): Promise<VariantResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(entry.variant, [JSON.stringify(config)], {
+    const child = fork(isEffect4(config.variant) ? entry.variant4 : entry.variant, [JSON.stringify(config)], {
       execArgv: [...extraArgv],
       cwd: root,
       stdio: ["ignore", "inherit", "inherit", "ipc"]
@@ -180,7 +203,7 @@ const main = async () => {
   }
 
   // Steady state: repetitions interleaved, so drift spreads over every variant alike.
-  const runs = new Map<VariantName, Array<Run>>(selected.map((v) => [v.name, []]))
+  const runs = new Map<VariantName | Effect4VariantName, Array<Run>>(selected.map((v) => [v.name, []]))
   for (let rep = 1; rep <= reps; rep++) {
     for (const info of selected) {
       const run = await runCounted(info, { ...base, variant: info.name, mode: "steady" })
@@ -258,7 +281,7 @@ const main = async () => {
   // Scenarios -----------------------------------------------------------------------------------
   const burst: Array<
     {
-      variant: VariantName
+      variant: VariantName | Effect4VariantName
       label: string
       created: number
       received: number
@@ -434,7 +457,7 @@ const main = async () => {
   }
 
   // Targets -------------------------------------------------------------------------------------
-  const get = (name: VariantName) => summary.find((s) => s.variant === name)
+  const get = (name: VariantName | Effect4VariantName) => summary.find((s) => s.variant === name)
   const targets: Array<{ target: string; value: string; holds: boolean | null }> = []
   const otel = get("otel-sdk")
   const otlp = get("otlp-tracer")
@@ -503,6 +526,63 @@ const main = async () => {
         (disabled === undefined || suffix !== ""
           ? ""
           : `; withSpan with tracing disabled ${fmt(disabled.nsPerSpan - bare.nsPerSpan)} ns`),
+      holds: perInactive <= perWithSpan / 20
+    })
+  }
+  // The Effect 4 line: the same targets, against its own OtlpTracer and native tracer.
+  const ours4 = get("ours-e4")
+  if (ours4 !== undefined && otel !== undefined) {
+    const x = ours4.spansPerSecond / otel.spansPerSecond
+    targets.push({
+      target: `Effect 4: ours spans/s >= 2x OpenTelemetry JS SDK (${otelVersions})`,
+      value: `${x.toFixed(2)}x (per repetition: ${paired(ours4, otel)})`,
+      holds: x >= 2
+    })
+  }
+  const otlp4 = get("otlp-tracer-e4")
+  if (ours4 !== undefined && otlp4 !== undefined) {
+    const x = ours4.spansPerSecond / otlp4.spansPerSecond
+    // Shown, not a target: Effect 4's own OtlpTracer is a far lighter exporter than the
+    // @effect/opentelemetry one that the Effect 3 line's 8x target was set against.
+    targets.push({
+      target: "Effect 4: ours spans/s vs effect/observability OtlpTracer (no target)",
+      value: `${x.toFixed(2)}x (per repetition: ${paired(ours4, otlp4)})`,
+      holds: null
+    })
+  }
+  for (const name of ["ours-e4", "ours-2tasks-e4", "ours-dual-e4"] as const) {
+    const s = get(name)
+    if (s !== undefined) {
+      const total = s.runs.reduce((n, r) => n + (r.lost ?? 0), 0)
+      targets.push({
+        target: `${name}: 0 spans lost in steady state (all ${reps} runs)`,
+        value: `${total} lost`,
+        holds: total === 0
+      })
+    }
+    const b = burst.find((x) => x.variant === name)
+    if (b !== undefined) {
+      targets.push({
+        target: `${name}: 0 spans lost in burst-then-shutdown`,
+        value: `${b.lost} lost`,
+        holds: b.lost === 0
+      })
+    }
+  }
+  const inactive4 = get("inactive-user-span-e4")
+  const bare4 = get("bare-e4")
+  const native4 = get("effect-native-e4")
+  if (inactive4 !== undefined && bare4 !== undefined && native4 !== undefined) {
+    const perInactive = inactive4.nsPerSpan - bare4.nsPerSpan
+    const perWithSpan = native4.nsPerSpan - bare4.nsPerSpan
+    inactiveCost["Effect 4, Effect.runPromise"] = {
+      inactiveWithUserSpanNs: perInactive,
+      withSpanNativeNs: perWithSpan,
+      fraction: perInactive / perWithSpan
+    }
+    targets.push({
+      target: "Effect 4: inactive withUserSpan <= 1/20 of an Effect.withSpan call (native tracer)",
+      value: `${fmt(perInactive)} ns vs ${fmt(perWithSpan)} ns = 1/${fmt(perWithSpan / perInactive, 1)}`,
       holds: perInactive <= perWithSpan / 20
     })
   }

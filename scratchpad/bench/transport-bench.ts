@@ -1,5 +1,5 @@
 /**
- * The transport's cost per request (issue 10): 56 KB protobuf-sized POSTs over a Unix socket to a
+ * The transport's cost per request: 56 KB protobuf-sized POSTs over a Unix socket to a
  * node:http server in another process, one at a time, wall time per request. Compares plain
  * undici (a `Pool`, promise loop), the library's transport (undici inside an Effect loop, as the
  * exporter runs it) and `@effect/platform`'s `HttpClient` over the same kind of undici `Pool`.

@@ -9,6 +9,7 @@
 import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import {
   attributes,
+  type Effect4VariantName,
   peakRssBytes,
   SPANS_PER_TREE,
   TREES_PER_STRETCH,
@@ -35,9 +36,8 @@ export type VariantName =
   | "withspan-disabled"
 
 export interface VariantConfig {
-  readonly variant: VariantName
-  /** `fixed`: the steady workload's stretches, stopped after `spans` (no warm-up): a fixed amount of work. */
-  readonly mode: "steady" | "burst" | "stall" | "tenants" | "fixed"
+  readonly variant: VariantName | Effect4VariantName
+  readonly mode: "steady" | "burst" | "stall" | "tenants"
   readonly socketPath: string
   /** steady: the timed window and the warm-up before it. */
   readonly seconds: number
@@ -509,6 +509,8 @@ const main = async (): Promise<VariantResult> => {
       return runManaged(bareTree, undefined)
     case "withspan-disabled":
       return runEffect(withSpanTree, undefined, Effect.withTracerEnabled(false))
+    default:
+      throw new Error(`not an Effect 3 variant: ${config.variant}`)
   }
 }
 

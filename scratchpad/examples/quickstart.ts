@@ -52,22 +52,7 @@ const main = Effect.gen(function*() {
   // The layer is closed here: every span has been exported.
 
   for (const trace of yield* sink.traces) {
-    const [root] = trace.spans
-    console.log(
-      `trace ${trace.traceId}  service ${root.serviceName}  ${routingHeaderName}: ${root.headers[routingHeaderName]}`
-    )
-    const show = (node: UserTraceSink.ReceivedSpanNode, depth: number): void => {
-      const { span } = node
-      const ms = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6
-      const attributes = span.attributes.map(([key, value]) => `${key}=${String(value)}`).join(" ")
-      console.log(`${"  ".repeat(depth + 1)}${span.name} (${span.kind}, ${ms.toFixed(1)} ms) ${attributes}`.trimEnd())
-      for (const event of span.events) {
-        const fields = event.attributes.map(([key, value]) => `${key}=${String(value)}`).join(" ")
-        console.log(`${"  ".repeat(depth + 2)}· ${event.name} ${fields}`)
-      }
-      for (const child of node.children) show(child, depth + 1)
-    }
-    for (const root of trace.roots) show(root, 0)
+    console.log(`${UserTraceSink.renderWaterfall(trace, { routingHeader: routingHeaderName, width: 90 })}\n`)
   }
 })
 

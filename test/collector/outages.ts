@@ -1,7 +1,7 @@
 /**
  * The outage measurements behind docs/deployment.md's "Restarts and outages" table, run by hand:
  *
- *   npx tsx test/collector/outages.ts collector-away  [--millis 3000] [--attempts 5]
+ *   npx tsx test/collector/outages.ts collector-away  [--millis 3000] [--attempts N]
  *   npx tsx test/collector/outages.ts gateway-down    [--millis 10000] [--tenants 50] [--queue requests:1000]
  *   npx tsx test/collector/outages.ts collector-stopped-gateway-down [--millis 1000]
  *   npx tsx test/collector/outages.ts queue-full      [--rounds 12]
@@ -25,7 +25,7 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     millis: { type: "string" },
-    attempts: { type: "string", default: "8" },
+    attempts: { type: "string", default: "5" },
     tenants: { type: "string", default: "5" },
     rounds: { type: "string", default: "12" },
     configs: { type: "string", default: "user" },

@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Layer, Logger, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Yaml from "yaml"
 import {
   OtlpUserTraceExporter,
   RoutingMetadata,
@@ -309,6 +310,13 @@ describe("the Collector program", () => {
     // not batch (unpartitioned, that merges customers).
     expect(config).toMatch(/^ {4}sending_queue:\n {6}sizer: bytes\b/m)
     expect(config).not.toMatch(/^ +batch:/m)
+  })
+
+  it("the README shows that same configuration", () => {
+    const readme = Fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+    const block = /<!-- collector-config: readme -->\n```yaml\n([\s\S]*?)```/.exec(readme)
+    expect(block, "the README's marked YAML block").not.toBeNull()
+    expect(Yaml.parse(block![1])).toEqual(Yaml.parse(documentedConfig("user")))
   })
 })
 

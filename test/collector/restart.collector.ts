@@ -36,11 +36,11 @@ const streaming = <A>(socketPath: string, scenario: (produced: () => number) => 
     })
     const [result, delta] = yield* counted(
       withPipeline(
-        // Backoff totals at least 5 s over 8 attempts: more than the Collector is away.
+        // Default settings: connection failures are retried until the Collector answers.
         {
           enabled: true,
           serviceName: "checkout",
-          output: { otlpUds: { socketPath, routingHeaderName, maxAttempts: 8 } }
+          output: { otlpUds: { socketPath, routingHeaderName } }
         },
         Effect.gen(function*() {
           const producer = yield* Effect.fork(produce)

@@ -3,13 +3,14 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import type { Exporter } from "../../UserTraceExporter.js"
 import type { OutputCommon, Settings } from "../../UserTracingSettings.js"
 import { makeEnvelope } from "./encoding.js"
 import { makeFailureLog } from "./failureLog.js"
 import * as Metrics from "./metrics.js"
-import { type Chunk, ExportQueue, type Leftover } from "./queue.js"
+import { type Chunk, ExportQueue, type Leftover, NOTICES } from "./queue.js"
 import * as OtlpRequest from "./request.js"
 import { REQUESTS_PER_WORKER, type Transport } from "./transport.js"
 
@@ -17,10 +18,10 @@ const METRICS_REFRESH_MILLIS = 1_000
 
 /**
  * @internal
- * The batching exporter of the design card. Finishing a span encodes it into its routing group's
- * chunk (`ExportQueue`, which owns every count); `numTasks` worker fibers forked in the layer's
- * scope take the oldest chunk, send it as one request (up to `REQUESTS_PER_WORKER` in flight per
- * worker) and report what became of it. A finalizer flushes everything before the layer closes.
+ * The batching exporter: finishing a span encodes it into its routing group's chunk
+ * (`ExportQueue`, which owns every count), and each new chunk is handed to an Effect `Queue`;
+ * `numTasks` worker fibers forked in the layer's scope take from it, send each chunk as one
+ * request (up to `REQUESTS_PER_WORKER` in flight per worker) and report what became of it. A finalizer flushes everything before the layer closes.
  */
 export const make = Effect.fnUntraced(function*(
   settings: Settings,
@@ -32,6 +33,10 @@ export const make = Effect.fnUntraced(function*(
   // Completed with the shutdown deadline when the layer starts closing: retries never wait past it.
   const closing = yield* Deferred.make<number>()
   const flushWaiters = new Set<{ readonly epoch: number; readonly resume: () => void }>()
+  // The hand-off to the workers: each new chunk (it keeps filling until a worker begins it), and
+  // notices to log. The queue keeps every count; this only says what there is to take.
+  const work = yield* Queue.unbounded<Chunk | typeof NOTICES>()
+  yield* Scope.addFinalizer(scope, Queue.shutdown(work))
   const queue: ExportQueue = new ExportQueue({
     envelope: makeEnvelope({ serviceName }),
     maxQueueSize: settings.maxQueueSize,
@@ -39,6 +44,9 @@ export const make = Effect.fnUntraced(function*(
     maxBatchSize: output.maxBatchSize,
     maxBatchBytes: output.maxBatchBytes,
     maxRoutingValueBytes: settings.maxRoutingValueBytes,
+    handOff: (item) => {
+      Queue.unsafeOffer(work, item)
+    },
     onFlushed: () => {
       for (const waiter of flushWaiters) {
         if (queue.isFlushedThrough(waiter.epoch)) {
@@ -101,25 +109,19 @@ export const make = Effect.fnUntraced(function*(
       Effect.catchAllDefect((defect) => failures.log(`user tracing: export of a batch failed: ${String(defect)}`))
     )
 
-  const awaitWork = Effect.async<void>((resume) => {
-    const cancel = queue.awaitWork(() => resume(Effect.void))
-    return Effect.sync(cancel)
-  })
   // A chunk still filling gets one more turn of the event loop (the end of the application's
-  // current stretch) before it is taken, so that a request carries more than one stretch's spans.
+  // current stretch) before it is begun, so that a request carries more than one stretch's spans.
   const nextTurn = Effect.async<void>((resume) => {
     const handle = setImmediate(() => resume(Effect.void))
     return Effect.sync(() => clearImmediate(handle))
   })
-  const takeChunk: Effect.Effect<Chunk> = Effect.suspend(() => {
-    const chunk = queue.take()
-    return chunk === undefined ? nextChunk : Effect.succeed(chunk)
-  })
-  const nextChunk: Effect.Effect<Chunk> = Effect.suspend(() => {
-    if (queue.hasNotices) return Effect.zipRight(logNotices, nextChunk)
-    const oldest = queue.peek()
-    if (oldest === undefined) return Effect.zipRight(awaitWork, nextChunk)
-    return oldest.sealed ? takeChunk : Effect.zipRight(nextTurn, takeChunk)
+  const begin = (chunk: Chunk): Effect.Effect<boolean> => Effect.sync(() => queue.begin(chunk))
+  // The next chunk to send: one handed off and still queued (a chunk dropped to make room for
+  // another group's spans is skipped); notices handed off on the way are logged.
+  const nextChunk: Effect.Effect<Chunk> = Effect.flatMap(Queue.take(work), (item): Effect.Effect<Chunk> => {
+    if (item === NOTICES) return Effect.zipRight(logNotices, nextChunk)
+    const started = item.sealed ? begin(item) : Effect.zipRight(nextTurn, begin(item))
+    return Effect.flatMap(started, (begun) => begun ? Effect.succeed(item) : nextChunk)
   })
   // A worker keeps up to REQUESTS_PER_WORKER requests in flight: it takes the next chunk and sends
   // it while the previous request awaits its answer (one at a time, a worker would wait for the

@@ -41,7 +41,15 @@ export interface ExportQueueOptions {
   readonly maxRoutingValueBytes: number
   /** Called when a flush epoch is through: every chunk created in it or before is settled. */
   readonly onFlushed: () => void
+  /**
+   * Hands work to the workers: each new chunk when it is created (it fills until a worker begins
+   * it), and `NOTICES` when there is something to log. Must not block nor throw.
+   */
+  readonly handOff: (work: Chunk | typeof NOTICES) => void
 }
+
+/** @internal the work that says: notices to log (`takeNotices`) */
+export const NOTICES = "notices" as const
 
 /**
  * @internal
@@ -89,8 +97,6 @@ export class ExportQueue {
 
   private readonly epochs = new FlushEpochs()
 
-  private readonly waiters: Array<() => void> = []
-
   private readonly maxSpans: number
   private readonly maxBytes: number
   private readonly reserve: number
@@ -108,7 +114,7 @@ export class ExportQueue {
     this.smallChunk = this.reserve + Math.min(MIN_CHUNK_BYTES, this.maxChunkBytes)
     this.bySpans = options.maxQueueSize === null ? undefined : new GroupHeap(true)
     this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
-    this.groups = new RoutingGroups(options.maxRoutingValueBytes, () => this.wakeOne())
+    this.groups = new RoutingGroups(options.maxRoutingValueBytes, () => options.handOff(NOTICES))
   }
 
   /** Routing groups known: those with spans queued or in flight, and at most `MAX_IDLE_GROUPS` idle ones. */
@@ -222,7 +228,7 @@ export class ExportQueue {
       this.byBytes?.up(group)
     }
     this.append(group, chunk, size)
-    this.wakeOne()
+    this.options.handOff(chunk)
   }
 
   /** `open`'s buffer has no room for the span of `size` bytes at `start` of `source`: a larger buffer, if the bounds allow. */
@@ -328,10 +334,12 @@ export class ExportQueue {
     return this.queued.head
   }
 
-  /** Takes the oldest queued chunk for a worker: it is sealed and leaves the queue and its bounds. */
-  take(): Chunk | undefined {
-    const chunk = this.queued.head
-    if (chunk === undefined) return undefined
+  /**
+   * Begins sending `chunk` (handed to a worker): it is sealed and leaves the queue and its bounds.
+   * `false` when it is no longer queued (dropped to make room, or the queue closed): nothing to send.
+   */
+  begin(chunk: Chunk): boolean {
+    if (chunk.state !== "queued" || this.closed) return false
     const group = chunk.group
     chunk.sealed = true
     chunk.state = "inFlight"
@@ -339,8 +347,14 @@ export class ExportQueue {
     group.inFlight++
     this.inFlightChunks++
     this.inFlightSpans += chunk.count
-    this.unqueueOldest(group)
-    return chunk
+    this.unqueue(group, chunk)
+    return true
+  }
+
+  /** Begins the oldest queued chunk, if any. */
+  take(): Chunk | undefined {
+    const chunk = this.queued.head
+    return chunk !== undefined && this.begin(chunk) ? chunk : undefined
   }
 
   /** The request body of a taken chunk, framed in place in front of its spans. */
@@ -365,19 +379,6 @@ export class ExportQueue {
     }
     this.settle(chunk)
     this.groups.retireIfIdle(group)
-  }
-
-  /** Calls `wake` once when a chunk or a notice is there to take; returns a canceller. */
-  awaitWork(wake: () => void): () => void {
-    this.waiters.push(wake)
-    return () => {
-      const index = this.waiters.indexOf(wake)
-      if (index >= 0) this.waiters.splice(index, 1)
-    }
-  }
-
-  private wakeOne(): void {
-    if (this.waiters.length > 0) this.waiters.shift()!()
   }
 
   // Flushing, counting, closing ---------------------------------------------------------------
@@ -453,7 +454,13 @@ export class ExportQueue {
 
   /** Takes `group`'s oldest chunk off the queue: its spans and bytes leave the bounds. */
   private unqueueOldest(group: Group): Chunk {
-    const chunk = group.chunks.shift()!
+    return this.unqueue(group, group.chunks[0])
+  }
+
+  /** Takes `chunk` (of `group`: its oldest, but for a worker that waited a turn) off the queue. */
+  private unqueue(group: Group, chunk: Chunk): Chunk {
+    const index = group.chunks[0] === chunk ? 0 : group.chunks.indexOf(chunk)
+    group.chunks.splice(index, 1)
     this.queued.remove(chunk)
     const spans = chunk.count
     const capacity = chunk.buf.length + CHUNK_OBJECT_BYTES

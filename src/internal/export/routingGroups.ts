@@ -3,7 +3,6 @@
  * The routing groups the export queue knows: found by `groupKey()`, checked once (a legal header
  * value within `maxRoutingValueBytes`), and forgotten some time after they hold nothing.
  */
-import { globalValue } from "effect/GlobalValue"
 import type { RoutingMetadata } from "../../RoutingMetadata.js"
 import { isHeaderValue } from "../shared/httpSyntax.js"
 import { Group } from "./chunk.js"
@@ -29,11 +28,13 @@ const NO_ROUTING = {} as RoutingMetadata
 
 type Rejection = "illegal" | "tooLong"
 
-/** The long routing value warning is said once per process, however many layers are built. */
-const routingLimitWarning = globalValue(
-  Symbol.for("effect-user-tracing/export/routingLimitWarning"),
-  () => ({ said: false })
-)
+/**
+ * The long routing value warning is said once per process, however many layers are built (or
+ * copies of this module loaded): a plain global, as this module is shared by both Effect lines.
+ */
+const routingLimitWarning: { said: boolean } = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for("effect-user-tracing/export/routingLimitWarning")
+] ??= { said: false }) as { said: boolean }
 
 /** @internal */
 export class RoutingGroups {

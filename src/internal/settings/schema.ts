@@ -36,9 +36,9 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
 
 /**
  * @internal
- * Measured by `npm run bench` (stalled receiver): a queued span with 4 attributes is kept encoded
- * and holds ~175 B of heap and buffers (~245-490 B of RSS), so a full default queue of such spans
- * costs ~11-32 MB; larger spans meet `maxQueueBytes` first.
+ * A queued span is kept only encoded (its bytes and a few of bookkeeping: `npm run bench`'s
+ * stalled-receiver scenario measures it), so a full default queue of small spans costs tens of
+ * MB; larger spans meet `maxQueueBytes` first.
  */
 export const defaultMaxQueueSize = 65_536
 

@@ -5,7 +5,7 @@ import { UserHarness } from "../../UserHarness.js"
 import type { ActivateUserTraceOptions, DeferredUserTraceOptions } from "../../UserTracing.js"
 import { effectDual } from "./dual.js"
 import type { UserSpanRecord } from "./record.js"
-import { makeRoot, runIn } from "./regions.js"
+import { makeRoot, runIn, sayIfNoHarness } from "./regions.js"
 import {
   currentSpan,
   currentSpanSlot,
@@ -78,7 +78,9 @@ export const withDeferredUserTrace = effectDual<
     if (!Context.get(fiber.currentContext, UserHarness).enabled || !fiber.getFiberRef(userTracingEnabled)) {
       // No root could be activated here: the region only hides an ambient user span, as an inactive root does.
       const slot = fiber.getFiberRef(currentSpanSlot)
-      return holderOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
+      return holderOf(fiber, slot) === undefined
+        ? sayIfNoHarness(fiber, self)
+        : runIn(fiber, status, slot, undefined, undefined, self)
     }
     const deferred = new DeferredRoot(options?.startTime ?? nowNanos(fiber), options)
     const token = lineageOf(fiber)

@@ -69,10 +69,10 @@ export const makeUserSpanScoped = (
   Effect.acquireRelease(makeUserSpan(name, options), (span, exit) => endUserSpan(span, { exit }))
 
 /** @internal */
-export const withParentUserSpan = dual<
+export const withParentUserSpan = effectDual<
   (span: UserSpan) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan) => Effect.Effect<A, E, R>
->(2, (self, span) =>
+>(<A, E, R>(self: Effect.Effect<A, E, R>, span: UserSpan): Effect.Effect<A, E, R> =>
   // A handle that is not a record (an inactive one) only hides the current span: decided once, here.
   span instanceof UserSpanRecord
     ? Effect.withFiberRuntime((fiber, status) => {
@@ -84,7 +84,8 @@ export const withParentUserSpan = dual<
       if (parent === spanOf(fiber, slot)) return self
       return runIn(fiber, status, slot, parent, token, self, false)
     })
-    : withoutUserTrace(self))
+    : withoutUserTrace(self)
+)
 
 /** @internal */
 export const withUserSpanScoped = effectDual<

@@ -6,7 +6,7 @@ import { randomFillSync } from "node:crypto"
 // A span id is kept as two 32-bit words, not as a string: the encoder
 // writes the words as they are, and the hex is made only when something asks for it (a
 // `traceparent`, a handle's `spanId`, a test). A hex id per span, then decoded back to bytes by
-// the encoder, was a tenth of the cost of a span (issue 9's profile).
+// the encoder, was a tenth of the cost of a span in a profile.
 const POOL_SIZE = 64 * 1024
 // Read as bytes (trace ids) and as 32-bit words (span ids); draws are 8 or 16 bytes from offset 0,
 // so a span id is two whole words. A word is the platform's reading of its 4 random bytes: random

@@ -4,13 +4,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberStatus from "effect/FiberStatus"
-import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import * as Tracestate from "../../Tracestate.js"
-import { UserHarness } from "../../UserHarness.js"
+import { noop as noopHarness, UserHarness } from "../../UserHarness.js"
 import type {
   AttributeValue,
   FinishCallback,
@@ -186,21 +185,48 @@ class RegionExit<A, E> {
   }
 }
 
+// Said once per process (however many copies of this module are loaded).
+const noHarnessSaid: { said: boolean } = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for("effect-user-tracing/span/noHarnessSaid")
+] ??= { said: false }) as { said: boolean }
+
+/**
+ * @internal
+ * `self`, after one info line the first time a root is opened where no user tracing layer is
+ * provided at all (not a disabled one, which says so when it starts): tracing would otherwise be
+ * off without a word.
+ */
+export const sayIfNoHarness = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  if (noHarnessSaid.said || Context.get(fiber.currentContext, UserHarness) !== noopHarness) return self
+  noHarnessSaid.said = true
+  return Effect.zipRight(
+    Effect.logInfo(
+      "user tracing: a user trace was opened, but no user tracing layer is provided (UserTracingLive, " +
+        "UserTracing.layer or TestUserTracing): nothing is recorded"
+    ),
+    self
+  )
+}
+
 /** @internal */
-export const withUserTrace = dual<
+export const withUserTrace = effectDual<
   (name: string, options: UserTraceOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) => Effect.Effect<A, E, R>
->(3, (self, name, options) =>
-  Effect.withFiberRuntime((fiber, status) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserTraceOptions) =>
+  Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const root = makeRoot(fiber, name, options)
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
     const token = root === undefined ? undefined : lineageOf(fiber)
     const slot = fiber.getFiberRef(currentSpanSlot)
     // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
     return root === undefined && holderOf(fiber, slot) === undefined
-      ? self
+      ? sayIfNoHarness(fiber, self)
       : runIn(fiber, status, slot, root, token, self)
-  }))
+  })
+)
 
 /** @internal the handle of a span that records nothing (no active root or parent) */
 export const inactiveSpan: UserSpan = Object.freeze({
@@ -333,18 +359,19 @@ export const annotateUserSpans: {
 )
 
 /** @internal */
-export const withUserTracingEnabled = dual<
+export const withUserTracingEnabled = effectDual<
   (enabled: boolean) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
->(2, (self, enabled) =>
-  Effect.withFiberRuntime((fiber, status) => {
+>(<A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) =>
+  Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     const slot = fiber.getFiberRef(currentSpanSlot)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
     return enabled || holderOf(fiber, slot) === undefined
       ? region
       : runIn(fiber, status, slot, undefined, undefined, region)
-  }))
+  })
+)
 
 /** @internal runs `self` with no current user span (nor deferred root), as `withoutUserTrace` */
 export const hideCurrent = <A, E, R>(

@@ -47,6 +47,7 @@ const makeQueue = (bounds: { maxQueueSize: number | null; maxQueueBytes: number 
     maxBatchSize: 16,
     maxBatchBytes: bounds.maxBatchBytes ?? 4_096,
     maxRoutingValueBytes: 4_096,
+    handOff: () => {},
     onFlushed: () => flushed.push(flushed.length)
   })
   return { queue, flushed }
