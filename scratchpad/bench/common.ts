@@ -61,8 +61,6 @@ export interface VariantResult {
   readonly measuredSpans: number
   readonly measuredNanos: number
   readonly windowStartNanos: number
-  /** CPU time of the variant's process (user + system, every thread) in the timed window. */
-  readonly measuredCpuMicros: number
   /** From the end of the workload until the pipeline's shutdown/flush returned. */
   readonly shutdownMillis: number
   readonly peakRssBytes: number

@@ -63,8 +63,6 @@ interface DriveResult {
   readonly measuredNanos: number
   /** `process.hrtime` of the timed window's start (lets a CPU profile be cut to the window). */
   readonly windowStartNanos: number
-  /** CPU time of the whole process (user + system, every thread) in the timed window. */
-  readonly measuredCpuMicros: number
 }
 
 /**
@@ -86,10 +84,6 @@ const plan = config.mode === "steady" || config.mode === "tenants"
   }
 
 const now = (): number => Number(process.hrtime.bigint())
-const cpuMicros = (): number => {
-  const usage = process.cpuUsage()
-  return usage.user + usage.system
-}
 
 // ---------------------------------------------------------------------------------------------
 // The Effect driver: one fiber, stretches of trees, a macrotask yield between stretches.
@@ -105,7 +99,6 @@ const driveEffect = (tree: (i: number) => Effect.Effect<void>): Effect.Effect<Dr
       yield* yieldEffect
     }
     const startTree = i
-    const startCpu = cpuMicros()
     const start = now()
     let end = start
     while (i - startTree < plan.maxTrees) {
@@ -119,8 +112,7 @@ const driveEffect = (tree: (i: number) => Effect.Effect<void>): Effect.Effect<Dr
       created: i * SPANS_PER_TREE,
       measuredSpans: (i - startTree) * SPANS_PER_TREE,
       measuredNanos: end - start,
-      windowStartNanos: start,
-      measuredCpuMicros: cpuMicros() - startCpu
+      windowStartNanos: start
     }
   })
 
@@ -137,7 +129,6 @@ const driveLoop = async (runStretch: (from: number, n: number) => void): Promise
     await yieldToEventLoop()
   }
   const startTree = i
-  const startCpu = cpuMicros()
   const start = now()
   let end = start
   while (i - startTree < plan.maxTrees) {
@@ -152,8 +143,7 @@ const driveLoop = async (runStretch: (from: number, n: number) => void): Promise
     created: i * SPANS_PER_TREE,
     measuredSpans: (i - startTree) * SPANS_PER_TREE,
     measuredNanos: end - start,
-    windowStartNanos: start,
-    measuredCpuMicros: cpuMicros() - startCpu
+    windowStartNanos: start
   }
 }
 
