@@ -29,9 +29,8 @@ export class Chunk {
     readonly group: Group,
     readonly reserve: number,
     /**
-     * A Node `Buffer` (protobufjs's BufferWriter writes strings with its `utf8Write`), not
-     * zero-filled (every byte sent is written first), not from Node's shared pool (its capacity is
-     * what it holds).
+     * Not zero-filled (every byte sent is written first), not from Node's shared pool (its capacity
+     * is what it holds).
      */
     buf: Uint8Array,
     /** The flush epoch the chunk was created in: a flush waits for the chunks of its epoch and before. */

@@ -6,12 +6,12 @@
  * The span and byte bounds hold with a fair share per group; the byte bound counts what is
  * allocated (chunk capacity, routing values, the objects that hold them), not only what is written.
  */
-import protobuf from "protobufjs/minimal.js"
 import type { FinishedUserSpan } from "../../UserSpan.js"
 import { Chunk, ChunkList, type Group, GroupHeap } from "./chunk.js"
-import { frameRequestInPlace, type RequestEnvelope, writeSpan } from "./encoding.js"
+import { frameRequestInPlace, type RequestEnvelope } from "./encoding.js"
 import { FlushEpochs } from "./flushEpochs.js"
 import { type Notice, RoutingGroups } from "./routingGroups.js"
+import { spanSizeBound, writeSpan, writeSpanToScratch } from "./spanEncoding.js"
 
 export { Chunk, Group } from "./chunk.js"
 export { MAX_IDLE_GROUPS, type Notice } from "./routingGroups.js"
@@ -66,14 +66,8 @@ const MIN_CHUNK_BYTES = 512
  * such chunk by another for each new tenant.
  */
 const MAX_SPARE_BUFFERS = 64
-const MIN_SCRATCH = 2048
-/** The scratch buffer is replaced after a span larger than this, so one huge span is not kept. */
-const MAX_SCRATCH = 1024 * 1024
 
 const zero = (): Counters => ({ total: 0, dropped: 0, exported: 0, failed: 0 })
-
-/** Not a view into a shared pool (Node's small `Buffer`s are): its capacity is its memory. */
-const ownsItsMemory = (buf: Uint8Array): boolean => buf.byteOffset === 0 && buf.buffer.byteLength === buf.length
 
 /**
  * @internal
@@ -108,9 +102,6 @@ export class ExportQueue {
   private readonly reserve: number
   /** Span bytes one chunk may hold so that its request stays within `maxBatchBytes`. */
   private readonly maxChunkBytes: number
-  /** Writes every span, into its chunk's buffer or the scratch. */
-  private writer = protobuf.Writer.create()
-  private scratch: Uint8Array = Buffer.allocUnsafeSlow(MIN_SCRATCH)
   /** The first capacity of a new group's chunk. */
   private readonly smallChunk: number
   private readonly spares: Array<Uint8Array> = []
@@ -151,37 +142,47 @@ export class ExportQueue {
       this.counters.dropped++
       return
     }
-    // The span is written where it will stay, after the open chunk's spans: no copy. With no open
-    // chunk, it goes to the scratch buffer, copied into the chunk made for it.
+    // Written where it will stay, after the open chunk's spans, when the chunk has room for its
+    // bound; else written into the scratch buffer and copied into the chunk made or grown for it.
     const open = this.openChunk(group)
-    const w = this.writer
-    w.buf = open === undefined ? this.scratch : open.buf
-    const start = w.pos = open === undefined ? 0 : open.length
+    let source: Uint8Array
+    let start = 0
+    let size: number
     try {
-      writeSpan(w, span)
+      const bound = spanSizeBound(span)
+      if (open !== undefined && open.length + bound <= open.buf.length) {
+        source = open.buf
+        start = open.length
+        size = writeSpan(source, start, span) - start
+      } else {
+        const written = writeSpanToScratch(span, bound)
+        source = written.buf
+        size = written.size
+      }
     } catch {
       // Finishing a span must never throw: a span that cannot be encoded is lost, and counted.
-      // What it wrote lies past the chunk's length, where the next span overwrites it; the
-      // writer, left mid-span, is replaced.
-      this.writer = protobuf.Writer.create()
+      // What it wrote lies past the chunk's length, where the next span overwrites it.
       this.counters.failed++
+      // A group made for this span, which holds nothing: among the idle ones, not known for ever.
+      this.groups.retireIfIdle(group)
       return
     }
-    const written = w.buf
-    const size = w.pos - start
-    if (open === undefined) this.scratch = written
-    // The writer holds no chunk's buffer between spans: a sent chunk's memory is not kept by it.
-    w.buf = this.scratch
+    this.place(group, open, source, start, size)
+  }
+
+  /**
+   * Queues the span of `size` bytes at `start` of `source`: where it is, when that is the end of
+   * the open chunk with room in the bounds; else in a chunk made or grown for it.
+   */
+  private place(group: Group, open: Chunk | undefined, source: Uint8Array, start: number, size: number): void {
     if (open === undefined) {
-      this.startChunk(group, written, start, size)
-      if (this.scratch.length > MAX_SCRATCH) this.scratch = w.buf = Buffer.allocUnsafeSlow(MIN_SCRATCH)
+      this.startChunk(group, source, start, size)
     } else if (open.bytes + size > this.maxChunkBytes) {
-      // Full: the span moves to a new chunk. The open chunk keeps its own buffer, not a copy the
-      // writer may have grown for this span.
+      // Full: the span moves to a new chunk.
       this.seal(open)
-      this.startChunk(group, written, start, size)
-    } else if (written !== open.buf) {
-      this.grow(group, open, written, size)
+      this.startChunk(group, source, start, size)
+    } else if (source !== open.buf || start !== open.length) {
+      this.grow(group, open, source, start, size)
     } else if (this.queuedSpans < this.maxSpans || this.makeRoom(group, 0)) {
       this.append(group, open, size)
     } else {
@@ -212,7 +213,7 @@ export class ExportQueue {
       ? this.spares.pop()!
       : Buffer.allocUnsafeSlow(capacity)
     const chunk = new Chunk(group, this.reserve, buf, this.epochs.current)
-    chunk.buf.set(source.subarray(start, start + size), this.reserve)
+    buf.set(source.subarray(start, start + size), this.reserve)
     group.chunks.push(chunk)
     this.queued.push(chunk)
     this.epochs.opened()
@@ -230,8 +231,8 @@ export class ExportQueue {
     this.options.handOff(chunk)
   }
 
-  /** The writer outgrew `open`'s buffer with a span of `size` bytes: a larger buffer, if the bounds allow. */
-  private grow(group: Group, open: Chunk, written: Uint8Array, size: number): void {
+  /** `open`'s buffer has no room for the span of `size` bytes at `start` of `source`: a larger buffer, if the bounds allow. */
+  private grow(group: Group, open: Chunk, source: Uint8Array, start: number, size: number): void {
     const needed = open.length + size
     const wanted = Math.min(Math.max(2 * open.buf.length, needed), this.reserve + this.maxChunkBytes)
     const capacity = this.fit(needed, wanted)
@@ -240,11 +241,9 @@ export class ExportQueue {
       this.counters.dropped++
       return
     }
-    let buf = written
-    if (written.length !== capacity || !ownsItsMemory(written)) {
-      buf = Buffer.allocUnsafeSlow(capacity)
-      buf.set(written.subarray(0, needed))
-    }
+    const buf = Buffer.allocUnsafeSlow(capacity)
+    buf.set(open.buf.subarray(0, open.length))
+    buf.set(source.subarray(start, start + size), open.length)
     open.buf = buf
     group.bytes += charge
     this.allocated += charge
@@ -262,6 +261,7 @@ export class ExportQueue {
       this.makeRoom(group, charge)
   }
 
+  /** The span of `size` bytes written at the end of `chunk`'s spans is queued. */
   private append(group: Group, chunk: Chunk, size: number): void {
     chunk.length += size
     chunk.ends.push(chunk.length)

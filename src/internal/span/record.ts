@@ -66,6 +66,9 @@ const truncate = (value: AttributeValue, max: number): AttributeValue => {
 
 let nextSequence = 0
 
+/** A span with this many attributes finds its keys through an index, not by a walk. */
+const INDEXED_FROM = 16
+
 const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
 const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
 
@@ -97,7 +100,13 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   readonly parentHigh: number
   /** Creation order, to order siblings that share a start time. */
   readonly sequence = nextSequence++
-  readonly attributes = new Map<string, AttributeValue>()
+  /**
+   * The attributes as keys and values in turn, in insertion order: one array per span, read in
+   * place by the encoder. `attributes` makes the `Map` view when something asks for it.
+   */
+  readonly attributeList: Array<string | AttributeValue> = []
+  /** Each key's index in `attributeList`, made once a span has many: finding a key stays cheap. */
+  private attributeIndex: Map<string, number> | undefined = undefined
   // Most spans have no event or link: they share one empty array until their first.
   events: Array<UserSpanEvent> = NO_EVENTS
   links: Array<UserSpanLinkRecord> = NO_LINKS
@@ -158,9 +167,26 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   get active(): UserSpanRecord | undefined {
     return this.discarded ? undefined : this
   }
+  get attributes(): ReadonlyMap<string, AttributeValue> {
+    const list = this.attributeList
+    const map = new Map<string, AttributeValue>()
+    for (let i = 0; i < list.length; i += 2) map.set(list[i] as string, list[i + 1] as AttributeValue)
+    return map
+  }
   get status(): "unset" | "ok" | "error" {
     if (this.statusSet !== "unset") return this.statusSet
-    return this.failed || this.attributes.has("error") ? "error" : "unset"
+    return this.failed || this.indexOf("error") >= 0 ? "error" : "unset"
+  }
+
+  /** Where `key` is in `attributeList`, or -1. */
+  private indexOf(key: string): number {
+    const index = this.attributeIndex
+    if (index !== undefined) return index.get(key) ?? -1
+    const list = this.attributeList
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] === key) return i
+    }
+    return -1
   }
   get statusMessage(): string {
     return this.status === "error" ? this.statusSetMessage : ""
@@ -175,16 +201,28 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   }
 
   attribute(key: string, value: AttributeValue): void {
-    const attributes = this.attributes
+    const list = this.attributeList
     const limits = this.trace.sink.limits
-    if (attributes.has(key)) {
-      // A replaced key moves to the end: Map keeps insertion order.
-      attributes.delete(key)
-    } else if (attributes.size >= limits.maxAttributes) {
+    const at = this.indexOf(key)
+    if (at >= 0) {
+      // A replaced key moves to the end, as in a `Map` deleted from and set again.
+      list.splice(at, 2)
+      if (this.attributeIndex !== undefined) this.indexFrom(at)
+    } else if (list.length >= 2 * limits.maxAttributes) {
       this.droppedAttributesCount++
       return
     }
-    attributes.set(key, truncate(value, limits.maxAttributeValueLength))
+    const position = list.length
+    list.push(key, truncate(value, limits.maxAttributeValueLength))
+    if (this.attributeIndex !== undefined) this.attributeIndex.set(key, position)
+    else if (position >= 2 * INDEXED_FROM) this.indexFrom(0)
+  }
+
+  /** Indexes the keys from `start` on (all of them the first time). */
+  private indexFrom(start: number): void {
+    const index = this.attributeIndex ??= new Map()
+    const list = this.attributeList
+    for (let i = start; i < list.length; i += 2) index.set(list[i] as string, i)
   }
 
   attributesFrom(record: Record<string, AttributeValue>): void {
