@@ -151,14 +151,6 @@ const headerValueProblem = (value: string): string | undefined =>
     ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
     : undefined
 
-/**
- * @internal
- * A static header value as undici writes it: one byte per character (Latin-1), so the value's UTF-8
- * bytes are handed over as such characters and reach the wire as UTF-8. ASCII is unchanged.
- */
-export const headerValueOnWire = (value: string): string =>
-  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
-
 const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
   Buffer.byteLength(path) <= maxSocketPathBytes ||
   `must be at most ${maxSocketPathBytes} bytes (the kernel cuts a longer Unix socket path); this one has ${

@@ -124,10 +124,6 @@ const headerValueProblem = (value: string): string | undefined =>
     ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
     : undefined
 
-/** @internal a static header value as undici writes it: its UTF-8 bytes as Latin-1 characters */
-export const headerValueOnWire = (value: string): string =>
-  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
-
 const unitMillis: Record<string, number> = {
   nano: 1e-6,
   micro: 1e-3,
