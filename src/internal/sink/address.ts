@@ -4,7 +4,7 @@
  * not cut (the same rule as the exporter's `socketPath` setting), or a TCP port on a named host.
  */
 import type { Address } from "../../UserTraceSink.js"
-import { maxSocketPathBytes } from "../settings/schema.js"
+import { maxSocketPathBytes } from "../settings/check.js"
 
 /** @internal the host a TCP sink listens on unless told: loopback only */
 export const defaultHost = "127.0.0.1"

@@ -4,9 +4,14 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import {
+  type CheckedSettings,
+  checkSettings,
+  dotted,
+  type SettingsProblem
+} from "../../../../src/internal/settings/check.js"
+import * as environment from "../../../../src/internal/settings/environment.js"
 import type { Settings, SettingsInput } from "../../UserTracingSettings.js"
-import { type CheckedSettings, checkSettings, dotted, type SettingsProblem } from "./check.js"
-import * as environment from "./environment.js"
 
 /** @internal bad settings (`UserTracingSettings.UserTracingSettingsError`) */
 export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
@@ -98,7 +103,7 @@ const variablesConfig: Config.Config<environment.Variables> = Config.map(
 
 /** @internal settings input read from the variables; a bad one fails naming the variable */
 export const config: Config.Config<SettingsInput> = Config.mapEffect(variablesConfig, (vars) => {
-  const read = environment.interpret(vars)
+  const read = environment.interpret(vars, environment.plainChecker)
   return "problem" in read
     ? Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: read.problem.message })))
     : Effect.succeed(read.input as SettingsInput)
@@ -152,7 +157,7 @@ const fromEnvironment: Effect.Effect<Settings, UserTracingSettingsError | Config
   function*() {
     const vars = yield* variablesConfig
     yield* logWarnings(environment.unknownVariableWarnings(yield* providedNames, vars))
-    const read = environment.interpret(vars)
+    const read = environment.interpret(vars, environment.plainChecker)
     if ("problem" in read) return yield* new UserTracingSettingsError(read.problem)
     const settings = toSettings(read.settings)
     if (!settings.enabled) {

@@ -19,6 +19,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Zlib from "node:zlib"
 import protobuf from "protobufjs/minimal.js"
+import { maxSocketPathBytes } from "../../../../src/internal/settings/check.js"
 import { forLog } from "../../../../src/internal/shared/text.js"
 import { toReceivedSpans, toTraces } from "../../../../src/internal/sink/decode.js"
 import {
@@ -43,7 +44,6 @@ import type {
   Service,
   SinkStats
 } from "../../UserTraceSink.js"
-import { maxSocketPathBytes } from "../settings/check.js"
 
 /** @internal */
 export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{

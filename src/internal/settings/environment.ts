@@ -1,11 +1,12 @@
 /**
  * @internal
- * The `USER_TRACING_*` variables in plain code, no effect module: the table of variables, how each
- * one's text is read, the settings they give (checked as settings in code are) with every problem
- * worded with the variable's name, the closest known name of an unknown one, and the start-up line.
- * The words are the Effect 3 line's (src/internal/settings/config.ts, announce.ts).
+ * The `USER_TRACING_*` variables in plain code, no effect module, shared by the Effect 3 and the
+ * Effect 4 lines: the table of variables, how each one's text is read, the settings they give
+ * (checked as settings in code are, by the line's own checker) with every problem worded with the
+ * variable's name, the warnings about names, and the start-up line. Each line reads the variables
+ * through its own `Config` and logs with its own effects.
  */
-import { forLog, safeJson, truncate } from "../../../../src/internal/shared/text.js"
+import { forLog, safeJson, truncate } from "../shared/text.js"
 import {
   type CheckedSettings,
   checkOutputFields,
@@ -19,6 +20,11 @@ import {
 /** @internal every variable the reader knows starts with it */
 export const variablePrefix = "USER_TRACING_"
 
+/**
+ * How a variable's text is read: `integer` is decimal digits only (`0x10`, `1e3`, `1.5` are
+ * refused), `duration` is decimal milliseconds or a duration string, `secret` is text never echoed
+ * in an error (a URL may hold credentials), `headers` a `k=v,k2=v2` list with percent-encoded values.
+ */
 type Kind = "boolean" | "text" | "secret" | "integer" | "integerOrUnbounded" | "duration" | "headers"
 
 interface Variable {
@@ -28,7 +34,12 @@ interface Variable {
   readonly kind: Kind
 }
 
-/** @internal the `USER_TRACING_*` variables and the fields they set */
+/**
+ * @internal
+ * The `USER_TRACING_*` variables and the fields they set. A setting read from the environment is
+ * one row here: the reader, its errors, the unknown-name warning and the list of variables set
+ * while disabled all follow this table.
+ */
 export const variables: ReadonlyArray<Variable> = [
   { name: "USER_TRACING_ENABLED", field: "enabled", kind: "boolean" },
   { name: "USER_TRACING_SERVICE_NAME", field: "serviceName", kind: "text" },
@@ -78,7 +89,10 @@ const decimal = (text: string): number | undefined => {
   return Number.isSafeInteger(value) ? value : undefined
 }
 
-/** `k=v,k2=v2` like `OTEL_EXPORTER_OTLP_HEADERS`: values percent-decoded as UTF-8, each name once. */
+/**
+ * `k=v,k2=v2` like `OTEL_EXPORTER_OTLP_HEADERS`: names and values trimmed, values percent-decoded
+ * as UTF-8; empty entries skipped; each name once, case-insensitively. No value is echoed.
+ */
 const headerList = (text: string): Parsed => {
   const headers: Record<string, string> = {}
   const seen = new Map<string, string>()
@@ -150,6 +164,7 @@ const line = (variable: Variable, predicate: string, text: string): string =>
     ? `${variable.name}${predicate}`
     : `${variable.name} ${predicate}${variable.kind === "headers" ? "" : got(variable, text)}`
 
+/** A checker's problem (a field path and a predicate) as the line that names the variable behind it. */
 const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem): EnvironmentProblem => {
   const field = dotted(path)
   if (predicate === requiredWhenEnabled) {
@@ -167,6 +182,7 @@ const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem)
         "USER_TRACING_URL must not contain credentials (user:password@): send them with USER_TRACING_HEADERS (authorization=...)"
     }
   }
+  // output.<kind>.<field>[.<header name>]
   const generic = path[0] === "output" && path.length >= 3 ? `output.*.${path[2]}` : field
   const specific = path[0] === "output" && path.length >= 3 ? `output.${path[1]}.${path[2]}` : field
   const variable = variables.find((variable) => variable.field === specific || variable.field === generic)
@@ -177,21 +193,41 @@ const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem)
   return { path: field, message: line(variable, predicate, vars.get(variable.name) ?? "") }
 }
 
+/** The output kind the variables choose, if exactly one. */
 const outputKindOf = (vars: Variables): "otlpUds" | "otlpHttp" | undefined =>
   vars.has("USER_TRACING_SOCKET_PATH") ? "otlpUds" : vars.has("USER_TRACING_URL") ? "otlpHttp" : undefined
 
+/** @internal a check's result: the value, or the first problem */
+export type Checked<A> = { readonly ok: A } | { readonly problem: SettingsProblem }
+
 /**
  * @internal
- * Settings input from the variables set, checked as settings in code are, every problem worded
- * with the variable's name. Every variable set is checked, whether or not a chosen output uses it.
+ * How a line checks settings input: all of it (`settings`), and the fields every output has while
+ * no output is chosen (`outputFields`, a problem's path naming the output kind `*`).
  */
-export const interpret = (
-  vars: Variables
-):
-  | { readonly input: Record<string, unknown>; readonly settings: CheckedSettings }
-  | { readonly problem: EnvironmentProblem } =>
-{
+export interface SettingsChecker<S> {
+  readonly settings: (input: Record<string, unknown>) => Checked<S>
+  readonly outputFields: (input: Record<string, unknown>) => Checked<unknown>
+}
+
+/** @internal the plain rules of `check.ts` */
+export const plainChecker: SettingsChecker<CheckedSettings> = {
+  settings: checkSettings,
+  outputFields: checkOutputFields
+}
+
+/**
+ * @internal
+ * Settings input from the variables set, checked as settings in code are (by `checker`, the plain
+ * rules unless told), every problem worded with the variable's name. Every variable set is
+ * checked, whether or not a chosen output uses it.
+ */
+export const interpret = <S>(
+  vars: Variables,
+  checker: SettingsChecker<S>
+): { readonly input: Record<string, unknown>; readonly settings: S } | { readonly problem: EnvironmentProblem } => {
   const outputKind = outputKindOf(vars)
+  // Output fields apart (`output.<kind>.<name>`); the others by their name.
   const top: Record<string, unknown> = {}
   const output: Record<string, unknown> = {}
   for (const variable of variables) {
@@ -230,7 +266,7 @@ export const interpret = (
     }
   }
   if (outputKind === undefined) {
-    const checked = checkOutputFields(common)
+    const checked = checker.outputFields(common)
     if ("problem" in checked) return { problem: fromCheckProblem(vars, checked.problem) }
   }
   const input: Record<string, unknown> = {
@@ -241,7 +277,7 @@ export const interpret = (
       ? { output: { otlpHttp: { url, ...(headers === undefined ? {} : { headers }), ...common } } }
       : {})
   }
-  const checked = checkSettings(input)
+  const checked = checker.settings(input)
   return "problem" in checked ? { problem: fromCheckProblem(vars, checked.problem) } : { input, settings: checked.ok }
 }
 
@@ -250,7 +286,7 @@ const knownNames = variables.map((variable) => variable.name)
 /** @internal whether `name` is a variable the reader knows */
 export const isKnownName = (name: string): boolean => knownNames.includes(name)
 
-/** Edit distance between two names, each cut to 64 characters. */
+/** Edit distance (insertions, deletions, substitutions) between two names, each cut to 64 characters. */
 const distance = (a: string, b: string): number => {
   const x = a.slice(0, 64)
   const y = b.slice(0, 64)
@@ -282,7 +318,13 @@ export const closestName = (name: string): string => {
 /** @internal past this many, unknown names are counted in one line rather than named one by one */
 export const maxUnknownNamesWarned = 20
 
-/** @internal the warnings about `USER_TRACING_*` names the provider holds that no setting reads */
+/**
+ * @internal
+ * One warning for each `USER_TRACING_*` name the `ConfigProvider` holds that no setting reads, with
+ * the closest known name: a typo would otherwise leave tracing off, or a setting at its default,
+ * without a word. A known name the provider lists but `vars` (what was read) lacks is in another
+ * case (the environment provider lists names in upper case; they are read as written).
+ */
 export const unknownVariableWarnings = (names: ReadonlyArray<string>, vars: Variables): Array<string> => {
   const unknown = names.filter((name) => !isKnownName(name)).sort()
   const otherCase = names.filter((name) => isKnownName(name) && !vars.has(name)).sort()
@@ -302,7 +344,11 @@ export const unknownVariableWarnings = (names: ReadonlyArray<string>, vars: Vari
   return lines
 }
 
-/** @internal the warning when variables are set but `USER_TRACING_ENABLED` is not */
+/**
+ * @internal
+ * A warning when variables are set but `USER_TRACING_ENABLED` is not: someone meant to trace.
+ * `USER_TRACING_ENABLED=false` is a decision, and says so in the start-up line only.
+ */
 export const setWhileDisabledWarning = (vars: Variables): string | undefined => {
   if (vars.has("USER_TRACING_ENABLED")) return undefined
   const set = knownNames.filter((name) => vars.has(name))
@@ -323,6 +369,7 @@ export const disabledByVariables = (vars: Variables): string => {
 export const disabledByInput = (input: { readonly enabled?: boolean | undefined }): string =>
   input.enabled === undefined ? "enabled is not set" : "enabled is false"
 
+/** A URL without what may be a secret: the query string is only marked. Credentials are refused before. */
 const shownUrl = (url: string): string => {
   const parsed = new URL(url)
   return forLog(`${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search === "" ? "" : "?…"}`)
@@ -343,7 +390,11 @@ export interface StartupView {
     | undefined
 }
 
-/** @internal the start-up line: enabled or disabled (and why), the service, the output, the routing header */
+/**
+ * @internal
+ * The start-up line: enabled or disabled (and why), the service, the output (socket path or URL,
+ * static header names but never their values), the routing header.
+ */
 export const startupLine = (settings: StartupView, disabledBecause: string): string => {
   const { output, serviceName } = settings
   if (!settings.enabled || output === undefined || serviceName === undefined) {
