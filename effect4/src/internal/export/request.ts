@@ -1,14 +1,15 @@
 /**
  * @internal
- * The Effect 4 line's export request: the verdicts and the retry policy's parameters of the shared
- * core (src/internal/export/requestCore.ts); the retries are a loop here, effect 4's `Schedule`
- * having no `union`, `reduce` or jitter bounds to say them with.
+ * The Effect 4 line's export request: the verdicts and the retry policy's rules of the shared core
+ * (src/internal/export/requestCore.ts), retried with an effect 4 `Schedule`.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as Core from "../../../../src/internal/export/requestCore.js"
 import type { RequestOutcome, RetryableFailureFields } from "../../../../src/internal/export/requestCore.js"
 import type { OutputCommon } from "../../UserTracingSettings.js"
@@ -32,49 +33,90 @@ const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<R
     ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
   )
 
-/** Exponential from the base step, at most the longest, each wait jittered (`n` from 1). */
-const backoff = (n: number): number =>
-  Math.min(Core.BACKOFF_MAX_MILLIS, Core.BACKOFF_BASE_MILLIS * 2 ** (n - 1)) *
-  (Core.BACKOFF_JITTER.min + Math.random() * (Core.BACKOFF_JITTER.max - Core.BACKOFF_JITTER.min))
-
 /**
- * Waits `millis` before the next attempt; `false` when no attempt fits before the shutdown
- * deadline. Once the layer is closing (`closing` holds the deadline, even if it completes
- * mid-wait), the wait ends by half the time left, leaving the other half for the attempt itself:
- * a long `Retry-After` must not outlast the drain.
+ * Each failure's count of answered failures before it: the receiver's answers use up `maxAttempts`,
+ * connection failures do not. A count per run of the schedule.
  */
-const waitBeforeRetry = (millis: number, closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) => {
-    // Closing already: no attempt unless half the time left is worth one; the wait takes at most that half.
-    if (Deferred.isDoneUnsafe(closing)) {
-      return Effect.flatMap(Deferred.await(closing), (deadline) => {
-        return !Core.attemptFits(deadline, start)
-          ? Effect.succeed(false)
-          : Effect.as(Effect.sleep(Duration.millis(Core.waitWhileClosing(start + millis, deadline, start))), true)
-      })
-    }
-    const wakeAt = start + millis
-    return Effect.raceFirst(
-      Effect.as(Effect.sleep(Duration.millis(millis)), true),
-      Effect.flatMap(
-        Deferred.await(closing),
-        (deadline) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            !Core.attemptFits(deadline, now)
-              ? Effect.succeed(false)
-              : Effect.as(Effect.sleep(Duration.millis(Core.waitWhileClosing(wakeAt, deadline, now))), true))
-      )
+const answeredBefore: Schedule.Schedule<number, RetryableFailure> = Schedule.fromStep(Effect.sync(() => {
+  let answered = 0
+  return (_now: number, failure: RetryableFailure) => {
+    const before = answered
+    if (!failure.connection) answered++
+    return Effect.succeed([before, Duration.zero] as [number, Duration.Duration])
+  }
+}))
+
+/** Exponential from the base step, at most the longest, each wait jittered. */
+const backoff: Schedule.Schedule<Duration.Duration, RetryableFailure> = Schedule.min([
+  Schedule.exponential(Core.BACKOFF_BASE_MILLIS),
+  Schedule.spaced(Core.BACKOFF_MAX_MILLIS)
+]).pipe(
+  Schedule.modifyDelay(({ duration }) =>
+    Effect.map(
+      Random.nextBetween(Core.BACKOFF_JITTER.min, Core.BACKOFF_JITTER.max),
+      (share) => Duration.times(duration, share)
     )
+  )
+)
+
+/** Whether another attempt fits before the deadline: the wait takes at most half the time left. */
+const beforeDeadline = (closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (!Deferred.isDoneUnsafe(closing)) return Effect.succeed(true)
+    return Effect.map(Deferred.await(closing), (deadline) => Core.attemptFits(deadline, now))
   })
 
 /**
  * @internal
- * Exports one routing group's encoded spans: one POST, tried again after a `RetryableFailure` with
- * backoff or after the receiver's `Retry-After`. Answers the receiver gave (429, 502, 503, 504)
- * use up `maxAttempts`, the first attempt included; connection failures do not (a receiver that
- * starts after the service loses nothing): they are retried until the shutdown deadline. No
- * attempt starts past that deadline. `onRetry` hears of each failure that is retried. Never fails:
- * the outcome counts the spans exported and failed, and carries what to log (already sanitized).
+ * When to try a request again: with backoff, or after the receiver's `Retry-After`. Answers the
+ * receiver gave (429, 502, 503, 504) use up `maxAttempts`, the first attempt included; connection
+ * failures do not (a receiver that starts after the service loses nothing): they are retried
+ * until the shutdown deadline. No attempt starts past that deadline.
+ */
+export const retrySchedule = (
+  maxAttempts: number,
+  closing: Deferred.Deferred<number>
+): Schedule.Schedule<Duration.Duration, RetryableFailure> =>
+  Schedule.max([
+    answeredBefore.pipe(Schedule.while(({ input, output }) => Core.mayRetry(input, output, maxAttempts))),
+    backoff
+  ]).pipe(
+    Schedule.modifyDelay(({ duration, input }) =>
+      Effect.succeed(input.retryAfterMillis === undefined ? duration : Duration.millis(input.retryAfterMillis))
+    ),
+    Schedule.while(() => beforeDeadline(closing))
+  )
+
+/**
+ * The clock of the waits between attempts: once the layer is closing (`closing` holds the
+ * shutdown deadline, even if it completes mid-wait), a wait ends by half the time left, leaving
+ * the other half for the attempt itself: a long `Retry-After` must not outlast the drain.
+ */
+const untilClosing = (clock: Clock.Clock, closing: Deferred.Deferred<number>): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+  currentTimeMillis: clock.currentTimeMillis,
+  currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+  currentTimeNanos: clock.currentTimeNanos,
+  monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+  monotonicTimeNanos: clock.monotonicTimeNanos,
+  sleep: (duration) =>
+    Effect.suspend(() => {
+      const wakeAt = clock.currentTimeMillisUnsafe() + Duration.toMillis(duration)
+      return Effect.raceFirst(
+        clock.sleep(duration),
+        Effect.flatMap(Deferred.await(closing), (deadline) => {
+          const now = clock.currentTimeMillisUnsafe()
+          return clock.sleep(Duration.millis(Core.waitWhileClosing(wakeAt, deadline, now)))
+        })
+      )
+    })
+})
+
+/**
+ * @internal
+ * Exports one routing group's encoded spans: one POST, retried by `retrySchedule`; `onRetry` hears
+ * of each retryable failure. Never fails: the outcome counts the spans exported and failed, and
+ * carries what to log (already sanitized).
  */
 export const exportRequest = (
   transport: Transport,
@@ -90,21 +132,14 @@ export const exportRequest = (
       Effect.matchEffect({
         onFailure: (error) => fromVerdict(Core.judgeFailure(error, spans)),
         onSuccess: (answer) => judge(answer, prepared, spans)
-      })
+      }),
+      Effect.tapError(onRetry)
     )
-    // `failures`: every retryable failure so far (the backoff step); `answered`: those the receiver gave.
-    const loop = (failures: number, answered: number): Effect.Effect<RequestOutcome> =>
-      Effect.catch(attempt, (failure) => {
-        const answeredNow = failure.connection ? answered : answered + 1
-        const giveUp = Effect.succeed(Core.givenUp(spans, failure.message))
-        if (!Core.mayRetry(failure, answered, output.maxAttempts)) return giveUp
-        return Effect.andThen(
-          onRetry(failure),
-          Effect.flatMap(
-            waitBeforeRetry(failure.retryAfterMillis ?? backoff(failures + 1), closing),
-            (go) => go ? loop(failures + 1, answeredNow) : giveUp
-          )
-        )
-      })
-    return loop(0, 0)
+    return Effect.clockWith((clock) =>
+      Effect.retry(attempt, retrySchedule(output.maxAttempts, closing)).pipe(
+        Effect.provideService(Clock.Clock, untilClosing(clock, closing))
+      )
+    ).pipe(
+      Effect.catch((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
+    )
   })
