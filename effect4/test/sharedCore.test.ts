@@ -39,6 +39,7 @@ const sharedCores = [
   "src/internal/export/requestCore.ts",
   "src/internal/sink/receiver.ts",
   "src/internal/sink/address.ts",
+  "src/internal/sink/pending.ts",
   "src/internal/settings/check.ts",
   "src/internal/settings/environment.ts"
 ]

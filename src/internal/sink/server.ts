@@ -17,11 +17,18 @@ import type { CompletedTracesOptions, Options, ReceivedSpan, ReceivedTrace, Serv
 import { optionsProblem } from "./address.js"
 import { toTraces } from "./decode.js"
 import { UserTraceSinkError } from "./errors.js"
-import { pendingLimits, PendingTraces } from "./pending.js"
+import { type PendingLimits, pendingLimitsOf, PendingTraces } from "./pending.js"
 import * as Receiver from "./receiver.js"
 
 export { defaultMaxBodySize } from "./address.js"
 export { UserTraceSinkError }
+
+/** The limits of `completedTraces`' options, their defaults filled in; a bad one is a defect. */
+const pendingLimits = (options: CompletedTracesOptions | undefined): Effect.Effect<PendingLimits> =>
+  Effect.suspend(() => {
+    const limits = pendingLimitsOf(options, (duration) => Duration.toMillis(Duration.decode(duration)))
+    return "problem" in limits ? Effect.dieMessage(limits.problem) : Effect.succeed(limits)
+  })
 
 type Published = { readonly seq: number; readonly span: ReceivedSpan } | null
 

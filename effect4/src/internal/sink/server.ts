@@ -16,12 +16,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { optionsProblem } from "../../../../src/internal/sink/address.js"
 import { toTraces } from "../../../../src/internal/sink/decode.js"
-import {
-  defaultMaxPendingSpans,
-  defaultMaxSpansPerTrace,
-  type PendingLimits,
-  PendingTraces
-} from "../../../../src/internal/sink/pending.js"
+import { type PendingLimits, pendingLimitsOf, PendingTraces } from "../../../../src/internal/sink/pending.js"
 import * as Receiver from "../../../../src/internal/sink/receiver.js"
 import type { CompletedTracesOptions, Options, ReceivedSpan, ReceivedTrace, Service } from "../../UserTraceSink.js"
 
@@ -36,21 +31,8 @@ export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
 /** The limits of `completedTraces`' options, their defaults filled in; a bad one is a defect. */
 const pendingLimits = (options: CompletedTracesOptions | undefined): Effect.Effect<PendingLimits> =>
   Effect.suspend(() => {
-    const millis = (duration: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(duration))
-    const limits: PendingLimits = {
-      quietMillis: millis(options?.quietPeriod ?? "500 millis"),
-      orphanMillis: millis(options?.orphanTimeout ?? "5 seconds"),
-      maxAgeMillis: millis(options?.maxTraceAge ?? "60 seconds"),
-      maxSpansPerTrace: options?.maxSpansPerTrace ?? defaultMaxSpansPerTrace,
-      maxPendingSpans: options?.maxPendingSpans ?? defaultMaxPendingSpans
-    }
-    for (const name of ["maxSpansPerTrace", "maxPendingSpans"] as const) {
-      const value = limits[name]
-      if (!Number.isSafeInteger(value) || value < 1) {
-        return Effect.die(new Error(`completedTraces: ${name} must be a positive integer, got ${value}`))
-      }
-    }
-    return Effect.succeed(limits)
+    const limits = pendingLimitsOf(options, (duration) => Duration.toMillis(Duration.fromInputUnsafe(duration)))
+    return "problem" in limits ? Effect.die(new Error(limits.problem)) : Effect.succeed(limits)
   })
 
 type Published = { readonly seq: number; readonly span: ReceivedSpan } | null
