@@ -40,8 +40,10 @@ const sharedCores = [
   "src/internal/sink/receiver.ts",
   "src/internal/sink/address.ts",
   "src/internal/sink/pending.ts",
+  "src/internal/settings/rules.ts",
   "src/internal/settings/check.ts",
-  "src/internal/settings/environment.ts"
+  "src/internal/settings/environment.ts",
+  "src/internal/settings/notices.ts"
 ]
 
 describe("the Effect 4 line shares the export core, the sink and the settings rules", () => {
@@ -51,7 +53,8 @@ describe("the Effect 4 line shares the export core, the sink and the settings ru
       ["internal/export/request.ts", "src/internal/export/requestCore.js"],
       ["internal/sink/server.ts", "src/internal/sink/receiver.js"],
       ["internal/settings/settings.ts", "src/internal/settings/check.js"],
-      ["internal/settings/settings.ts", "src/internal/settings/environment.js"]
+      ["internal/settings/settings.ts", "src/internal/settings/environment.js"],
+      ["internal/settings/settings.ts", "src/internal/settings/notices.js"]
     ]
     for (const [adapter, core] of adapters) {
       const resolved = importsOf(Path.join(line, adapter)).map((specifier) =>

@@ -1,26 +1,26 @@
 /**
  * @internal
  * The Effect 3 line's start-up words about settings: the shared warnings and start-up line
- * (`environment.ts`), logged with this line's effects.
+ * (`notices.ts`), logged with this line's effects.
  */
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import { type FromEnvironment, fromVariables, providedNames, type Variables, variablesConfig } from "./config.js"
-import * as Environment from "./environment.js"
+import * as Notices from "./notices.js"
 import type { Settings, UserTracingSettingsError } from "./schema.js"
 
-export { disabledByInput, disabledByVariables } from "./environment.js"
+export { disabledByInput, disabledByVariables } from "./notices.js"
 
 const logWarnings = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.forEach(lines, (line) => Effect.logWarning(line), { discard: true })
 
 /** @internal warns of each `USER_TRACING_*` name the `ConfigProvider` holds that no setting reads */
 export const warnUnknownVariables = (vars: Variables): Effect.Effect<void> =>
-  Effect.flatMap(providedNames, (names) => logWarnings(Environment.unknownVariableWarnings(names, vars)))
+  Effect.flatMap(providedNames, (names) => logWarnings(Notices.unknownVariableWarnings(names, vars)))
 
 /** @internal warns when variables are set but `USER_TRACING_ENABLED` is not */
 export const warnSetWhileDisabled = (vars: Variables): Effect.Effect<void> => {
-  const warning = Environment.setWhileDisabledWarning(vars)
+  const warning = Notices.setWhileDisabledWarning(vars)
   return warning === undefined ? Effect.void : Effect.logWarning(warning)
 }
 
@@ -40,4 +40,4 @@ export const fromEnvironment: Effect.Effect<FromEnvironment, UserTracingSettings
 
 /** @internal logs the start-up line */
 export const announceStart = (settings: Settings, disabledBecause: string): Effect.Effect<void> =>
-  Effect.logInfo(Environment.startupLine(settings, disabledBecause))
+  Effect.logInfo(Notices.startupLine(settings, disabledBecause))

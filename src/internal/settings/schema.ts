@@ -27,7 +27,7 @@ import {
   socketPathProblem,
   staticHeadersProblem,
   wholeMillis
-} from "./check.js"
+} from "./rules.js"
 
 export {
   defaultMaxBatchBytes,
@@ -38,7 +38,7 @@ export {
   maxMaxBatchSize,
   maxNumTasks,
   maxSocketPathBytes
-} from "./check.js"
+} from "./rules.js"
 
 /**
  * @internal

@@ -5,7 +5,7 @@
  * `socketPath` setting) or a TCP port on a named host, and its bound on request bodies.
  */
 import type { Address, Options } from "../../UserTraceSink.js"
-import { maxSocketPathBytes } from "../settings/check.js"
+import { maxSocketPathBytes } from "../settings/rules.js"
 import { forLog } from "../shared/text.js"
 
 /** @internal the largest request body accepted unless told, before and after gunzip */

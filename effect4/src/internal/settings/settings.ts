@@ -11,6 +11,7 @@ import {
   type SettingsProblem
 } from "../../../../src/internal/settings/check.js"
 import * as environment from "../../../../src/internal/settings/environment.js"
+import * as notices from "../../../../src/internal/settings/notices.js"
 import type { Settings, SettingsInput } from "../../UserTracingSettings.js"
 
 /** @internal bad settings (`UserTracingSettings.UserTracingSettingsError`) */
@@ -145,7 +146,7 @@ const logWarnings = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
 
 /** @internal logs the start-up line */
 const announceStart = (settings: Settings, disabledBecause: string): Effect.Effect<void> =>
-  Effect.logInfo(environment.startupLine(settings, disabledBecause))
+  Effect.logInfo(notices.startupLine(settings, disabledBecause))
 
 /**
  * @internal
@@ -156,22 +157,22 @@ const announceStart = (settings: Settings, disabledBecause: string): Effect.Effe
 const fromEnvironment: Effect.Effect<Settings, UserTracingSettingsError | Config.ConfigError> = Effect.gen(
   function*() {
     const vars = yield* variablesConfig
-    yield* logWarnings(environment.unknownVariableWarnings(yield* providedNames, vars))
+    yield* logWarnings(notices.unknownVariableWarnings(yield* providedNames, vars))
     const read = environment.interpret(vars, environment.plainChecker)
     if ("problem" in read) return yield* new UserTracingSettingsError(read.problem)
     const settings = toSettings(read.settings)
     if (!settings.enabled) {
-      const warning = environment.setWhileDisabledWarning(vars)
+      const warning = notices.setWhileDisabledWarning(vars)
       if (warning !== undefined) yield* Effect.logWarning(warning)
     }
-    yield* announceStart(settings, environment.disabledByVariables(vars))
+    yield* announceStart(settings, notices.disabledByVariables(vars))
     return settings
   }
 )
 
 /** @internal settings given in code, decoded, then the start-up line */
 export const decodeAnnounced = (input: SettingsInput): Effect.Effect<Settings, UserTracingSettingsError> =>
-  Effect.tap(decode(input), (settings) => announceStart(settings, environment.disabledByInput(input)))
+  Effect.tap(decode(input), (settings) => announceStart(settings, notices.disabledByInput(input)))
 
 /** @internal the settings read from `config`, or from the variables by default */
 export const fromConfig = (
