@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -375,7 +375,7 @@ export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpa
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxTraceAge: Duration.Duration = pendingTraces.defaultMaxTraceAge
+export const defaultMaxTraceAge: Duration.Duration = Duration.millis(pendingTraces.defaultMaxTraceAgeMillis)
 
 /**
  * How `renderWaterfall` draws a trace.

@@ -3,11 +3,12 @@
 // Every `effect` import resolves to effect 4 (tsconfig.json's `paths`), including those of the
 // shared modules of ../src that the line imports.
 //
-// Some shared modules still speak Effect 3 (the settings Schema, the sink's service): the Effect 4
-// line imports only types through them (the span record's `SpanLimits`, the sink's span types), so
-// their own diagnostics under effect 4 are not this line's. Reported: every file of effect4/, and
-// every shared module the line loads at run time (followed through imports that are not
-// type-only), which must work on effect 4. `--list` prints the shared modules of each kind.
+// Some modules of ../src are the Effect 3 line's own (its public modules, its Schema, its sink
+// service): the Effect 4 line imports only types through them (the span record's `SpanLimits`, the
+// sink's span types), so their own diagnostics under effect 4 are not this line's. Reported: every
+// file of effect4/, and every shared module the line loads at run time (followed through imports
+// that are not type-only), which must work on effect 4. `--list` prints the shared modules of each
+// kind.
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import process from "node:process"
@@ -74,20 +75,9 @@ while (pending.length > 0) {
   const file = program.getSourceFile(fileName)
   if (file !== undefined) { for (const next of runtimeImports(file)) pending.push(next) }
 }
-// Shared modules the line loads whose Effect 3 parts it never calls, until they are split: their
-// diagnostics are left out, and said.
-const effect3Parts = new Map([
-  [
-    Path.join(root, "src/internal/sink/pending.ts"),
-    "pendingLimits (Duration.decode, Effect.dieMessage): the Effect 4 line uses PendingTraces and the defaults"
-  ]
-])
-const checked = (fileName) => (ownFile(fileName) || loaded.has(fileName)) && !effect3Parts.has(fileName)
+const checked = (fileName) => ownFile(fileName) || loaded.has(fileName)
 
 if (process.argv.includes("--list")) {
-  for (const [fileName, why] of effect3Parts) {
-    process.stdout.write(`effect 3 parts not checked: ${Path.relative(root, fileName)}: ${why}\n`)
-  }
   const shared = program.getSourceFiles().map((file) => file.fileName).filter((fileName) =>
     !ownFile(fileName) && fileName.startsWith(root) && !fileName.includes("node_modules")
   )

@@ -259,7 +259,7 @@ export const defaultMaxSpansPerTrace: number = pendingTraces.defaultMaxSpansPerT
 export const defaultMaxPendingSpans: number = pendingTraces.defaultMaxPendingSpans
 
 /** `completedTraces`' default bound on how long a trace stays pending: 60 seconds. */
-export const defaultMaxTraceAge: Duration.Duration = Duration.seconds(60)
+export const defaultMaxTraceAge: Duration.Duration = Duration.millis(pendingTraces.defaultMaxTraceAgeMillis)
 
 /** How `renderWaterfall` draws a trace. */
 export interface WaterfallOptions {

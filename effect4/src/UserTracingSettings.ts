@@ -16,7 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
-import * as check from "./internal/settings/check.js"
+import * as check from "../../src/internal/settings/check.js"
 import * as internal from "./internal/settings/settings.js"
 
 /**

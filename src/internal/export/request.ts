@@ -1,3 +1,8 @@
+/**
+ * @internal
+ * The Effect 3 line's export request: the verdicts of the shared core (`requestCore.ts`), retried
+ * with a `Schedule`.
+ */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -6,156 +11,34 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type { OutputCommon } from "../../UserTracingSettings.js"
-import { forLog } from "../shared/text.js"
-import type { Answer, ExportRequestError, Transport } from "./transport.js"
+import * as Core from "./requestCore.js"
+import type { RequestOutcome, RetryableFailureFields } from "./requestCore.js"
+import type { Answer, Transport } from "./transport.js"
 
-/** @internal what became of one request's spans, and what to log about it (already sanitized) */
-export interface RequestOutcome {
-  readonly exported: number
-  readonly failed: number
-  readonly message: string | undefined
-}
+export type { RequestOutcome } from "./requestCore.js"
+export { parseRetryAfter } from "./requestCore.js"
 
-const BACKOFF_BASE_MILLIS = 100
-const BACKOFF_MAX_MILLIS = 5_000
-const MAX_RETRY_AFTER_MILLIS = 60_000
+/** @internal why one attempt did not deliver, when another may (`RetryableFailureFields`) */
+export class RetryableFailure extends Data.TaggedError("RetryableFailure")<RetryableFailureFields> {}
 
-/** @internal `Retry-After` as delay-seconds or an HTTP date, capped at a minute */
-export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  const millis = /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed) - now
-  return Number.isFinite(millis) ? Math.min(Math.max(millis, 0), MAX_RETRY_AFTER_MILLIS) : undefined
-}
-
-/**
- * The answer's text for the log: the message of the `google.rpc.Status` an OTLP receiver answers a
- * failure with (protobuf or JSON), else the body as text.
- */
-const bodyText = (answer: Answer): Effect.Effect<string> => {
-  if (answer.body.byteLength === 0) return Effect.succeed("")
-  const raw = () => `: ${forLog(Buffer.from(answer.body).toString("utf8"))}`
-  const json = answer.contentType?.includes("json") === true
-  if (!json && answer.contentType?.includes("protobuf") !== true) return Effect.succeed(raw())
-  return Effect.promise(() => import("../sink/proto.js")).pipe(Effect.map(({ decodeStatusMessage }) => {
-    try {
-      const message = decodeStatusMessage(answer.body, json)
-      return message === "" ? raw() : `: ${forLog(message)}`
-    } catch {
-      return raw()
-    }
-  }))
-}
-
-/**
- * @internal
- * Why one attempt did not deliver, when another may: connect errors and resets before an answer
- * (`connection`: the receiver is not there, or not yet), 429, 502, 503 and 504.
- */
-export class RetryableFailure extends Data.TaggedError("RetryableFailure")<{
-  /** What to log if it is the last one. */
-  readonly message: string
-  /** What went wrong, sanitized. */
-  readonly detail: string
-  readonly connection: boolean
-  readonly retryAfterMillis: number | undefined
-}> {}
-
-const isTransientStatus = (status: number): boolean =>
-  status === 429 || status === 502 || status === 503 || status === 504
-
-const done = (exported: number, failed: number, message?: string): RequestOutcome => ({ exported, failed, message })
-
-const isOtlpContentType = (contentType: string | undefined): "json" | "protobuf" | undefined =>
-  contentType?.includes("json") === true
-    ? "json"
-    : contentType?.includes("protobuf") === true
-    ? "protobuf"
-    : undefined
-
-/**
- * A 2xx: everything exported unless an OTLP `partial_success` says some spans were rejected. A
- * body that is neither protobuf nor JSON is not an OTLP receiver's (a proxy's page, say): failed.
- */
-const accepted = (answer: Answer, spans: number): Effect.Effect<RequestOutcome> => {
-  if (answer.body.byteLength === 0) return Effect.succeed(done(spans, 0))
-  const format = isOtlpContentType(answer.contentType)
-  if (format === undefined) {
-    return Effect.succeed(done(
-      0,
-      spans,
-      `user tracing: export of ${spans} spans failed: the receiver answered ${answer.status} with content type ${
-        answer.contentType === undefined ? "(none)" : forLog(answer.contentType)
-      }, which is not an OTLP answer (is a proxy or another server listening there?)`
-    ))
-  }
-  // Loaded on the first non-empty answer only: most receivers answer a full success with no body.
-  return Effect.promise(() => import("../sink/proto.js")).pipe(Effect.map(({ decodeTraceResponse }) => {
-    let rejected: number
-    let reason: string
-    try {
-      const response = decodeTraceResponse(answer.body, format === "json")
-      rejected = Math.min(spans, Math.max(0, response.rejectedSpans))
-      reason = response.errorMessage
-    } catch {
-      // The receiver said 2xx in an OTLP content type: the spans are its, whatever the body.
-      return done(spans, 0)
-    }
-    if (rejected === 0) return done(spans, 0)
-    return done(
-      spans - rejected,
-      rejected,
-      `user tracing: the receiver rejected ${rejected} of ${spans} spans${reason === "" ? "" : `: ${forLog(reason)}`}`
-    )
-  }))
-}
+const fromVerdict = (verdict: Core.Verdict): Effect.Effect<RequestOutcome, RetryableFailure> =>
+  "outcome" in verdict ? Effect.succeed(verdict.outcome) : Effect.fail(new RetryableFailure(verdict.retry))
 
 /** The receiver's answer: the outcome, or a failure worth another attempt. */
-const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> => {
-  if (answer.status >= 200 && answer.status < 300) return accepted(answer, spans)
-  return Effect.flatMap(Effect.zip(bodyText(answer), Clock.currentTimeMillis), ([text, now]) => {
-    const detail = `the receiver answered ${answer.status}${text}`
-    const message = `user tracing: export of ${spans} spans failed: ${detail}`
-    if (isTransientStatus(answer.status)) {
-      return Effect.fail(
-        new RetryableFailure({
-          message,
-          detail,
-          connection: false,
-          retryAfterMillis: parseRetryAfter(answer.retryAfter, now)
-        })
-      )
-    }
-    if (answer.status === 413) {
-      return Effect.succeed(done(
-        0,
-        spans,
-        `${message} (a body of ${body.byteLength} bytes is too large for it: lower output.*.maxBatchBytes)`
-      ))
-    }
-    return Effect.succeed(done(0, spans, message))
-  })
-}
+const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> =>
+  Effect.flatMap(
+    Effect.zip(
+      Core.needsDecoders(answer) ? Effect.promise(Core.loadDecoders) : Effect.succeed(undefined),
+      Clock.currentTimeMillis
+    ),
+    ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
+  )
 
-/** No usable answer: a connection failure is worth another attempt; the rest may have reached the receiver. */
-const fromError = (error: ExportRequestError, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> => {
-  const detail = error.reason === "malformed"
-    ? `the receiver's answer could not be read: ${forLog(error.message)}`
-    : forLog(error.message)
-  const message = `user tracing: export of ${spans} spans failed: ${detail}`
-  return error.reason === "transport"
-    ? Effect.fail(new RetryableFailure({ message, detail, connection: true, retryAfterMillis: undefined }))
-    : Effect.succeed(done(0, spans, message))
-}
-
-/** Exponential from 100 ms, at most 5 s, each wait jittered to 50-100% of its step. */
-const backoff = Schedule.exponential(BACKOFF_BASE_MILLIS).pipe(
-  Schedule.union(Schedule.spaced(BACKOFF_MAX_MILLIS)),
-  Schedule.jitteredWith({ min: 0.5, max: 1 })
+/** Exponential from the base step, at most the longest, each wait jittered. */
+const backoff = Schedule.exponential(Core.BACKOFF_BASE_MILLIS).pipe(
+  Schedule.union(Schedule.spaced(Core.BACKOFF_MAX_MILLIS)),
+  Schedule.jitteredWith(Core.BACKOFF_JITTER)
 )
-
-/** Less time than this left before the shutdown deadline (after the wait) is not worth an attempt. */
-const MIN_ATTEMPT_MILLIS = 10
 
 /** Whether another attempt fits before the deadline: the wait takes at most half the time left. */
 const beforeDeadline = (closing: Deferred.Deferred<number>): Effect.Effect<boolean> =>
@@ -163,7 +46,7 @@ const beforeDeadline = (closing: Deferred.Deferred<number>): Effect.Effect<boole
     Option.match(deadline, {
       onNone: () => Effect.succeed(true),
       onSome: (deadline) =>
-        Effect.map(Effect.zip(deadline, Clock.currentTimeMillis), ([at, now]) => (at - now) / 2 >= MIN_ATTEMPT_MILLIS)
+        Effect.map(Effect.zip(deadline, Clock.currentTimeMillis), ([at, now]) => Core.attemptFits(at, now))
     }))
 
 /**
@@ -186,7 +69,7 @@ export const retrySchedule = (
         (answered, failure) => failure.connection ? answered : answered + 1
       )
     ),
-    Schedule.whileOutput(([failure, answeredBefore]) => failure.connection || answeredBefore + 1 < maxAttempts),
+    Schedule.whileOutput(([failure, answeredBefore]) => Core.mayRetry(failure, answeredBefore, maxAttempts)),
     Schedule.intersect(backoff),
     Schedule.modifyDelay(([[failure]], delay) =>
       failure.retryAfterMillis === undefined ? delay : Duration.millis(failure.retryAfterMillis)
@@ -212,7 +95,7 @@ const untilClosing = (clock: Clock.Clock, closing: Deferred.Deferred<number>): C
         clock.sleep(duration),
         Effect.flatMap(Deferred.await(closing), (deadline) => {
           const now = clock.unsafeCurrentTimeMillis()
-          return clock.sleep(Duration.millis(Math.max(0, Math.min(wakeAt - now, (deadline - now) / 2))))
+          return clock.sleep(Duration.millis(Core.waitWhileClosing(wakeAt, deadline, now)))
         })
       )
     })
@@ -236,7 +119,7 @@ export const exportRequest = (
   Effect.flatMap(transport.prepare(body), (prepared) => {
     const attempt = transport.send(routingHeaderValue, prepared).pipe(
       Effect.matchEffect({
-        onFailure: (error) => fromError(error, spans),
+        onFailure: (error) => fromVerdict(Core.judgeFailure(error, spans)),
         onSuccess: (answer) => judge(answer, prepared, spans)
       })
     )
@@ -244,6 +127,6 @@ export const exportRequest = (
     return Effect.clockWith((clock) =>
       Effect.retry(attempt, schedule).pipe(Effect.withClock(untilClosing(clock, closing)))
     ).pipe(
-      Effect.catchAll((failure) => Effect.succeed(done(0, spans, failure.message)))
+      Effect.catchAll((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
     )
   })

@@ -1,100 +1,27 @@
+/**
+ * @internal
+ * The Effect 3 line's start-up words about settings: the shared warnings and start-up line
+ * (`notices.ts`), logged with this line's effects.
+ */
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import { forLog, safeJson, truncate } from "../shared/text.js"
-import {
-  type FromEnvironment,
-  fromVariables,
-  providedNames,
-  variablePrefix,
-  type Variables,
-  variables,
-  variablesConfig
-} from "./config.js"
-import type { Settings, SettingsInput, UserTracingSettingsError } from "./schema.js"
+import { type FromEnvironment, fromVariables, providedNames, type Variables, variablesConfig } from "./config.js"
+import * as Notices from "./notices.js"
+import type { Settings, UserTracingSettingsError } from "./schema.js"
 
-const knownNames = variables.map((variable) => variable.name)
-const known = new Set(knownNames)
+export { disabledByInput, disabledByVariables } from "./notices.js"
 
-/** Edit distance (insertions, deletions, substitutions) between two names, each cut to 64 characters. */
-const distance = (a: string, b: string): number => {
-  const x = a.slice(0, 64)
-  const y = b.slice(0, 64)
-  let previous = Array.from({ length: y.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= x.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= y.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[y.length]
-}
+const logWarnings = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
+  Effect.forEach(lines, (line) => Effect.logWarning(line), { discard: true })
 
-/** @internal the known variable nearest to `name` (the first of the nearest, in the table's order) */
-export const closestName = (name: string): string => {
-  let best = knownNames[0]
-  let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of knownNames) {
-    const d = distance(name, candidate)
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-/** @internal past this many, unknown names are counted in one line rather than named one by one */
-export const maxUnknownNamesWarned = 20
-
-/**
- * @internal
- * One warning for each `USER_TRACING_*` name the `ConfigProvider` holds that no setting reads, with
- * the closest known name: a typo would otherwise leave tracing off, or a setting at its default,
- * without a word. A known name the provider lists but `vars` (what was read) lacks is in another
- * case (the environment provider lists names in upper case; they are read as written).
- */
+/** @internal warns of each `USER_TRACING_*` name the `ConfigProvider` holds that no setting reads */
 export const warnUnknownVariables = (vars: Variables): Effect.Effect<void> =>
-  Effect.flatMap(providedNames, (names) => {
-    const unknown = names.filter((name) => !known.has(name)).sort()
-    const otherCase = names.filter((name) => known.has(name) && !vars.has(name)).sort()
-    return Effect.all([
-      Effect.forEach(
-        otherCase,
-        (name) => Effect.logWarning(`${name} is set in another case and is ignored: variable names are case-sensitive`),
-        { discard: true }
-      ),
-      Effect.forEach(
-        unknown.slice(0, maxUnknownNamesWarned),
-        (name) =>
-          Effect.logWarning(
-            `${forLog(name)} is not a user tracing setting and is ignored; did you mean ${closestName(name)}?`
-          ),
-        { discard: true }
-      ),
-      unknown.length > maxUnknownNamesWarned
-        ? Effect.logWarning(
-          `${
-            unknown.length - maxUnknownNamesWarned
-          } more ${variablePrefix}* variables are not user tracing settings and are ignored`
-        )
-        : Effect.void
-    ], { discard: true })
-  })
+  Effect.flatMap(providedNames, (names) => logWarnings(Notices.unknownVariableWarnings(names, vars)))
 
-/**
- * @internal
- * A warning when variables are set but `USER_TRACING_ENABLED` is not: someone meant to trace.
- * `USER_TRACING_ENABLED=false` is a decision, and says so in the start-up line only.
- */
+/** @internal warns when variables are set but `USER_TRACING_ENABLED` is not */
 export const warnSetWhileDisabled = (vars: Variables): Effect.Effect<void> => {
-  if (vars.has("USER_TRACING_ENABLED")) return Effect.void
-  const set = knownNames.filter((name) => vars.has(name))
-  return set.length === 0 ? Effect.void : Effect.logWarning(
-    `${set.join(", ")} ${
-      set.length === 1 ? "is" : "are"
-    } set but USER_TRACING_ENABLED is not, so user tracing is disabled: set USER_TRACING_ENABLED=true to export`
-  )
+  const warning = Notices.setWhileDisabledWarning(vars)
+  return warning === undefined ? Effect.void : Effect.logWarning(warning)
 }
 
 /**
@@ -111,46 +38,6 @@ export const fromEnvironment: Effect.Effect<FromEnvironment, UserTracingSettings
     return fromEnvironment
   })
 
-/** @internal why settings read from the variables are disabled */
-export const disabledByVariables = (vars: Variables): string => {
-  const enabled = vars.get("USER_TRACING_ENABLED")
-  return enabled === undefined ? "USER_TRACING_ENABLED is not set" : `USER_TRACING_ENABLED=${forLog(enabled.trim())}`
-}
-
-/** @internal why settings given in code are disabled */
-export const disabledByInput = (input: SettingsInput): string =>
-  input.enabled === undefined ? "enabled is not set" : "enabled is false"
-
-/** A URL without what may be a secret: the query string is only marked. Credentials are refused before. */
-const shownUrl = (url: string): string => {
-  const parsed = new URL(url)
-  return forLog(`${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search === "" ? "" : "?…"}`)
-}
-
-/**
- * @internal
- * The start-up line: enabled or disabled (and why), the service, the output (socket path or URL,
- * static header names but never their values), the routing header.
- */
-export const startupLine = (settings: Settings, disabledBecause: string): string => {
-  const { output, serviceName } = settings
-  if (!settings.enabled || output === undefined || serviceName === undefined) {
-    return `user tracing is disabled (${disabledBecause}): no user span is recorded or exported`
-  }
-  const service = safeJson(truncate(serviceName, 100))
-  if ("otlpUds" in output) {
-    const { compression, routingHeaderName, socketPath } = output.otlpUds
-    return `user tracing is enabled: service ${service}, OTLP/HTTP over the Unix socket ${
-      forLog(socketPath)
-    }, routing header ${routingHeaderName}${compression === "gzip" ? ", gzip" : ""}`
-  }
-  const { compression, headers, routingHeaderName, url } = output.otlpHttp
-  const names = Object.keys(headers ?? {})
-  return `user tracing is enabled: service ${service}, OTLP/HTTP to ${shownUrl(url)}${
-    names.length === 0 ? "" : ` (static headers: ${names.join(", ")})`
-  }, routing header ${routingHeaderName}${compression === "gzip" ? ", gzip" : ""}`
-}
-
 /** @internal logs the start-up line */
 export const announceStart = (settings: Settings, disabledBecause: string): Effect.Effect<void> =>
-  Effect.logInfo(startupLine(settings, disabledBecause))
+  Effect.logInfo(Notices.startupLine(settings, disabledBecause))

@@ -1,3 +1,8 @@
+/**
+ * @internal
+ * The Effect 3 line's settings Schema (effect/Schema), decoding, and the error: the shared rules
+ * and words (`check.ts`) in Schema filters.
+ */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -7,7 +12,33 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
-import { isHeaderName } from "../shared/httpSyntax.js"
+import {
+  defaultMaxBatchBytes,
+  defaultMaxQueueBytes,
+  defaultMaxQueueSize,
+  defaultMaxRoutingValueBytes,
+  durationProblem,
+  headerNameProblem,
+  httpUrlProblem,
+  maxMaxBatchSize,
+  maxNumTasks,
+  repeatedRoutingHeader,
+  requiredWhenEnabled,
+  socketPathProblem,
+  staticHeadersProblem,
+  wholeMillis
+} from "./rules.js"
+
+export {
+  defaultMaxBatchBytes,
+  defaultMaxQueueBytes,
+  defaultMaxQueueSize,
+  defaultMaxRoutingValueBytes,
+  maxDurationMillis,
+  maxMaxBatchSize,
+  maxNumTasks,
+  maxSocketPathBytes
+} from "./rules.js"
 
 /**
  * @internal
@@ -34,27 +65,6 @@ export class UserTracingSettingsError extends Data.TaggedError("UserTracingSetti
   }
 }
 
-/**
- * @internal
- * A queued span is kept only encoded (its bytes and a few of bookkeeping: `npm run bench`'s
- * stalled-receiver scenario measures it), so a full default queue of small spans costs tens of
- * MB; larger spans meet `maxQueueBytes` first.
- */
-export const defaultMaxQueueSize = 65_536
-
-/** @internal bytes allocated for spans waiting for export, unless `maxQueueBytes` says otherwise */
-export const defaultMaxQueueBytes = 64 * 1024 * 1024
-
-/**
- * @internal
- * The longest routing value sent, unless `maxRoutingValueBytes` says otherwise: well within what
- * receivers and proxies take in one header line (nginx's `large_client_header_buffers`: 8 KiB).
- */
-export const defaultMaxRoutingValueBytes = 4 * 1024
-
-/** @internal the most bytes of one request body, unless `maxBatchBytes` says otherwise */
-export const defaultMaxBatchBytes = 4 * 1024 * 1024
-
 /** A message that replaces every inner one (so "not a number" reads the same as "not positive"). */
 const message = (text: string) => ({ message: () => ({ message: text, override: true }) })
 
@@ -64,33 +74,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive(message("must be a positive 
 const BoundedInt = (max: number) =>
   Schema.Int.pipe(Schema.between(1, max, message(`must be an integer from 1 to ${max.toLocaleString("en")}`)))
 
-/**
- * @internal
- * Each worker is a fiber and a kept-alive connection (a file descriptor); more than this gains no
- * throughput on one receiver and risks the process's descriptor limit (1,024 by default).
- */
-export const maxNumTasks = 256
-
-/** @internal a batch larger than the default queue could never fill */
-export const maxMaxBatchSize = 65_536
-
-/**
- * @internal
- * The longest request timeout or shutdown deadline: a wait longer than this is a stalled process,
- * not a slow receiver.
- */
-export const maxDurationMillis = 10 * 60 * 1000
-
-/** @internal the bytes of `sockaddr_un.sun_path` on Linux, less its terminating NUL; the kernel cuts longer paths */
-export const maxSocketPathBytes = 107
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative(message("must be a non-negative integer")))
-
-/** Whole milliseconds within [1, `maxDurationMillis`], allowing for a decimal seconds string's rounding. */
-const wholeMillis = (duration: Duration.Duration): number | undefined => {
-  const millis = Duration.toMillis(duration)
-  const whole = Math.round(millis)
-  return Math.abs(millis - whole) < 1e-6 && whole >= 1 && whole <= maxDurationMillis ? whole : undefined
-}
 
 /**
  * Milliseconds (a whole number) or a string `Duration.decode` accepts (`"10 seconds"`), whole
@@ -102,83 +86,19 @@ const DurationInput = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.
   decode: (input, _, ast) =>
     Option.match(
       Duration.decodeUnknown(typeof input === "string" ? input.trim() : input).pipe(
-        Option.flatMap((duration) => Option.fromNullable(wholeMillis(duration))),
+        Option.flatMap((duration) => Option.fromNullable(wholeMillis(Duration.toMillis(duration)))),
         Option.map(Duration.millis)
       ),
       { onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)), onSome: ParseResult.succeed }
     ),
   encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
-}).annotations(message(
-  `must be a whole number of milliseconds from 1 to ${maxDurationMillis} (10 minutes) or a duration such as "10 seconds"`
-))
-
-/** Headers the exporter or HTTP itself sets: neither the routing header nor a static one may be one of them. */
-const exporterHeaders = new Set([
-  "host",
-  "content-type",
-  "content-length",
-  "content-encoding",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "expect",
-  "traceparent",
-  "tracestate"
-])
-
-const headerNameProblem = (name: string): string | undefined =>
-  !isHeaderName(name)
-    ? "is not a valid HTTP header name"
-    : exporterHeaders.has(name.toLowerCase())
-    ? "is a header the exporter sets itself"
-    : undefined
+}).annotations(message(durationProblem))
 
 const HeaderName = Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) ?? true))
 
-/**
- * A header value is sent as its UTF-8 bytes, so any text is legal except control characters (tab
- * aside) and lone surrogates (no UTF-8 for them); spaces or tabs at either end would be dropped by
- * the receiver, so they are refused rather than lost.
- */
-const headerValueProblem = (value: string): string | undefined =>
-  /[\p{Cc}\p{Cs}]/u.test(value.replaceAll("\t", ""))
-    ? "has a value that is not a legal header value (a control character)"
-    : /^[ \t]|[ \t]$/.test(value)
-    ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
-    : undefined
+const SocketPath = NonEmptyString.pipe(Schema.filter((path) => socketPathProblem(path) ?? true))
 
-/**
- * @internal
- * A static header value as undici writes it: one byte per character (Latin-1), so the value's UTF-8
- * bytes are handed over as such characters and reach the wire as UTF-8. ASCII is unchanged.
- */
-export const headerValueOnWire = (value: string): string =>
-  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
-
-const SocketPath = NonEmptyString.pipe(Schema.filter((path) =>
-  Buffer.byteLength(path) <= maxSocketPathBytes ||
-  `must be at most ${maxSocketPathBytes} bytes (the kernel cuts a longer Unix socket path); this one has ${
-    Buffer.byteLength(path)
-  }`
-))
-
-/** @internal the problem with credentials in a URL, worded for code; the environment reader words it for itself */
-export const credentialsInUrl = "must not contain credentials (user:password@): send them in headers (authorization)"
-
-const HttpUrl = Schema.String.pipe(
-  Schema.filter((url) => {
-    const parsed = URL.canParse(url) ? new URL(url) : undefined
-    return parsed === undefined || !["http:", "https:"].includes(parsed.protocol)
-      ? "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces"
-      : parsed.username !== "" || parsed.password !== ""
-      ? credentialsInUrl
-      : true
-  })
-)
+const HttpUrl = Schema.String.pipe(Schema.filter((url) => httpUrlProblem(url) ?? true))
 
 /**
  * Static extra headers (an auth token, say): legal names and values, none the exporter sets, each
@@ -187,17 +107,8 @@ const HttpUrl = Schema.String.pipe(
 const StaticHeaders = Schema.Record({ key: Schema.String, value: Schema.String }).annotations(
   message("must be an object of header names and values")
 ).pipe(Schema.filter((headers) => {
-  const seen = new Map<string, string>()
-  for (const [name, value] of Object.entries(headers)) {
-    const problem = headerNameProblem(name) ?? headerValueProblem(value)
-    if (problem !== undefined) return { path: [name], message: problem }
-    const earlier = seen.get(name.toLowerCase())
-    if (earlier !== undefined) {
-      return { path: [name], message: `repeats the header ${earlier} (header names are case-insensitive)` }
-    }
-    seen.set(name.toLowerCase(), name)
-  }
-  return undefined
+  const problem = staticHeadersProblem(headers)
+  return problem === undefined ? undefined : { path: [problem.name], message: problem.problem }
 }))
 
 const outputFields = {
@@ -237,9 +148,7 @@ const OtlpHttp = Schema.Struct({
   ...outputFields
 }).pipe(
   Schema.filter((output) => {
-    const repeated = Object.keys(output.headers ?? {}).find((name) =>
-      name.toLowerCase() === output.routingHeaderName.toLowerCase()
-    )
+    const repeated = repeatedRoutingHeader(output.headers, output.routingHeaderName)
     return repeated === undefined
       ? undefined
       : { path: ["headers", repeated], message: "repeats the routing header name" }
@@ -290,9 +199,6 @@ const SpanLimits = Schema.Struct({
 
 /** @internal the span limits' defaults, as the schema fills them */
 export const defaultLimits: typeof SpanLimits.Type = SpanLimits.make({})
-
-/** @internal the problem of a field required when enabled, worded for code; the environment reader words it for itself */
-export const requiredWhenEnabled = "is required when enabled is true"
 
 const required = (path: string) => ({ path: [path], message: requiredWhenEnabled })
 /** @internal */

@@ -1,10 +1,15 @@
 /**
  * @internal
- * What the sink may listen on, checked before it tries: a Unix socket path that the kernel will
- * not cut (the same rule as the exporter's `socketPath` setting), or a TCP port on a named host.
+ * The sink's options, checked before it starts (no effect module: shared by both lines): what it
+ * may listen on, a Unix socket path that the kernel will not cut (the same rule as the exporter's
+ * `socketPath` setting) or a TCP port on a named host, and its bound on request bodies.
  */
-import type { Address } from "../../UserTraceSink.js"
-import { maxSocketPathBytes } from "../settings/schema.js"
+import type { Address, Options } from "../../UserTraceSink.js"
+import { maxSocketPathBytes } from "../settings/rules.js"
+import { forLog } from "../shared/text.js"
+
+/** @internal the largest request body accepted unless told, before and after gunzip */
+export const defaultMaxBodySize = 16 * 1024 * 1024
 
 /** @internal the host a TCP sink listens on unless told: loopback only */
 export const defaultHost = "127.0.0.1"
@@ -35,4 +40,14 @@ export const addressProblem = (address: Address): string | undefined => {
   if ("socketPath" in address) return named("socketPath", socketPathProblem(address.socketPath))
   return named("port", portProblem(address.port)) ??
     (address.host === undefined ? undefined : named("host", hostProblem(address.host)))
+}
+
+/** @internal why the sink cannot start with `options` (already sanitized), or `undefined` */
+export const optionsProblem = (options: Options): string | undefined => {
+  const maxBodySize = options.maxBodySize ?? defaultMaxBodySize
+  if (!Number.isSafeInteger(maxBodySize) || maxBodySize <= 0) {
+    return `maxBodySize must be a positive integer, got ${maxBodySize}`
+  }
+  const problem = addressProblem(options)
+  return problem === undefined ? undefined : forLog(problem)
 }

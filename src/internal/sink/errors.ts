@@ -6,5 +6,4 @@ export class UserTraceSinkError extends Data.TaggedError("UserTraceSinkError")<{
   readonly cause?: unknown
 }> {}
 
-/** @internal */
-export const defaultMaxBodySize = 16 * 1024 * 1024
+export { defaultMaxBodySize } from "./address.js"

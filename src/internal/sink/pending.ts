@@ -2,11 +2,10 @@
  * @internal
  * The traces `completedTraces` holds until they look complete: spans grouped by trace id, within
  * bounds (spans per trace, spans across traces, age), so that no input makes them grow without
- * end. Synchronous and given the time by its caller, so its rules are tested without a clock.
+ * end. Synchronous and given the time by its caller, so its rules are tested without a clock. No
+ * effect module: shared by both lines.
  */
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import type { CompletedTracesOptions, IncompleteReason, ReceivedSpan, ReceivedTrace } from "../../UserTraceSink.js"
+import type { IncompleteReason, ReceivedSpan, ReceivedTrace } from "../../UserTraceSink.js"
 import { isRootLike, toTrace } from "./decode.js"
 
 /** @internal */
@@ -16,7 +15,7 @@ export const defaultMaxSpansPerTrace = 10_000
 export const defaultMaxPendingSpans = 50_000
 
 /** @internal */
-export const defaultMaxTraceAge: Duration.Duration = Duration.seconds(60)
+export const defaultMaxTraceAgeMillis = 60_000
 
 /** @internal when pending traces go, in milliseconds and spans */
 export interface PendingLimits {
@@ -30,25 +29,40 @@ export interface PendingLimits {
   readonly maxPendingSpans: number
 }
 
-/** @internal the limits of `completedTraces`' options, their defaults filled in; a bad one is a defect */
-export const pendingLimits = (options: CompletedTracesOptions | undefined): Effect.Effect<PendingLimits> =>
-  Effect.suspend(() => {
-    const millis = (duration: Duration.DurationInput) => Duration.toMillis(Duration.decode(duration))
-    const limits: PendingLimits = {
-      quietMillis: millis(options?.quietPeriod ?? "500 millis"),
-      orphanMillis: millis(options?.orphanTimeout ?? "5 seconds"),
-      maxAgeMillis: millis(options?.maxTraceAge ?? defaultMaxTraceAge),
-      maxSpansPerTrace: options?.maxSpansPerTrace ?? defaultMaxSpansPerTrace,
-      maxPendingSpans: options?.maxPendingSpans ?? defaultMaxPendingSpans
+/** @internal `completedTraces`' options, their durations in the line's own input type */
+export interface PendingOptions<D> {
+  readonly quietPeriod?: D | undefined
+  readonly orphanTimeout?: D | undefined
+  readonly maxTraceAge?: D | undefined
+  readonly maxSpansPerTrace?: number | undefined
+  readonly maxPendingSpans?: number | undefined
+}
+
+/**
+ * @internal
+ * The limits of `completedTraces`' options, their defaults filled in (`millis` reads a duration the
+ * line's way), or what is wrong with them: a bad one is a defect.
+ */
+export const pendingLimitsOf = <D>(
+  options: PendingOptions<D> | undefined,
+  millis: (duration: D) => number
+): PendingLimits | { readonly problem: string } => {
+  const given = (duration: D | undefined, orElse: number) => duration === undefined ? orElse : millis(duration)
+  const limits: PendingLimits = {
+    quietMillis: given(options?.quietPeriod, 500),
+    orphanMillis: given(options?.orphanTimeout, 5_000),
+    maxAgeMillis: given(options?.maxTraceAge, defaultMaxTraceAgeMillis),
+    maxSpansPerTrace: options?.maxSpansPerTrace ?? defaultMaxSpansPerTrace,
+    maxPendingSpans: options?.maxPendingSpans ?? defaultMaxPendingSpans
+  }
+  for (const name of ["maxSpansPerTrace", "maxPendingSpans"] as const) {
+    const value = limits[name]
+    if (!Number.isSafeInteger(value) || value < 1) {
+      return { problem: `completedTraces: ${name} must be a positive integer, got ${value}` }
     }
-    for (const name of ["maxSpansPerTrace", "maxPendingSpans"] as const) {
-      const value = limits[name]
-      if (!Number.isSafeInteger(value) || value < 1) {
-        return Effect.dieMessage(`completedTraces: ${name} must be a positive integer, got ${value}`)
-      }
-    }
-    return Effect.succeed(limits)
-  })
+  }
+  return limits
+}
 
 /**
  * Removes one span to make room for a root: the latest to arrive that no kept span names as its

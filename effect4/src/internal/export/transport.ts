@@ -1,36 +1,29 @@
-// The Effect 3 line's transport (src/internal/export/transport.ts) on effect 4: the same undici
-// dispatch, with `Effect.callback` for `Effect.async`. To be one module once the dispatch is
-// written without an effect module and each line wraps it.
+/**
+ * @internal
+ * The Effect 4 line's transport: the shared HTTP client (src/internal/export/transportCore.ts) with
+ * each request an interruptible effect.
+ */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Zlib from "node:zlib"
-import { type Dispatcher, Pool } from "undici"
+import {
+  type Answer,
+  type FailureReason,
+  gzip,
+  makeTransportCore,
+  type SendResult
+} from "../../../../src/internal/export/transportCore.js"
 import type { Output } from "../../UserTracingSettings.js"
-import { headerValueOnWire } from "../settings/check.js"
 import { outputCommon } from "./layer.js"
 
-/** @internal why one export request got no usable answer */
+export type { Answer } from "../../../../src/internal/export/transportCore.js"
+export { REQUESTS_PER_WORKER } from "../../../../src/internal/export/transportCore.js"
+
+/** @internal why one export request got no usable answer (`FailureReason` says what each reason means) */
 export class ExportRequestError extends Data.TaggedError("ExportRequestError")<{
-  /**
-   * `transport`: no connection, or a reset before any answer (worth another try); `timeout`: no
-   * complete answer in time on a connection; `malformed`: an answer arrived but could not be
-   * parsed; `rejected`: the request or the TLS peer was refused before sending (a setting, not a
-   * passing fault).
-   */
-  readonly reason: "transport" | "timeout" | "malformed" | "rejected"
+  readonly reason: FailureReason
   readonly message: string
 }> {}
-
-/** @internal the receiver's answer: status, the headers read here, and the start of the body */
-export interface Answer {
-  readonly status: number
-  readonly contentType: string | undefined
-  readonly retryAfter: string | undefined
-  /** At most `MAX_ANSWER_BYTES`; `truncated` when the body was longer. */
-  readonly body: Uint8Array
-  readonly truncated: boolean
-}
 
 /** @internal */
 export interface Transport {
@@ -40,199 +33,31 @@ export interface Transport {
   readonly close: () => void
 }
 
-/** @internal requests one export worker keeps in flight, each on its own kept-alive connection */
-export const REQUESTS_PER_WORKER = 2
+const compress = (body: Uint8Array) =>
+  Effect.callback<Uint8Array>((resume) =>
+    gzip(body, (compressed, error) => resume(compressed === undefined ? Effect.die(error) : Effect.succeed(compressed)))
+  )
 
-/** An OTLP answer is a few bytes; more is only read for the log line, so it is cut here. */
-const MAX_ANSWER_BYTES = 64 * 1024
+const fromResult = (result: SendResult): Effect.Effect<Answer, ExportRequestError> =>
+  "answer" in result ? Effect.succeed(result.answer) : Effect.fail(new ExportRequestError(result.failure))
 
-const header = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof value === "string" ? value : value?.[0]
-
-const codeOf = (error: unknown): string => {
-  const code = error instanceof Error ? (error as Error & { readonly code?: unknown }).code : undefined
-  return typeof code === "string" ? code : ""
-}
-
-/**
- * Parser errors, a body cut short, oversized heads, and what undici calls a "bad response" (an
- * unsolicited `100 Continue`, which it does not read: nodejs/undici#197): the receiver answered,
- * and may have the data, but the answer cannot be read.
- */
-const isMalformed = (error: unknown): boolean =>
-  (error instanceof Error && error.name === "HTTPParserError") ||
-  /^HPE_|^UND_ERR_RES_CONTENT_LENGTH_MISMATCH$|^UND_ERR_HEADERS_OVERFLOW$/.test(codeOf(error)) ||
-  (codeOf(error) === "UND_ERR_SOCKET" && /^bad (response|upgrade)$/.test((error as Error).message))
-
-/** Certificate and TLS setup failures do not pass with a retry; neither does a request undici refuses. */
-const isRejected = (error: unknown): boolean =>
-  /^UND_ERR_INVALID_ARG$|CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/.test(codeOf(error))
-
-const describe = (error: unknown): string => {
-  if (!(error instanceof Error)) return String(error)
-  const code = codeOf(error)
-  return code !== "" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message
-}
-
-/** Where `@opentelemetry/api` 1.x keeps its registered globals, and the key of `suppressTracing`. */
-const OTEL_API = Symbol.for("opentelemetry.js.api.1")
-const OTEL_SUPPRESS_TRACING = Symbol.for("OpenTelemetry SDK Context Key SUPPRESS_TRACING")
-
-interface OtelContext {
-  setValue(key: symbol, value: unknown): OtelContext
-}
-interface OtelContextManager {
-  active(): OtelContext
-  with<A>(context: OtelContext, f: () => A): A
-}
-
-/**
- * OpenTelemetry's undici instrumentation sees every undici request (through diagnostics_channel):
- * it would trace an export request in the application's internal pipeline and inject its
- * `traceparent`. Where an OpenTelemetry context manager is registered, requests are therefore
- * dispatched in a context with tracing suppressed, as OpenTelemetry's own exporters send theirs.
- */
-const untraced = <A>(f: () => A): A => {
-  const manager = (globalThis as { [OTEL_API]?: { context?: OtelContextManager } })[OTEL_API]?.context
-  return manager === undefined ? f() : manager.with(manager.active().setValue(OTEL_SUPPRESS_TRACING, true), f)
-}
-
-const gzip = (body: Uint8Array) =>
-  Effect.callback<Uint8Array>((resume) => {
-    // Off the event loop (libuv's pool): a 4 MiB body takes tens of milliseconds to compress.
-    Zlib.gzip(body, (error, compressed) => resume(error === null ? Effect.succeed(compressed) : Effect.die(error)))
-  })
-
-/**
- * @internal
- * The HTTP client of one output: an undici `Pool` with one kept-alive connection per request in
- * flight (`REQUESTS_PER_WORKER` per worker), to the Unix socket or the URL's origin (`https:`
- * verifies with Node's CAs, which include `NODE_EXTRA_CA_CERTS`). The request headers are built
- * once; only the routing value varies.
- */
+/** @internal the HTTP client of one output (see `makeTransportCore`) */
 export const make = (output: Output): Transport => {
   const common = outputCommon(output)
-  const timeout = Duration.toMillis(common.requestTimeout)
-  const options = {
-    connections: common.numTasks * REQUESTS_PER_WORKER,
-    // A POST is never pipelined (undici waits for the answer before the next one), so this sends
-    // as `pipelining: 1` does, but with the event loop busy a request one after another on a
-    // connection took 2.05 turns, against 3.0 with `pipelining: 1`
-    // (scratchpad/bench/event-loop-turns.ts); hence also two requests in flight per worker.
-    pipelining: 2,
-    // One timer bounds each request (below): undici's own three are off.
-    connectTimeout: 0,
-    headersTimeout: 0,
-    bodyTimeout: 0
-  }
-  let pool: Pool
-  let path: string
-  const headers: Record<string, string> = { "content-type": "application/x-protobuf" }
-  if ("otlpUds" in output) {
-    pool = new Pool("http://localhost", { ...options, socketPath: output.otlpUds.socketPath })
-    path = "/v1/traces"
-  } else {
-    const url = new URL(output.otlpHttp.url)
-    pool = new Pool(url.origin, options)
-    path = `${url.pathname}${url.search}`
-    for (const [name, value] of Object.entries(output.otlpHttp.headers ?? {})) headers[name] = headerValueOnWire(value)
-  }
-  const compressed = common.compression === "gzip"
-  if (compressed) headers["content-encoding"] = "gzip"
-
-  const send = (routingHeaderValue: string, body: Uint8Array) =>
-    Effect.callback<Answer, ExportRequestError>((resume) => {
-      // undici's own dispatch API: no AbortSignal or body stream per request (about 15 us less).
-      let controller: Dispatcher.DispatchController | undefined
-      let settled = false
-      let status = 0
-      let contentType: string | undefined
-      let retryAfter: string | undefined
-      const chunks: Array<Buffer> = []
-      let size = 0
-      const settle = (result: Effect.Effect<Answer, ExportRequestError>) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resume(result)
-      }
-      const stop = (reason: string) => {
-        if (controller !== undefined && !controller.aborted) controller.abort(new Error(reason))
-      }
-      const answer = (truncated: boolean) =>
-        settle(Effect.succeed({
-          status,
-          contentType,
-          retryAfter,
-          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-          truncated
-        }))
-      // One timer bounds the whole request, connect and the answer's body included. Until undici
-      // starts writing the request, it has no connection: the receiver is not reachable (yet).
-      const timer = setTimeout(() => {
-        settle(Effect.fail(
-          controller === undefined
-            ? new ExportRequestError({ reason: "transport", message: `no connection within ${timeout} ms` })
-            : new ExportRequestError({ reason: "timeout", message: `no answer within ${timeout} ms` })
-        ))
-        stop("request timeout")
-      }, timeout)
-      untraced(() =>
-        pool.dispatch({
-          method: "POST",
-          path,
-          headers: { ...headers, [common.routingHeaderName]: routingHeaderValue },
-          body
-        }, {
-          onRequestStart: (started) => {
-            controller = started
-            // Timed out or interrupted while it waited for a connection.
-            if (settled) started.abort(new Error("request cancelled"))
-          },
-          onResponseStart: (_, statusCode, responseHeaders) => {
-            // 1xx interim answers come here too; the final one follows.
-            if (statusCode < 200) return
-            status = statusCode
-            contentType = header(responseHeaders["content-type"])
-            retryAfter = header(responseHeaders["retry-after"])
-          },
-          onResponseData: (_, chunk) => {
-            if (settled) return
-            if (size + chunk.length > MAX_ANSWER_BYTES) {
-              chunks.push(chunk.subarray(0, MAX_ANSWER_BYTES - size))
-              answer(true)
-              // The rest is not read: the connection is dropped rather than drained.
-              return stop("answer too long")
-            }
-            chunks.push(chunk)
-            size += chunk.length
-          },
-          onResponseEnd: () => answer(false),
-          onResponseError: (_, error) =>
-            settle(Effect.fail(
-              new ExportRequestError({
-                reason: status !== 0 || isMalformed(error)
-                  ? "malformed"
-                  : isRejected(error)
-                  ? "rejected"
-                  : "transport",
-                message: describe(error)
-              })
-            ))
-        })
-      )
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-        stop("interrupted")
-      })
-    })
-
+  const core = makeTransportCore({
+    target: "otlpUds" in output ? output.otlpUds : output.otlpHttp,
+    routingHeaderName: common.routingHeaderName,
+    numTasks: common.numTasks,
+    requestTimeoutMillis: Duration.toMillis(common.requestTimeout),
+    compression: common.compression
+  })
   return {
-    prepare: compressed ? gzip : Effect.succeed,
-    send,
-    close: () => {
-      pool.destroy().catch(() => {})
-    }
+    prepare: core.compressed ? compress : Effect.succeed,
+    send: (routingHeaderValue, body) =>
+      Effect.callback<Answer, ExportRequestError>((resume) => {
+        const cancel = core.send(routingHeaderValue, body, (result) => resume(fromResult(result)))
+        return Effect.sync(cancel)
+      }),
+    close: core.close
   }
 }

@@ -4,9 +4,15 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import {
+  type CheckedSettings,
+  checkSettings,
+  dotted,
+  type SettingsProblem
+} from "../../../../src/internal/settings/check.js"
+import * as environment from "../../../../src/internal/settings/environment.js"
+import * as notices from "../../../../src/internal/settings/notices.js"
 import type { Settings, SettingsInput } from "../../UserTracingSettings.js"
-import { type CheckedSettings, checkSettings, dotted, type SettingsProblem } from "./check.js"
-import * as environment from "./environment.js"
 
 /** @internal bad settings (`UserTracingSettings.UserTracingSettingsError`) */
 export class UserTracingSettingsError extends Data.TaggedError("UserTracingSettingsError")<{
@@ -98,7 +104,7 @@ const variablesConfig: Config.Config<environment.Variables> = Config.map(
 
 /** @internal settings input read from the variables; a bad one fails naming the variable */
 export const config: Config.Config<SettingsInput> = Config.mapEffect(variablesConfig, (vars) => {
-  const read = environment.interpret(vars)
+  const read = environment.interpret(vars, environment.plainChecker)
   return "problem" in read
     ? Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: read.problem.message })))
     : Effect.succeed(read.input as SettingsInput)
@@ -140,7 +146,7 @@ const logWarnings = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
 
 /** @internal logs the start-up line */
 const announceStart = (settings: Settings, disabledBecause: string): Effect.Effect<void> =>
-  Effect.logInfo(environment.startupLine(settings, disabledBecause))
+  Effect.logInfo(notices.startupLine(settings, disabledBecause))
 
 /**
  * @internal
@@ -151,22 +157,22 @@ const announceStart = (settings: Settings, disabledBecause: string): Effect.Effe
 const fromEnvironment: Effect.Effect<Settings, UserTracingSettingsError | Config.ConfigError> = Effect.gen(
   function*() {
     const vars = yield* variablesConfig
-    yield* logWarnings(environment.unknownVariableWarnings(yield* providedNames, vars))
-    const read = environment.interpret(vars)
+    yield* logWarnings(notices.unknownVariableWarnings(yield* providedNames, vars))
+    const read = environment.interpret(vars, environment.plainChecker)
     if ("problem" in read) return yield* new UserTracingSettingsError(read.problem)
     const settings = toSettings(read.settings)
     if (!settings.enabled) {
-      const warning = environment.setWhileDisabledWarning(vars)
+      const warning = notices.setWhileDisabledWarning(vars)
       if (warning !== undefined) yield* Effect.logWarning(warning)
     }
-    yield* announceStart(settings, environment.disabledByVariables(vars))
+    yield* announceStart(settings, notices.disabledByVariables(vars))
     return settings
   }
 )
 
 /** @internal settings given in code, decoded, then the start-up line */
 export const decodeAnnounced = (input: SettingsInput): Effect.Effect<Settings, UserTracingSettingsError> =>
-  Effect.tap(decode(input), (settings) => announceStart(settings, environment.disabledByInput(input)))
+  Effect.tap(decode(input), (settings) => announceStart(settings, notices.disabledByInput(input)))
 
 /** @internal the settings read from `config`, or from the variables by default */
 export const fromConfig = (

@@ -1,11 +1,30 @@
 /**
  * @internal
- * The settings' rules in plain code, no effect module: what `UserTracingSettings.decode` accepts,
- * with defaults filled in, or the first problem as a field path and a predicate (`must be ...`).
- * The Effect 4 line's Schema and environment reader are built on it; the rules and their words
- * are the Effect 3 line's (src/internal/settings/schema.ts).
+ * Settings as a whole in plain code, no effect module, shared by the Effect 3 and the Effect 4
+ * lines: what `UserTracingSettings.decode` accepts, with defaults filled in, or the first problem
+ * as a field path and a predicate (`must be ...`), by the rules of `rules.ts`. The Effect 4 line's
+ * Schema and environment reader are built on it.
  */
-import { isHeaderName } from "../../../../src/internal/shared/httpSyntax.js"
+import {
+  defaultMaxBatchBytes,
+  defaultMaxQueueBytes,
+  defaultMaxQueueSize,
+  defaultMaxRoutingValueBytes,
+  durationProblem,
+  durationStringMillis,
+  headerNameProblem,
+  httpUrlProblem,
+  maxMaxBatchSize,
+  maxNumTasks,
+  notHttpUrl,
+  repeatedRoutingHeader,
+  requiredWhenEnabled,
+  socketPathProblem,
+  staticHeadersProblem,
+  wholeMillis
+} from "./rules.js"
+
+export * from "./rules.js"
 
 /** @internal the first problem of a decoding: where (field path) and what (a predicate such as "must be ...") */
 export interface SettingsProblem {
@@ -57,23 +76,6 @@ export interface CheckedLimits {
 }
 
 /** @internal */
-export const defaultMaxQueueSize = 65_536
-/** @internal */
-export const defaultMaxQueueBytes = 64 * 1024 * 1024
-/** @internal the longest routing value sent, unless `maxRoutingValueBytes` says otherwise */
-export const defaultMaxRoutingValueBytes = 4 * 1024
-/** @internal */
-export const defaultMaxBatchBytes = 4 * 1024 * 1024
-/** @internal */
-export const maxNumTasks = 256
-/** @internal */
-export const maxMaxBatchSize = 65_536
-/** @internal the longest request timeout or shutdown deadline */
-export const maxDurationMillis = 10 * 60 * 1000
-/** @internal the bytes of `sockaddr_un.sun_path` on Linux, less its terminating NUL */
-export const maxSocketPathBytes = 107
-
-/** @internal */
 export const defaultLimits: CheckedLimits = {
   maxAttributes: 128,
   maxEvents: 128,
@@ -81,75 +83,6 @@ export const defaultLimits: CheckedLimits = {
   maxLinks: 128,
   maxLinkAttributes: 128,
   maxAttributeValueLength: 4096
-}
-
-/** @internal the problem of a field required when enabled, worded for code */
-export const requiredWhenEnabled = "is required when enabled is true"
-
-/** @internal the problem with credentials in a URL, worded for code */
-export const credentialsInUrl = "must not contain credentials (user:password@): send them in headers (authorization)"
-
-const durationProblem =
-  `must be a whole number of milliseconds from 1 to ${maxDurationMillis} (10 minutes) or a duration such as "10 seconds"`
-
-/** Headers the exporter or HTTP itself sets: neither the routing header nor a static one may be one of them. */
-const exporterHeaders = new Set([
-  "host",
-  "content-type",
-  "content-length",
-  "content-encoding",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "expect",
-  "traceparent",
-  "tracestate"
-])
-
-const headerNameProblem = (name: string): string | undefined =>
-  !isHeaderName(name)
-    ? "is not a valid HTTP header name"
-    : exporterHeaders.has(name.toLowerCase())
-    ? "is a header the exporter sets itself"
-    : undefined
-
-const headerValueProblem = (value: string): string | undefined =>
-  /[\p{Cc}\p{Cs}]/u.test(value.replaceAll("\t", ""))
-    ? "has a value that is not a legal header value (a control character)"
-    : /^[ \t]|[ \t]$/.test(value)
-    ? "has a value that starts or ends with a space or tab (the receiver would drop it)"
-    : undefined
-
-/** @internal a static header value as undici writes it: its UTF-8 bytes as Latin-1 characters */
-export const headerValueOnWire = (value: string): string =>
-  /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1")
-
-const unitMillis: Record<string, number> = {
-  nano: 1e-6,
-  micro: 1e-3,
-  milli: 1,
-  second: 1000,
-  minute: 60_000,
-  hour: 3_600_000,
-  day: 86_400_000,
-  week: 604_800_000
-}
-
-/** A duration string as Effect's `Duration` reads one (`"10 seconds"`, `"1.5 minutes"`), in milliseconds. */
-const durationStringMillis = (text: string): number | undefined => {
-  const match = /^(\d+(?:\.\d+)?)\s+(nano|micro|milli|second|minute|hour|day|week)s?$/.exec(text.trim())
-  return match === null ? undefined : Number(match[1]) * unitMillis[match[2]]
-}
-
-/** Whole milliseconds within [1, `maxDurationMillis`], allowing for a decimal string's rounding. */
-const wholeMillis = (millis: number | undefined): number | undefined => {
-  if (millis === undefined || !Number.isFinite(millis)) return undefined
-  const whole = Math.round(millis)
-  return Math.abs(millis - whole) < 1e-6 && whole >= 1 && whole <= maxDurationMillis ? whole : undefined
 }
 
 class Problem {
@@ -211,35 +144,22 @@ const headerName = (value: unknown, path: ReadonlyArray<string>): string => {
 
 const socketPath = (value: unknown, path: ReadonlyArray<string>): string => {
   const text = nonEmptyString(value, path)
-  const bytes = Buffer.byteLength(text)
-  return bytes <= maxSocketPathBytes ? text : fail(
-    path,
-    `must be at most ${maxSocketPathBytes} bytes (the kernel cuts a longer Unix socket path); this one has ${bytes}`
-  )
+  const problem = socketPathProblem(text)
+  return problem === undefined ? text : fail(path, problem)
 }
 
 const httpUrl = (value: unknown, path: ReadonlyArray<string>): string => {
-  const parsed = typeof value === "string" && URL.canParse(value) ? new URL(value) : undefined
-  if (parsed === undefined || !["http:", "https:"].includes(parsed.protocol)) {
-    return fail(path, "must be an http: or https: URL such as http://127.0.0.1:4318/v1/traces")
-  }
-  return parsed.username !== "" || parsed.password !== "" ? fail(path, credentialsInUrl) : value as string
+  if (typeof value !== "string") return fail(path, notHttpUrl)
+  const problem = httpUrlProblem(value)
+  return problem === undefined ? value : fail(path, problem)
 }
 
 const staticHeaders = (value: unknown, path: ReadonlyArray<string>): Record<string, string> => {
   if (!isRecord(value) || Object.values(value).some((v) => typeof v !== "string")) {
     return fail(path, "must be an object of header names and values")
   }
-  const seen = new Map<string, string>()
-  for (const [name, text] of Object.entries(value as Record<string, string>)) {
-    const problem = headerNameProblem(name) ?? headerValueProblem(text)
-    if (problem !== undefined) fail([...path, name], problem)
-    const earlier = seen.get(name.toLowerCase())
-    if (earlier !== undefined) {
-      fail([...path, name], `repeats the header ${earlier} (header names are case-insensitive)`)
-    }
-    seen.set(name.toLowerCase(), name)
-  }
+  const problem = staticHeadersProblem(value as Record<string, string>)
+  if (problem !== undefined) fail([...path, problem.name], problem.problem)
   return value as Record<string, string>
 }
 
@@ -284,9 +204,7 @@ const otlpHttp = (value: unknown, path: ReadonlyArray<string>) => {
   const url = field(input, "url", path, httpUrl, required([...path, "url"]))
   const headers = field(input, "headers", path, staticHeaders, () => undefined)
   const common = commonFields(input, path, required([...path, "routingHeaderName"]))
-  const repeated = Object.keys(headers ?? {}).find((name) =>
-    name.toLowerCase() === common.routingHeaderName.toLowerCase()
-  )
+  const repeated = repeatedRoutingHeader(headers, common.routingHeaderName)
   if (repeated !== undefined) fail([...path, "headers", repeated], "repeats the routing header name")
   return { url, ...(headers === undefined ? {} : { headers }), ...common }
 }

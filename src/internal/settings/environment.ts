@@ -1,11 +1,12 @@
 /**
  * @internal
- * The `USER_TRACING_*` variables in plain code, no effect module: the table of variables, how each
- * one's text is read, the settings they give (checked as settings in code are) with every problem
- * worded with the variable's name, the closest known name of an unknown one, and the start-up line.
- * The words are the Effect 3 line's (src/internal/settings/config.ts, announce.ts).
+ * The `USER_TRACING_*` variables in plain code, no effect module, shared by the Effect 3 and the
+ * Effect 4 lines: the table of variables, how each one's text is read, the settings they give
+ * (checked as settings in code are, by the line's own checker) with every problem worded with the
+ * variable's name. Each line reads the variables through its own `Config`; what it says at start
+ * (warnings, the start-up line) is `notices.ts`.
  */
-import { forLog, safeJson, truncate } from "../../../../src/internal/shared/text.js"
+import { safeJson, truncate } from "../shared/text.js"
 import {
   type CheckedSettings,
   checkOutputFields,
@@ -19,6 +20,11 @@ import {
 /** @internal every variable the reader knows starts with it */
 export const variablePrefix = "USER_TRACING_"
 
+/**
+ * How a variable's text is read: `integer` is decimal digits only (`0x10`, `1e3`, `1.5` are
+ * refused), `duration` is decimal milliseconds or a duration string, `secret` is text never echoed
+ * in an error (a URL may hold credentials), `headers` a `k=v,k2=v2` list with percent-encoded values.
+ */
 type Kind = "boolean" | "text" | "secret" | "integer" | "integerOrUnbounded" | "duration" | "headers"
 
 interface Variable {
@@ -28,7 +34,12 @@ interface Variable {
   readonly kind: Kind
 }
 
-/** @internal the `USER_TRACING_*` variables and the fields they set */
+/**
+ * @internal
+ * The `USER_TRACING_*` variables and the fields they set. A setting read from the environment is
+ * one row here: the reader, its errors, the unknown-name warning and the list of variables set
+ * while disabled all follow this table.
+ */
 export const variables: ReadonlyArray<Variable> = [
   { name: "USER_TRACING_ENABLED", field: "enabled", kind: "boolean" },
   { name: "USER_TRACING_SERVICE_NAME", field: "serviceName", kind: "text" },
@@ -78,7 +89,10 @@ const decimal = (text: string): number | undefined => {
   return Number.isSafeInteger(value) ? value : undefined
 }
 
-/** `k=v,k2=v2` like `OTEL_EXPORTER_OTLP_HEADERS`: values percent-decoded as UTF-8, each name once. */
+/**
+ * `k=v,k2=v2` like `OTEL_EXPORTER_OTLP_HEADERS`: names and values trimmed, values percent-decoded
+ * as UTF-8; empty entries skipped; each name once, case-insensitively. No value is echoed.
+ */
 const headerList = (text: string): Parsed => {
   const headers: Record<string, string> = {}
   const seen = new Map<string, string>()
@@ -150,6 +164,7 @@ const line = (variable: Variable, predicate: string, text: string): string =>
     ? `${variable.name}${predicate}`
     : `${variable.name} ${predicate}${variable.kind === "headers" ? "" : got(variable, text)}`
 
+/** A checker's problem (a field path and a predicate) as the line that names the variable behind it. */
 const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem): EnvironmentProblem => {
   const field = dotted(path)
   if (predicate === requiredWhenEnabled) {
@@ -167,6 +182,7 @@ const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem)
         "USER_TRACING_URL must not contain credentials (user:password@): send them with USER_TRACING_HEADERS (authorization=...)"
     }
   }
+  // output.<kind>.<field>[.<header name>]
   const generic = path[0] === "output" && path.length >= 3 ? `output.*.${path[2]}` : field
   const specific = path[0] === "output" && path.length >= 3 ? `output.${path[1]}.${path[2]}` : field
   const variable = variables.find((variable) => variable.field === specific || variable.field === generic)
@@ -177,21 +193,41 @@ const fromCheckProblem = (vars: Variables, { path, predicate }: SettingsProblem)
   return { path: field, message: line(variable, predicate, vars.get(variable.name) ?? "") }
 }
 
+/** The output kind the variables choose, if exactly one. */
 const outputKindOf = (vars: Variables): "otlpUds" | "otlpHttp" | undefined =>
   vars.has("USER_TRACING_SOCKET_PATH") ? "otlpUds" : vars.has("USER_TRACING_URL") ? "otlpHttp" : undefined
 
+/** @internal a check's result: the value, or the first problem */
+export type Checked<A> = { readonly ok: A } | { readonly problem: SettingsProblem }
+
 /**
  * @internal
- * Settings input from the variables set, checked as settings in code are, every problem worded
- * with the variable's name. Every variable set is checked, whether or not a chosen output uses it.
+ * How a line checks settings input: all of it (`settings`), and the fields every output has while
+ * no output is chosen (`outputFields`, a problem's path naming the output kind `*`).
  */
-export const interpret = (
-  vars: Variables
-):
-  | { readonly input: Record<string, unknown>; readonly settings: CheckedSettings }
-  | { readonly problem: EnvironmentProblem } =>
-{
+export interface SettingsChecker<S> {
+  readonly settings: (input: Record<string, unknown>) => Checked<S>
+  readonly outputFields: (input: Record<string, unknown>) => Checked<unknown>
+}
+
+/** @internal the plain rules of `check.ts` */
+export const plainChecker: SettingsChecker<CheckedSettings> = {
+  settings: checkSettings,
+  outputFields: checkOutputFields
+}
+
+/**
+ * @internal
+ * Settings input from the variables set, checked as settings in code are (by `checker`, the plain
+ * rules unless told), every problem worded with the variable's name. Every variable set is
+ * checked, whether or not a chosen output uses it.
+ */
+export const interpret = <S>(
+  vars: Variables,
+  checker: SettingsChecker<S>
+): { readonly input: Record<string, unknown>; readonly settings: S } | { readonly problem: EnvironmentProblem } => {
   const outputKind = outputKindOf(vars)
+  // Output fields apart (`output.<kind>.<name>`); the others by their name.
   const top: Record<string, unknown> = {}
   const output: Record<string, unknown> = {}
   for (const variable of variables) {
@@ -230,7 +266,7 @@ export const interpret = (
     }
   }
   if (outputKind === undefined) {
-    const checked = checkOutputFields(common)
+    const checked = checker.outputFields(common)
     if ("problem" in checked) return { problem: fromCheckProblem(vars, checked.problem) }
   }
   const input: Record<string, unknown> = {
@@ -241,124 +277,6 @@ export const interpret = (
       ? { output: { otlpHttp: { url, ...(headers === undefined ? {} : { headers }), ...common } } }
       : {})
   }
-  const checked = checkSettings(input)
+  const checked = checker.settings(input)
   return "problem" in checked ? { problem: fromCheckProblem(vars, checked.problem) } : { input, settings: checked.ok }
-}
-
-const knownNames = variables.map((variable) => variable.name)
-
-/** @internal whether `name` is a variable the reader knows */
-export const isKnownName = (name: string): boolean => knownNames.includes(name)
-
-/** Edit distance between two names, each cut to 64 characters. */
-const distance = (a: string, b: string): number => {
-  const x = a.slice(0, 64)
-  const y = b.slice(0, 64)
-  let previous = Array.from({ length: y.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= x.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= y.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[y.length]
-}
-
-/** @internal the known variable nearest to `name` (the first of the nearest, in the table's order) */
-export const closestName = (name: string): string => {
-  let best = knownNames[0]
-  let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of knownNames) {
-    const d = distance(name, candidate)
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-/** @internal past this many, unknown names are counted in one line rather than named one by one */
-export const maxUnknownNamesWarned = 20
-
-/** @internal the warnings about `USER_TRACING_*` names the provider holds that no setting reads */
-export const unknownVariableWarnings = (names: ReadonlyArray<string>, vars: Variables): Array<string> => {
-  const unknown = names.filter((name) => !isKnownName(name)).sort()
-  const otherCase = names.filter((name) => isKnownName(name) && !vars.has(name)).sort()
-  const lines = otherCase.map((name) =>
-    `${name} is set in another case and is ignored: variable names are case-sensitive`
-  )
-  for (const name of unknown.slice(0, maxUnknownNamesWarned)) {
-    lines.push(`${forLog(name)} is not a user tracing setting and is ignored; did you mean ${closestName(name)}?`)
-  }
-  if (unknown.length > maxUnknownNamesWarned) {
-    lines.push(
-      `${
-        unknown.length - maxUnknownNamesWarned
-      } more ${variablePrefix}* variables are not user tracing settings and are ignored`
-    )
-  }
-  return lines
-}
-
-/** @internal the warning when variables are set but `USER_TRACING_ENABLED` is not */
-export const setWhileDisabledWarning = (vars: Variables): string | undefined => {
-  if (vars.has("USER_TRACING_ENABLED")) return undefined
-  const set = knownNames.filter((name) => vars.has(name))
-  return set.length === 0 ?
-    undefined :
-    `${set.join(", ")} ${
-      set.length === 1 ? "is" : "are"
-    } set but USER_TRACING_ENABLED is not, so user tracing is disabled: set USER_TRACING_ENABLED=true to export`
-}
-
-/** @internal why settings read from the variables are disabled */
-export const disabledByVariables = (vars: Variables): string => {
-  const enabled = vars.get("USER_TRACING_ENABLED")
-  return enabled === undefined ? "USER_TRACING_ENABLED is not set" : `USER_TRACING_ENABLED=${forLog(enabled.trim())}`
-}
-
-/** @internal why settings given in code are disabled */
-export const disabledByInput = (input: { readonly enabled?: boolean | undefined }): string =>
-  input.enabled === undefined ? "enabled is not set" : "enabled is false"
-
-const shownUrl = (url: string): string => {
-  const parsed = new URL(url)
-  return forLog(`${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search === "" ? "" : "?…"}`)
-}
-
-interface OutputView {
-  readonly routingHeaderName: string
-  readonly compression: "none" | "gzip"
-}
-
-/** @internal what the start-up line shows of the settings */
-export interface StartupView {
-  readonly enabled: boolean
-  readonly serviceName: string | undefined
-  readonly output:
-    | { readonly otlpUds: OutputView & { readonly socketPath: string } }
-    | { readonly otlpHttp: OutputView & { readonly url: string; readonly headers?: object | undefined } }
-    | undefined
-}
-
-/** @internal the start-up line: enabled or disabled (and why), the service, the output, the routing header */
-export const startupLine = (settings: StartupView, disabledBecause: string): string => {
-  const { output, serviceName } = settings
-  if (!settings.enabled || output === undefined || serviceName === undefined) {
-    return `user tracing is disabled (${disabledBecause}): no user span is recorded or exported`
-  }
-  const service = safeJson(truncate(serviceName, 100))
-  if ("otlpUds" in output) {
-    const { compression, routingHeaderName, socketPath } = output.otlpUds
-    return `user tracing is enabled: service ${service}, OTLP/HTTP over the Unix socket ${
-      forLog(socketPath)
-    }, routing header ${routingHeaderName}${compression === "gzip" ? ", gzip" : ""}`
-  }
-  const { compression, headers, routingHeaderName, url } = output.otlpHttp
-  const names = Object.keys(headers ?? {})
-  return `user tracing is enabled: service ${service}, OTLP/HTTP to ${shownUrl(url)}${
-    names.length === 0 ? "" : ` (static headers: ${names.join(", ")})`
-  }, routing header ${routingHeaderName}${compression === "gzip" ? ", gzip" : ""}`
 }
