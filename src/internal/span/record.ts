@@ -102,9 +102,11 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   readonly sequence = nextSequence++
   /**
    * The attributes as keys and values in turn, in insertion order: one array per span, read in
-   * place by the encoder. `attributes` makes the `Map` view when something asks for it.
+   * place by the encoder. `attributes` makes the `Map` view when something asks for it. Made by
+   * the constructor, not a literal: V8 pretenures a literal's allocation site whose objects are
+   * alive at a scavenge, and every span's list then went to old space (half the speed).
    */
-  readonly attributeList: Array<string | AttributeValue> = []
+  readonly attributeList: Array<string | AttributeValue> = new Array<string | AttributeValue>()
   /** Each key's index in `attributeList`, made once a span has many: finding a key stays cheap. */
   private attributeIndex: Map<string, number> | undefined = undefined
   // Most spans have no event or link: they share one empty array until their first.
