@@ -58,8 +58,11 @@ export const NOTICES = "notices" as const
  */
 export const CHUNK_OBJECT_BYTES = 512
 
-/** A new group's first chunk holds this many span bytes; it grows by doubling. */
-const MIN_CHUNK_BYTES = 512
+/**
+ * A new group's first chunk holds this many span bytes; it grows by doubling. Room for a few spans:
+ * a request's spans (a root and its children) then need no second buffer.
+ */
+const MIN_CHUNK_BYTES = 1024
 /**
  * Buffers of new groups' first size, from chunks dropped before they were sent (nothing else
  * holds them), kept for the next new group: a flood of tenants through a full queue replaces one
