@@ -270,8 +270,12 @@ export const writeAttributes = (buf: Uint8Array, pos: number, span: FinishedUser
   }
   attributesBuf = buf
   attributesPos = pos
-  span.attributes.forEach(writeAttributeEntry)
-  attributesBuf = EMPTY
+  try {
+    span.attributes.forEach(writeAttributeEntry)
+  } finally {
+    // Not kept past the span, even one that failed: a chunk's buffer is released when it is sent.
+    attributesBuf = EMPTY
+  }
   return attributesPos
 }
 
