@@ -292,6 +292,35 @@ describe("span encoding against the official OTLP definitions (fuzz)", () => {
     )
   })
 
+  it("spans of different tenants with the same keys keep their own values, however the key cache flips", () => {
+    // Few keys and few values, interleaved across tenants: the cache of each key's last value is
+    // hit, missed and replaced span after span; a copied field must only ever be the span's own.
+    const sharedKey = fc.constantFrom("tenant.id", "http.route", "tier", "ok")
+    const sharedValue = fc.oneof(
+      fc.constantFrom("acme", "globex", "/orders/:id", "/cart", "gold", ""),
+      fc.boolean(),
+      fc.constantFrom(0, 42, -1, 2 ** 40)
+    )
+    const tenantSpan = fc.tuple(fc.nat(2), fc.array(fc.tuple(sharedKey, sharedValue), { maxLength: 6 })).map((
+      [tenant, pairs]
+    ): FinishedUserSpan => {
+      const trace = new TraceContext(Buffer.alloc(16, tenant + 1), 1, undefined, routing, noLimits)
+      const record = new UserSpanRecord(trace, `t${tenant}`, "internal", undefined, false, 1n, undefined)
+      record.attribute("tenant.id", `tenant-${tenant}`)
+      for (const [key, value] of pairs) record.attribute(key, value)
+      record.end(2n, false)
+      return record
+    })
+    fc.assert(
+      fc.property(fc.array(tenantSpan, { minLength: 2, maxLength: 12 }), (spans) => {
+        const decoded = officialSpans(encodeTraceRequest({ serviceName: "fuzz" }, spans))
+        expect(decoded).toHaveLength(spans.length)
+        spans.forEach((span, i) => expectSpan(decoded[i], span))
+      }),
+      { numRuns: 400, seed: 27 }
+    )
+  })
+
   it("a span takes at most its bound, and the same bytes wherever it is written", () => {
     fc.assert(
       fc.property(anySpan, fc.nat(64), (span, offset) => {
