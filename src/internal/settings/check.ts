@@ -23,6 +23,7 @@ import {
   staticHeadersProblem,
   wholeMillis
 } from "./rules.js"
+import { type CheckedLimits, defaultLimits } from "./rules.js"
 
 export * from "./rules.js"
 
@@ -64,26 +65,6 @@ export type CheckedOutput =
       readonly headers?: { readonly [name: string]: string }
     }
   }
-
-/** @internal */
-export interface CheckedLimits {
-  readonly maxAttributes: number
-  readonly maxEvents: number
-  readonly maxEventAttributes: number
-  readonly maxLinks: number
-  readonly maxLinkAttributes: number
-  readonly maxAttributeValueLength: number
-}
-
-/** @internal */
-export const defaultLimits: CheckedLimits = {
-  maxAttributes: 128,
-  maxEvents: 128,
-  maxEventAttributes: 128,
-  maxLinks: 128,
-  maxLinkAttributes: 128,
-  maxAttributeValueLength: 4096
-}
 
 class Problem {
   constructor(readonly path: ReadonlyArray<string>, readonly predicate: string) {}

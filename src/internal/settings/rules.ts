@@ -175,3 +175,23 @@ export const repeatedRoutingHeader = (
   routingHeaderName: string
 ): string | undefined =>
   Object.keys(headers ?? {}).find((name) => name.toLowerCase() === routingHeaderName.toLowerCase())
+
+/** @internal the span limits, checked */
+export interface CheckedLimits {
+  readonly maxAttributes: number
+  readonly maxEvents: number
+  readonly maxEventAttributes: number
+  readonly maxLinks: number
+  readonly maxLinkAttributes: number
+  readonly maxAttributeValueLength: number
+}
+
+/** @internal the span limits' defaults, for both lines' settings */
+export const defaultLimits: CheckedLimits = {
+  maxAttributes: 128,
+  maxEvents: 128,
+  maxEventAttributes: 128,
+  maxLinks: 128,
+  maxLinkAttributes: 128,
+  maxAttributeValueLength: 4096
+}

@@ -28,6 +28,7 @@ import {
   staticHeadersProblem,
   wholeMillis
 } from "./rules.js"
+import { defaultLimits as limitDefaults } from "./rules.js"
 
 export {
   defaultMaxBatchBytes,
@@ -189,12 +190,12 @@ const Output = Schema.declare([OtlpUds, OtlpHttp], {
 })
 
 const SpanLimits = Schema.Struct({
-  maxAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
-  maxEvents: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
-  maxEventAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
-  maxLinks: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
-  maxLinkAttributes: Schema.optionalWith(NonNegativeInt, { default: () => 128 }),
-  maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => 4096 })
+  maxAttributes: Schema.optionalWith(NonNegativeInt, { default: () => limitDefaults.maxAttributes }),
+  maxEvents: Schema.optionalWith(NonNegativeInt, { default: () => limitDefaults.maxEvents }),
+  maxEventAttributes: Schema.optionalWith(NonNegativeInt, { default: () => limitDefaults.maxEventAttributes }),
+  maxLinks: Schema.optionalWith(NonNegativeInt, { default: () => limitDefaults.maxLinks }),
+  maxLinkAttributes: Schema.optionalWith(NonNegativeInt, { default: () => limitDefaults.maxLinkAttributes }),
+  maxAttributeValueLength: Schema.optionalWith(PositiveInt, { default: () => limitDefaults.maxAttributeValueLength })
 })
 
 /** @internal the span limits' defaults, as the schema fills them */
