@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Queue, Stream, TestClock } from "effect"
 import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserHarness, UserTracing, UserTracingTest } from "../src/index.js"
-import { encodeTraceRequest } from "../src/internal/export/encoding.js"
 import { defaultLimits } from "../src/internal/settings/schema.js"
 import { toReceivedSpans, toTraces } from "../src/internal/sink/decode.js"
 import { decodeTraceRequest } from "../src/internal/sink/proto.js"
 import { renderTrace, spanJson } from "../src/internal/viewer/waterfall.js"
 import type { FinishedUserSpan } from "../src/UserSpan.js"
+import { encodeTraceRequest } from "./utils/encodeRequest.js"
 import { routing, withRecordingTracer } from "./utils/helpers.js"
 
 const { withUserSpan, withUserTrace } = UserTracing

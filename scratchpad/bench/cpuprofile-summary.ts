@@ -230,8 +230,7 @@ export const summarize = (
     if (name.startsWith("(idle)")) continue
     lines.push(`  ${pct(t, busy)} ${ms(t)}  ${name}`)
   }
-  const interesting =
-    /src\/internal\/|encodeTraceRequest|processTicksAndRejections|runLoop|evaluateEffect|onExit|ClientRequest|_http_/
+  const interesting = /src\/internal\/|processTicksAndRejections|runLoop|evaluateEffect|onExit|ClientRequest|_http_/
   lines.push(`\ninclusive time of this library's functions and a few hot paths (% of busy, top ${top}):`)
   for (
     const [name, t] of [...inclusive].filter(([n]) => interesting.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)

@@ -6,8 +6,6 @@
  * opentelemetry-proto definitions (collector/trace/v1/trace_service.proto,
  * resource/v1/resource.proto, common/v1/common.proto).
  */
-import type { FinishedUserSpan } from "../../UserSpan.js"
-import { spanSizeBound, writeSpanToScratch } from "./spanEncoding.js"
 import { libraryName, libraryVersion } from "./version.js"
 import { fieldSize, utf8Length, varintSize, writeUtf8, writeVarint } from "./wire.js"
 
@@ -107,30 +105,4 @@ export const frameRequestInPlace = (
   pos = writeVarint(buf, pos + 1, scopeSpans)
   buf.set(envelope.scope, pos)
   return start
-}
-
-/**
- * @internal
- * An `ExportTraceServiceRequest`: one `ResourceSpans` (resource attribute `service.name`), one
- * `ScopeSpans` (this library's name and version), and `spans` in order.
- */
-export const encodeTraceRequest = (
-  resource: { readonly serviceName: string },
-  spans: ReadonlyArray<FinishedUserSpan>
-): Uint8Array => {
-  const envelope = makeEnvelope(resource)
-  const parts = spans.map((span) => {
-    const written = writeSpanToScratch(span, spanSizeBound(span))
-    return Uint8Array.prototype.slice.call(written.buf, 0, written.size)
-  })
-  const spansLength = parts.reduce((n, part) => n + part.length, 0)
-  const prefix = framePrefixSize(envelope, spansLength)
-  const buf = new Uint8Array(prefix + spansLength)
-  let pos = prefix
-  for (const part of parts) {
-    buf.set(part, pos)
-    pos += part.length
-  }
-  frameRequestInPlace(envelope, buf, prefix, buf.length)
-  return buf
 }

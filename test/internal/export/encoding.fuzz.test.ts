@@ -8,7 +8,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
-import { encodeTraceRequest } from "../../../src/internal/export/encoding.js"
 import { spanSizeBound, writeSpan, writeSpanToScratch } from "../../../src/internal/export/spanEncoding.js"
 import { TraceContext, UserSpanRecord } from "../../../src/internal/span/record.js"
 import type {
@@ -18,6 +17,7 @@ import type {
   UserSpanKind,
   UserSpanLinkRecord
 } from "../../../src/UserSpan.js"
+import { encodeTraceRequest } from "../../utils/encodeRequest.js"
 import { routing } from "../../utils/helpers.js"
 
 const ExportTraceServiceRequest = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest

@@ -5,10 +5,10 @@ import { readFileSync } from "node:fs"
 // The decoder generated from the official opentelemetry-proto files by OpenTelemetry JS: code we did not write.
 import officialRoot from "otlp-transformer-0214/build/src/generated/root.js"
 import { TestUserTracing, Traceparent, UserTracing, UserTracingTest } from "../../../src/index.js"
-import { encodeTraceRequest } from "../../../src/internal/export/encoding.js"
 import { libraryName, libraryVersion } from "../../../src/internal/export/version.js"
 import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from "../../../src/internal/sink/proto.js"
 import type { AttributeValue, FinishedUserSpan } from "../../../src/UserSpan.js"
+import { encodeTraceRequest } from "../../utils/encodeRequest.js"
 import { routing } from "../../utils/helpers.js"
 
 const { annotateUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing

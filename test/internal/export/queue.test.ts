@@ -8,8 +8,8 @@ import {
   UserTracingSettings,
   UserTracingTest
 } from "../../../src/index.js"
-import { encodeTraceRequest } from "../../../src/internal/export/encoding.js"
 import { REQUESTS_PER_WORKER } from "../../../src/internal/export/transport.js"
+import { encodeTraceRequest } from "../../utils/encodeRequest.js"
 import { routing } from "../../utils/helpers.js"
 import { counted, settingsFor, withPipeline } from "../../utils/pipeline.js"
 import { eventually, ExportTraceServiceRequest, makeReceiver, tempSocketPath } from "../../utils/receiver.js"
