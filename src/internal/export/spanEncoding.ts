@@ -37,7 +37,7 @@ import {
   writeKeyValues,
   writeStringField
 } from "./attributeEncoding.js"
-import { copy, utf8Length, varintSize, writeFixed32, writeFixed64, writeUtf8, writeVarint } from "./wire.js"
+import { utf8Length, varintSize, writeFixed32, writeFixed64, writeUtf8, writeVarint } from "./wire.js"
 
 /** @internal `ScopeSpans.spans`: the tag in front of every span written here */
 export const SCOPE_SPANS_SPANS = 2 << 3 | 2
@@ -205,9 +205,14 @@ export const writeSpan = (buf: Uint8Array, pos: number, span: FinishedUserSpan):
   // (an application's, handed to the exporter) as hex.
   const traceState = span.traceState
   if (span instanceof UserSpanRecord) {
+    const trace = span.trace
     buf[pos] = SPAN_TRACE_ID
     buf[pos + 1] = 16
-    pos = copy(buf, pos + 2, span.trace.traceIdBytes)
+    pos = writeFixed32(
+      buf,
+      writeFixed32(buf, writeFixed32(buf, writeFixed32(buf, pos + 2, trace.w0), trace.w1), trace.w2),
+      trace.w3
+    )
     pos = writeIdWords(buf, pos, SPAN_SPAN_ID, span.idLow, span.idHigh)
     if (traceState !== undefined) pos = writeString(buf, pos, SPAN_TRACE_STATE, traceState)
     if (span.hasParent) pos = writeIdWords(buf, pos, SPAN_PARENT_SPAN_ID, span.parentLow, span.parentHigh)

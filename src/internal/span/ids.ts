@@ -8,16 +8,16 @@ import { randomFillSync } from "node:crypto"
 // `traceparent`, a handle's `spanId`, a test). A hex id per span, then decoded back to bytes by
 // the encoder, was a tenth of the cost of a span in a profile.
 const POOL_SIZE = 64 * 1024
-// Read as bytes (trace ids) and as 32-bit words (span ids); draws are 8 or 16 bytes from offset 0,
-// so a span id is two whole words. A word is the platform's reading of its 4 random bytes: random
-// either way, and both the hex and the wire bytes are made from the word.
-const poolWords = new Uint32Array(POOL_SIZE / 4)
-const pool = new Uint8Array(poolWords.buffer)
+// Read as 32-bit words: draws are 8 or 16 bytes from offset 0, so an id is whole words. A word is
+// the platform's reading of its 4 random bytes, as a signed integer (a small integer to V8: a
+// record keeps it unboxed): random either way, and both the hex and the wire bytes are made from
+// the word.
+const poolWords = new Int32Array(POOL_SIZE / 4)
 let offset = POOL_SIZE
 
 const isZero = (start: number, bytes: number): boolean => {
-  for (let i = start; i < start + bytes; i++) {
-    if (pool[i] !== 0) return false
+  for (let i = start >>> 2; i < (start + bytes) >>> 2; i++) {
+    if (poolWords[i] !== 0) return false
   }
   return true
 }
@@ -35,13 +35,25 @@ const draw = (bytes: number): number => {
   }
 }
 
-/** @internal a random, non-zero 128-bit trace id, as its 16 bytes (`traceIdHex` makes its hex) */
-export const generateTraceId = (): Uint8Array => {
-  const start = draw(16)
-  const bytes = new Uint8Array(16)
-  for (let i = 0; i < 16; i++) bytes[i] = pool[start + i]
-  return bytes
+/**
+ * @internal
+ * A trace id as its four words, bytes 0-3, 4-7, 8-11 and 12-15 each read little-endian (hex:
+ * `traceIdHex`). Kept as words, not as a `Uint8Array`: a typed array per trace cost more to make
+ * than the rest of the root, and the encoder writes words as they are.
+ */
+export interface TraceIdWords {
+  readonly w0: number
+  readonly w1: number
+  readonly w2: number
+  readonly w3: number
 }
+
+/**
+ * @internal
+ * Draws a random, non-zero 128-bit trace id and returns where it is: read it with `idWord(at)`,
+ * `idWord(at + 4)`, `idWord(at + 8)` and `idWord(at + 12)` before the next draw.
+ */
+export const drawTraceId = (): number => draw(16)
 
 /** @internal a span id: its bytes 0-3 and 4-7 as two words read little-endian (hex: `spanIdHex`) */
 export interface SpanIdWords {
@@ -70,12 +82,9 @@ const BYTE_HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, byte) =>
 const wordHex = (word: number): string =>
   BYTE_HEX[word & 0xff] + BYTE_HEX[(word >>> 8) & 0xff] + BYTE_HEX[(word >>> 16) & 0xff] + BYTE_HEX[word >>> 24]
 
-/** @internal the 32 lowercase hex characters of a trace id's 16 bytes */
-export const traceIdHex = (bytes: Uint8Array): string => {
-  let hex = ""
-  for (let i = 0; i < 16; i++) hex += BYTE_HEX[bytes[i]]
-  return hex
-}
+/** @internal the 32 lowercase hex characters of a trace id given as words */
+export const traceIdHex = (id: TraceIdWords): string =>
+  wordHex(id.w0) + wordHex(id.w1) + wordHex(id.w2) + wordHex(id.w3)
 
 /** @internal the hex of a span id given as words */
 export const spanIdHex = (idLow: number, idHigh: number): string => wordHex(idLow) + wordHex(idHigh)
@@ -86,16 +95,10 @@ export const hexByte = (hex: string, at: number): number =>
 
 /** The little-endian word of the 4 bytes written as 8 hex characters at `at`. */
 const parseWord = (hex: string, at: number): number =>
-  (hexByte(hex, at) | hexByte(hex, at + 2) << 8 | hexByte(hex, at + 4) << 16 | hexByte(hex, at + 6) << 24) >>> 0
+  hexByte(hex, at) | hexByte(hex, at + 2) << 8 | hexByte(hex, at + 4) << 16 | hexByte(hex, at + 6) << 24
 
 /** @internal the words of a span id that arrived as 16 hex characters (an inbound parent id) */
 export const spanIdWords = (hex: string): SpanIdWords => ({ idLow: parseWord(hex, 0), idHigh: parseWord(hex, 8) })
 
-/** @internal the 16 bytes of a trace id given as 32 hex characters */
-export const traceIdBytes = (hex: string): Uint8Array => {
-  const bytes = new Uint8Array(16)
-  for (let i = 0; i < 16; i++) {
-    bytes[i] = hexByte(hex, 2 * i)
-  }
-  return bytes
-}
+/** @internal the word of a trace id written as 32 hex characters, at word `index` (0-3) */
+export const traceIdWord = (hex: string, index: number): number => parseWord(hex, 8 * index)

@@ -13,7 +13,16 @@ import type {
   UserSpanStatus
 } from "../../UserSpan.js"
 import type { SpanLimits } from "../../UserTracingSettings.js"
-import { drawSpanId, idWord, spanIdHex, type SpanIdWords, traceIdBytes, traceIdHex } from "./ids.js"
+import {
+  drawSpanId,
+  drawTraceId,
+  idWord,
+  spanIdHex,
+  type SpanIdWords,
+  traceIdHex,
+  traceIdWord,
+  type TraceIdWords
+} from "./ids.js"
 import type { SpanHolder } from "./slot.js"
 
 /** @internal what bounds the memory of one span: the settings' `limits` */
@@ -25,26 +34,38 @@ export interface SpanSink {
 }
 
 /** @internal what every span of one trace shares, set once at the root */
-export class TraceContext {
-  // A fresh trace's id is drawn as bytes, a continued one arrives as hex: the other form is made
-  // once, when first asked (the encoder asks for bytes, a `traceparent` for hex).
+export class TraceContext implements TraceIdWords {
+  // The id as words (what the encoder writes); its hex is made once, when first asked (a
+  // `traceparent`), unless the trace continues an inbound one, which arrives as hex.
+  readonly w0: number
+  readonly w1: number
+  readonly w2: number
+  readonly w3: number
   private idHex: string | undefined
-  private idBytes: Uint8Array | undefined
   constructor(
-    traceId: string | Uint8Array,
+    /** The inbound trace id (32 lowercase hex characters), or `undefined` to draw a fresh one. */
+    traceId: string | undefined,
     readonly traceFlags: number,
     readonly traceState: string | undefined,
     readonly routing: RoutingMetadata,
     readonly sink: SpanSink
   ) {
-    if (typeof traceId === "string") this.idHex = traceId
-    else this.idBytes = traceId
+    if (traceId === undefined) {
+      const at = drawTraceId()
+      this.w0 = idWord(at)
+      this.w1 = idWord(at + 4)
+      this.w2 = idWord(at + 8)
+      this.w3 = idWord(at + 12)
+    } else {
+      this.w0 = traceIdWord(traceId, 0)
+      this.w1 = traceIdWord(traceId, 1)
+      this.w2 = traceIdWord(traceId, 2)
+      this.w3 = traceIdWord(traceId, 3)
+    }
+    this.idHex = traceId
   }
   get traceId(): string {
-    return this.idHex ??= traceIdHex(this.idBytes!)
-  }
-  get traceIdBytes(): Uint8Array {
-    return this.idBytes ??= traceIdBytes(this.idHex!)
+    return this.idHex ??= traceIdHex(this)
   }
 }
 

@@ -20,7 +20,7 @@ import type {
 } from "../../UserSpan.js"
 import type { UserTraceOptions } from "../../UserTracing.js"
 import { effectDual } from "./dual.js"
-import { generateTraceId, spanIdWords } from "./ids.js"
+import { spanIdWords } from "./ids.js"
 import { TraceContext, UserSpanRecord } from "./record.js"
 import {
   currentSpan,
@@ -72,7 +72,7 @@ export const makeRoot = (
   const inbound = options.inbound
   let trace: TraceContext
   if (inbound === undefined) {
-    trace = new TraceContext(generateTraceId(), SAMPLED | RANDOM, undefined, options.routing, harness)
+    trace = new TraceContext(undefined, SAMPLED | RANDOM, undefined, options.routing, harness)
   } else {
     const traceState = options.tracestate === undefined
       ? undefined

@@ -171,7 +171,7 @@ const recordSpan = fc.tuple(content, fc.boolean(), fc.uint8Array({ minLength: 16
   [c, hasParent, traceIdBytes]
 ): FinishedUserSpan => {
   const trace = new TraceContext(
-    Buffer.from(traceIdBytes.some((b) => b !== 0) ? traceIdBytes : [1, ...traceIdBytes.slice(1)]),
+    Buffer.from(traceIdBytes.some((b) => b !== 0) ? traceIdBytes : [1, ...traceIdBytes.slice(1)]).toString("hex"),
     c.traceFlags,
     c.traceState,
     routing,
@@ -304,7 +304,7 @@ describe("span encoding against the official OTLP definitions (fuzz)", () => {
     const tenantSpan = fc.tuple(fc.nat(2), fc.array(fc.tuple(sharedKey, sharedValue), { maxLength: 6 })).map((
       [tenant, pairs]
     ): FinishedUserSpan => {
-      const trace = new TraceContext(Buffer.alloc(16, tenant + 1), 1, undefined, routing, noLimits)
+      const trace = new TraceContext(Buffer.alloc(16, tenant + 1).toString("hex"), 1, undefined, routing, noLimits)
       const record = new UserSpanRecord(trace, `t${tenant}`, "internal", undefined, false, 1n, undefined)
       record.attribute("tenant.id", `tenant-${tenant}`)
       for (const [key, value] of pairs) record.attribute(key, value)

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { effectDual } from "../../../../src/internal/span/dual.js"
-import { generateTraceId, spanIdWords } from "../../../../src/internal/span/ids.js"
+import { spanIdWords } from "../../../../src/internal/span/ids.js"
 import { TraceContext, UserSpanRecord } from "../../../../src/internal/span/record.js"
 import * as Tracestate from "../../../../src/Tracestate.js"
 import type {
@@ -70,7 +70,7 @@ export const makeRoot = (
   const inbound = options.inbound
   let trace: TraceContext
   if (inbound === undefined) {
-    trace = new TraceContext(generateTraceId(), SAMPLED | RANDOM, undefined, options.routing, harness)
+    trace = new TraceContext(undefined, SAMPLED | RANDOM, undefined, options.routing, harness)
   } else {
     const traceState = options.tracestate === undefined
       ? undefined
