@@ -14,10 +14,17 @@ export class Chunk {
   /** `buf[reserve..length]` holds the spans' bytes; the request envelope is framed in front of them. */
   buf: Uint8Array
   length: number
-  /** The end offset in `buf` of every span appended, in order. */
-  readonly ends: Array<number> = []
-  /** Spans before it were dropped to make room for other groups. */
+  /** Spans appended, those dropped since included. */
+  appended = 0
+  /** Spans dropped from its front to make room for other groups. */
   first = 0
+  /**
+   * Where its first span not dropped starts. A span's extent is read from its own encoding (a
+   * `ScopeSpans.spans` tag and its length), so the chunk keeps no offset per span: that array,
+   * alive while the chunk waits and is sent, was most of what the export path promoted to V8's old
+   * space.
+   */
+  spansStart: number
   /** No more spans go in: full, or taken by a worker. */
   sealed = false
   state: ChunkState = "queued"
@@ -38,13 +45,28 @@ export class Chunk {
   ) {
     this.buf = buf
     this.length = reserve
+    this.spansStart = reserve
+  }
+
+  /** Drops its first span (there is one): the next one starts after it. */
+  dropFirst(): void {
+    const buf = this.buf
+    // A one-byte tag, then the length as a varint.
+    let pos = this.spansStart + 1
+    let length = 0
+    let shift = 0
+    let byte: number
+    do {
+      byte = buf[pos++]
+      length += (byte & 0x7f) * 2 ** shift
+      shift += 7
+    } while (byte >= 0x80)
+    this.spansStart = pos + length
+    this.first++
   }
 
   get count(): number {
-    return this.ends.length - this.first
-  }
-  get spansStart(): number {
-    return this.first === 0 ? this.reserve : this.ends[this.first - 1]
+    return this.appended - this.first
   }
   get bytes(): number {
     return this.length - this.spansStart

@@ -54,7 +54,7 @@ export const NOTICES = "notices" as const
 /**
  * @internal
  * What a queued chunk's objects hold besides its buffer's capacity (the chunk, the `Buffer` and its
- * `ArrayBuffer`, its span ends): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
+ * `ArrayBuffer`): V8's sizes on 64-bit Node, rounded up. Counted in the byte bound.
  */
 export const CHUNK_OBJECT_BYTES = 512
 
@@ -267,11 +267,11 @@ export class ExportQueue {
   /** The span of `size` bytes written at the end of `chunk`'s spans is queued. */
   private append(group: Group, chunk: Chunk, size: number): void {
     chunk.length += size
-    chunk.ends.push(chunk.length)
+    chunk.appended++
     group.spans++
     this.queuedSpans++
     if (group.spansRank > 0) this.bySpans!.up(group)
-    if (chunk.ends.length >= this.options.maxBatchSize) this.seal(chunk)
+    if (chunk.appended >= this.options.maxBatchSize) this.seal(chunk)
   }
 
   // The fair share ---------------------------------------------------------------------------
@@ -311,7 +311,7 @@ export class ExportQueue {
 
   private dropOldestSpan(victim: Group): void {
     const chunk = victim.chunks[0]
-    chunk.first++
+    chunk.dropFirst()
     this.counters.dropped++
     victim.spans--
     this.queuedSpans--
