@@ -26,13 +26,14 @@ const fromVerdict = (verdict: Core.Verdict): Effect.Effect<RequestOutcome, Retry
 
 /** The receiver's answer: the outcome, or a failure worth another attempt. */
 const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> =>
-  Effect.flatMap(
-    Effect.zip(
-      Core.needsDecoders(answer) ? Effect.promise(Core.loadDecoders) : Effect.succeed(undefined),
-      Clock.currentTimeMillis
-    ),
-    ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
-  )
+  Core.needsDecoders(answer)
+    ? Effect.flatMap(
+      Effect.zip(Effect.promise(Core.loadDecoders), Clock.currentTimeMillis),
+      ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
+    )
+    : Effect.clockWith((clock) =>
+      fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, clock.unsafeCurrentTimeMillis(), undefined))
+    )
 
 /** Exponential from the base step, at most the longest, each wait jittered. */
 const backoff = Schedule.exponential(Core.BACKOFF_BASE_MILLIS).pipe(
@@ -123,10 +124,22 @@ export const exportRequest = (
         onSuccess: (answer) => judge(answer, prepared, spans)
       })
     )
-    const schedule = retrySchedule(output.maxAttempts, closing).pipe(Schedule.tapInput(onRetry))
-    return Effect.clockWith((clock) =>
-      Effect.retry(attempt, schedule).pipe(Effect.withClock(untilClosing(clock, closing)))
-    ).pipe(
-      Effect.catchAll((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
-    )
+    // The retries are set up only once an attempt has failed: a request answered at once (the
+    // common case) builds no schedule and changes no clock. The schedule then hears that first
+    // failure as its first input, as `Effect.retry` around the first attempt would.
+    const retried = (first: RetryableFailure): Effect.Effect<RequestOutcome> => {
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (replayed) return attempt
+        replayed = true
+        return Effect.fail(first)
+      })
+      const schedule = retrySchedule(output.maxAttempts, closing).pipe(Schedule.tapInput(onRetry))
+      return Effect.clockWith((clock) =>
+        Effect.retry(again, schedule).pipe(Effect.withClock(untilClosing(clock, closing)))
+      ).pipe(
+        Effect.catchAll((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
+      )
+    }
+    return Effect.catchAll(attempt, retried)
   })
