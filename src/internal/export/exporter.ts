@@ -21,7 +21,8 @@ const METRICS_REFRESH_MILLIS = 1_000
  * The batching exporter: finishing a span encodes it into its routing group's chunk
  * (`ExportQueue`, which owns every count), and each new chunk is handed to an Effect `Queue`;
  * `numTasks` worker fibers forked in the layer's scope take from it, send each chunk as one
- * request (up to `REQUESTS_PER_WORKER` in flight per worker) and report what became of it. A finalizer flushes everything before the layer closes.
+ * request (up to `REQUESTS_PER_WORKER` in flight per worker, one per lane) and report what became of
+ * it. A finalizer flushes everything before the layer closes.
  */
 export const make = Effect.fnUntraced(function*(
   settings: Settings,
@@ -123,17 +124,16 @@ export const make = Effect.fnUntraced(function*(
     const started = item.sealed ? begin(item) : Effect.zipRight(nextTurn, begin(item))
     return Effect.flatMap(started, (begun) => begun ? Effect.succeed(item) : nextChunk)
   })
-  // A worker keeps up to REQUESTS_PER_WORKER requests in flight: it takes the next chunk and sends
-  // it while the previous request awaits its answer (one at a time, a worker would wait for the
-  // event loop between an answer and the next request: undici checks a reused connection a turn
-  // later). The sends are the worker's children: interrupting the worker interrupts them.
-  const worker = Effect.flatMap(Effect.makeSemaphore(REQUESTS_PER_WORKER), (slots) =>
-    Effect.forever(
-      slots.take(1).pipe(
-        Effect.zipRight(nextChunk),
-        Effect.flatMap((chunk) => Effect.fork(Effect.ensuring(send(chunk), slots.release(1))))
-      )
-    ))
+  // A worker keeps up to REQUESTS_PER_WORKER requests in flight (one at a time, it would wait for
+  // the event loop between an answer and the next request: undici checks a reused connection a
+  // turn later). Each of its lanes takes the next chunk and sends it, one after another: the lanes
+  // are the worker's children, forked once (interrupting the worker interrupts them), so that a
+  // request makes no fiber of its own.
+  const lane = Effect.forever(Effect.flatMap(nextChunk, send))
+  const worker = Effect.all(Array.from({ length: REQUESTS_PER_WORKER }, () => lane), {
+    concurrency: "unbounded",
+    discard: true
+  })
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
     const epoch = queue.flushPoint()
