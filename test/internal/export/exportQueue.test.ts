@@ -7,6 +7,7 @@ import { Group, GroupHeap } from "../../../src/internal/export/chunk.js"
 import { makeEnvelope } from "../../../src/internal/export/encoding.js"
 import { type Chunk, CHUNK_OBJECT_BYTES, ExportQueue, MAX_IDLE_GROUPS } from "../../../src/internal/export/queue.js"
 import type { FinishedUserSpan } from "../../../src/UserSpan.js"
+import { ExportTraceServiceRequest } from "../../utils/receiver.js"
 
 const routings = new Map<string, RoutingMetadata.RoutingMetadata>()
 const routingOf = (tenant: string) => {
@@ -16,7 +17,7 @@ const routingOf = (tenant: string) => {
 }
 
 /** A finished span of `tenant` whose encoding grows with `padding`. */
-const span = (tenant: string, padding = 0): FinishedUserSpan => ({
+const span = (tenant: string, padding = 0, name = "s"): FinishedUserSpan => ({
   traceId: "0af7651916cd43dd8448eb211c80319c",
   spanId: "b7ad6b7169203331",
   parentSpanId: undefined,
@@ -24,7 +25,7 @@ const span = (tenant: string, padding = 0): FinishedUserSpan => ({
   traceFlags: 1,
   traceState: undefined,
   routing: routingOf(tenant),
-  name: "s",
+  name,
   kind: "internal",
   startTime: 1n,
   endTime: 2n,
@@ -170,6 +171,25 @@ describe("bounds and counts under random traffic", () => {
     // Room was made by dropping the flood's oldest spans.
     expect(after.dropped).toBeGreaterThan(flooded.dropped)
     expect(queue.allocated).toBeLessThanOrEqual(20_000)
+  })
+
+  it("a chunk whose oldest spans made room for another tenant sends exactly its newer spans", () => {
+    // Spans whose encoded length takes one, two and three bytes: the chunk finds where each starts
+    // from the encoding itself.
+    const paddings = [10, 300, 20_000]
+    const { queue } = makeQueue({ maxQueueSize: 12, maxQueueBytes: null, maxBatchBytes: 1_000_000 })
+    const names: Array<string> = []
+    for (let i = 0; i < 12; i++) {
+      names.push(`flood-${i}`)
+      queue.add(span("flood", paddings[i % 3], `flood-${i}`))
+    }
+    // Each small tenant is under its share: the flood's oldest span makes room for it.
+    for (let i = 0; i < 5; i++) queue.add(span(`small-${i}`, 0, `small-${i}`))
+    expect(queue.lifetime()).toMatchObject({ total: 17, dropped: 5 })
+    const flood = queuedChunks(queue).find((chunk) => chunk.group.header === JSON.stringify({ tenant: "flood" }))!
+    expect(queue.begin(flood)).toBe(true)
+    const decoded = ExportTraceServiceRequest.decode(queue.body(flood))
+    expect(decoded.resourceSpans[0].scopeSpans[0].spans.map((s: { name: string }) => s.name)).toEqual(names.slice(5))
   })
 
   it("100,000 one-span tenants through a full queue: the bounds hold, idle groups are bounded", () => {
