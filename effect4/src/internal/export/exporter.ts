@@ -6,7 +6,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
 import { makeEnvelope } from "../../../../src/internal/export/encoding.js"
 import { makeFailureLog } from "../../../../src/internal/export/failureLog.js"
 import { type Chunk, ExportQueue, type Leftover, NOTICES } from "../../../../src/internal/export/queue.js"
@@ -128,19 +127,16 @@ export const make = Effect.fnUntraced(function*(
     const started = item.sealed ? begin(item) : Effect.andThen(nextTurn, begin(item))
     return Effect.flatMap(started, (begun) => begun ? Effect.succeed(item) : nextChunk)
   })
-  // A worker keeps up to REQUESTS_PER_WORKER requests in flight: it takes the next chunk and sends
-  // it while the previous request awaits its answer (one at a time, a worker would wait for the
-  // event loop between an answer and the next request: undici checks a reused connection a turn
-  // later). The sends are the worker's children: interrupting the worker interrupts them.
-  const worker = Effect.flatMap(Semaphore.make(REQUESTS_PER_WORKER), (slots) =>
-    Effect.forever(
-      Semaphore.take(slots, 1).pipe(
-        Effect.andThen(nextChunk),
-        Effect.flatMap((chunk) =>
-          Effect.forkChild(Effect.ensuring(send(chunk), Semaphore.release(slots, 1)), { startImmediately: true })
-        )
-      )
-    ))
+  // A worker keeps up to REQUESTS_PER_WORKER requests in flight (one at a time, it would wait for
+  // the event loop between an answer and the next request: undici checks a reused connection a
+  // turn later). Each of its lanes takes the next chunk and sends it, one after another: the lanes
+  // are the worker's children, forked once (interrupting the worker interrupts them), so that a
+  // request makes no fiber of its own.
+  const lane = Effect.forever(Effect.flatMap(nextChunk, send))
+  const worker = Effect.all(Array.from({ length: REQUESTS_PER_WORKER }, () => lane), {
+    concurrency: "unbounded",
+    discard: true
+  })
 
   const forceFlush: Effect.Effect<void> = Effect.suspend(() => {
     const epoch = queue.flushPoint()

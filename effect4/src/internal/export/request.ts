@@ -25,13 +25,14 @@ const fromVerdict = (verdict: Core.Verdict): Effect.Effect<RequestOutcome, Retry
 
 /** The receiver's answer: the outcome, or a failure worth another attempt. */
 const judge = (answer: Answer, body: Uint8Array, spans: number): Effect.Effect<RequestOutcome, RetryableFailure> =>
-  Effect.flatMap(
-    Effect.zip(
-      Core.needsDecoders(answer) ? Effect.promise(Core.loadDecoders) : Effect.succeed(undefined),
-      Clock.currentTimeMillis
-    ),
-    ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
-  )
+  Core.needsDecoders(answer)
+    ? Effect.flatMap(
+      Effect.zip(Effect.promise(Core.loadDecoders), Clock.currentTimeMillis),
+      ([decoders, now]) => fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, now, decoders))
+    )
+    : Effect.clockWith((clock) =>
+      fromVerdict(Core.judgeAnswer(answer, body.byteLength, spans, clock.currentTimeMillisUnsafe(), undefined))
+    )
 
 /**
  * Each failure's count of answered failures before it: the receiver's answers use up `maxAttempts`,
@@ -135,11 +136,23 @@ export const exportRequest = (
       }),
       Effect.tapError(onRetry)
     )
-    return Effect.clockWith((clock) =>
-      Effect.retry(attempt, retrySchedule(output.maxAttempts, closing)).pipe(
-        Effect.provideService(Clock.Clock, untilClosing(clock, closing))
+    // The retries are set up only once an attempt has failed: a request answered at once (the
+    // common case) builds no schedule and changes no clock. The schedule then hears that first
+    // failure as its first input, as `Effect.retry` around the first attempt would.
+    const retried = (first: RetryableFailure): Effect.Effect<RequestOutcome> => {
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (replayed) return attempt
+        replayed = true
+        return Effect.fail(first)
+      })
+      return Effect.clockWith((clock) =>
+        Effect.retry(again, retrySchedule(output.maxAttempts, closing)).pipe(
+          Effect.provideService(Clock.Clock, untilClosing(clock, closing))
+        )
+      ).pipe(
+        Effect.catch((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
       )
-    ).pipe(
-      Effect.catch((failure) => Effect.succeed(Core.givenUp(spans, failure.message)))
-    )
+    }
+    return Effect.catch(attempt, retried)
   })
