@@ -31,6 +31,7 @@ import {
   type LineageToken,
   nowNanos,
   regionAttributes,
+  regionAttributesUsed,
   runningFiber,
   setCurrentSpan,
   setSlotSpan,
@@ -53,8 +54,10 @@ export const initSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   options: UserSpanOptions | undefined
 ): UserSpanRecord => {
-  const region = fiber.getFiberRef(regionAttributes)
-  for (let i = 0; i < region.length; i++) span.attribute(region[i][0], region[i][1])
+  if (regionAttributesUsed.used) {
+    const region = fiber.getFiberRef(regionAttributes)
+    for (let i = 0; i < region.length; i++) span.attribute(region[i][0], region[i][1])
+  }
   if (options === undefined) return span
   if (options.attributes !== undefined) span.attributesFrom(options.attributes)
   if (options.links !== undefined) { for (const link of options.links) span.addLink(link) }
@@ -354,6 +357,7 @@ export const annotateUserSpans: {
       const added = typeof keyOrRecord === "string"
         ? [[keyOrRecord, value!] as const]
         : Object.entries(keyOrRecord)
+      regionAttributesUsed.used = true
       return Effect.locallyWith(self, regionAttributes, (outer) => [...outer, ...added])
     })
 )

@@ -275,6 +275,16 @@ export const regionAttributes: FiberRef.FiberRef<ReadonlyArray<readonly [string,
   () => FiberRef.unsafeMake<ReadonlyArray<readonly [string, AttributeValue]>>([])
 )
 
+/**
+ * @internal
+ * Whether `regionAttributes` was ever set in this process (by any copy of this module): until
+ * then, opening a span does not look it up.
+ */
+export const regionAttributesUsed: { used: boolean } = globalValue(
+  Symbol.for("effect-user-tracing/RegionAttributesUsed"),
+  () => ({ used: false })
+)
+
 /** @internal `false` inside `withUserTracingEnabled(false)`: roots there are inactive */
 export const userTracingEnabled: FiberRef.FiberRef<boolean> = globalValue(
   Symbol.for("effect-user-tracing/UserTracingEnabled"),
