@@ -184,7 +184,7 @@ class RegionExit<A, E> {
       })
     }
     this.exit(fiber, false)
-    return Effect.succeed(value)
+    return value === undefined ? Effect.void as Effect.Effect<A> : Effect.succeed(value)
   }
 }
 
