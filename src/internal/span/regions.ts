@@ -35,6 +35,7 @@ import {
   runningFiber,
   setCurrentSpan,
   setSlotSpan,
+  slotOf,
   type SpanHolder,
   spanOf,
   userTracingEnabled,
@@ -137,8 +138,9 @@ export const runIn = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   ends = true
 ): Effect.Effect<A, E, R> => {
-  const handlers = new RegionExit<A, E>(slot.span, slot.token, span, ends)
-  setSlotSpan(fiber, slot, span, token)
+  const previous = slot.span
+  const previousToken = slot.token
+  const handlers = new RegionExit<A, E>(previous, previousToken, span, ends, setSlotSpan(fiber, slot, span, token))
   // `Effect.uninterruptibleMask`'s mask, told from the flags the fiber runs with: one op and one
   // closure fewer. Inside an uninterruptible region there is nothing to mask.
   return RuntimeFlags.interruption(status.runtimeFlags)
@@ -158,10 +160,12 @@ class RegionExit<A, E> {
     readonly previous: SpanHolder | undefined,
     readonly previousToken: LineageToken | undefined,
     readonly span: SpanHolder | undefined,
-    readonly ends: boolean
+    readonly ends: boolean,
+    /** The slot the region wrote: most often still the exiting fiber's, found then without a lookup. */
+    readonly slot: CurrentSpanSlot
   ) {}
   exit(fiber: Fiber.RuntimeFiber<unknown, unknown>, failed: boolean): void {
-    setCurrentSpan(fiber, this.previous, this.previousToken)
+    setSlotSpan(fiber, slotOf(fiber, this.slot), this.previous, this.previousToken)
     if (this.ends && this.span !== undefined) this.span.end(nowNanos(fiber), failed)
   }
   readonly onFailure = (cause: Cause.Cause<E>): Effect.Effect<never, E> => {

@@ -232,27 +232,43 @@ export const setCurrentSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   span: SpanHolder | undefined,
   token: LineageToken | undefined
-): void => setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span, token)
+): void => {
+  setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span, token)
+}
 
-/** @internal `setCurrentSpan` given the fiber's slot, read since the fiber last changed a FiberRef */
+/**
+ * @internal
+ * `setCurrentSpan` given the fiber's slot, read since the fiber last changed a FiberRef; returns
+ * the fiber's slot after the write.
+ */
 export const setSlotSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   current: CurrentSpanSlot,
   span: SpanHolder | undefined,
   token: LineageToken | undefined
-): void => {
+): CurrentSpanSlot => {
   const own = internals(fiber)
-  if (current.span === span && current.token === token) return
+  if (current.span === span && current.token === token) return current
   if (current.home !== undefined && current.home === own._fiberRefs) {
     current.span = span
     current.token = token
-    return
+    return current
   }
   const fresh = new CurrentSpanSlot(span, token, undefined, current.forkSpan)
   own.setFiberRef(currentSpanSlot, fresh)
   // The object just written is the only one holding `fresh`, and only this fiber sees it.
   if (inPlaceWritesEnabled()) fresh.home = own._fiberRefs
+  return fresh
 }
+
+/**
+ * @internal
+ * The fiber's slot, given one it may still hold: a slot written in place is the fiber's as long
+ * as the fiber's FiberRefs object is its home (no other fiber holds that object), which is read
+ * without a lookup.
+ */
+export const slotOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, known: CurrentSpanSlot): CurrentSpanSlot =>
+  known.home !== undefined && known.home === internals(fiber)._fiberRefs ? known : fiber.getFiberRef(currentSpanSlot)
 
 // The clock of the last default services seen: a fiber's services seldom change, and a `Context`
 // never does, so the lookup is made once per services object instead of twice per span.
