@@ -8,7 +8,7 @@ import type { UserSpanRecord } from "./record.js"
 import { makeRoot, runIn, sayIfNoHarness } from "./regions.js"
 import {
   currentSpan,
-  currentSpanSlot,
+  fiberSlot,
   holderOf,
   lineageOf,
   nowNanos,
@@ -77,7 +77,7 @@ export const withDeferredUserTrace = effectDual<
   Effect.withFiberRuntime<A, E, R>((fiber, status) => {
     if (!Context.get(fiber.currentContext, UserHarness).enabled || !fiber.getFiberRef(userTracingEnabled)) {
       // No root could be activated here: the region only hides an ambient user span, as an inactive root does.
-      const slot = fiber.getFiberRef(currentSpanSlot)
+      const slot = fiberSlot(fiber)
       return holderOf(fiber, slot) === undefined
         ? sayIfNoHarness(fiber, self)
         : runIn(fiber, status, slot, undefined, undefined, self)
@@ -85,14 +85,14 @@ export const withDeferredUserTrace = effectDual<
     const deferred = new DeferredRoot(options?.startTime ?? nowNanos(fiber), options)
     const token = lineageOf(fiber)
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
-    return runIn(fiber, status, fiber.getFiberRef(currentSpanSlot), deferred, token, self)
+    return runIn(fiber, status, fiberSlot(fiber), deferred, token, self)
   })
 )
 
 /** @internal */
 export const activateUserTrace = (name: string, options: ActivateUserTraceOptions): Effect.Effect<boolean> =>
   withRunningFiber((fiber) => {
-    const holder = holderOf(fiber, fiber.getFiberRef(currentSpanSlot))
+    const holder = holderOf(fiber, fiberSlot(fiber))
     return holder instanceof DeferredRoot && holder.activate(fiber, name, options)
   }, false)
 

@@ -8,15 +8,7 @@ import type { UserSpan, UserSpanOptions } from "../../UserSpan.js"
 import { effectDual } from "./dual.js"
 import { UserSpanRecord } from "./record.js"
 import { failedExit, hideCurrent, inactiveSpan, makeChild, runIn, withoutUserTrace } from "./regions.js"
-import {
-  currentSpan,
-  currentSpanSlot,
-  lineageOf,
-  nowNanos,
-  spanOf,
-  userTracingEnabled,
-  withRunningFiber
-} from "./slot.js"
+import { currentSpan, fiberSlot, lineageOf, nowNanos, spanOf, userTracingEnabled, withRunningFiber } from "./slot.js"
 
 // Spans that outlive one effect, as Effect's `makeSpan` / `useSpan` / `makeSpanScoped` /
 // `withSpanScoped` / `withParentSpan`. A handle is the span record itself, so a handle from
@@ -80,7 +72,7 @@ export const withParentUserSpan = effectDual<
       const parent = fiber.getFiberRef(userTracingEnabled) ? span.active : undefined
       if (parent === undefined) return hideCurrent(fiber, status, self)
       const token = lineageOf(fiber)
-      const slot = fiber.getFiberRef(currentSpanSlot)
+      const slot = fiberSlot(fiber)
       if (parent === spanOf(fiber, slot)) return self
       return runIn(fiber, status, slot, parent, token, self, false)
     })

@@ -25,7 +25,7 @@ import { TraceContext, UserSpanRecord } from "./record.js"
 import {
   currentSpan,
   type CurrentSpanSlot,
-  currentSpanSlot,
+  fiberSlot,
   holderOf,
   lineageOf,
   type LineageToken,
@@ -227,7 +227,7 @@ export const withUserTrace = effectDual<
     const root = makeRoot(fiber, name, options)
     // Read after the lineage is established: that may write the context, moving the fiber's FiberRefs.
     const token = root === undefined ? undefined : lineageOf(fiber)
-    const slot = fiber.getFiberRef(currentSpanSlot)
+    const slot = fiberSlot(fiber)
     // An inactive root still hides any ambient user span (or deferred root), so nothing nests under it.
     return root === undefined && holderOf(fiber, slot) === undefined
       ? sayIfNoHarness(fiber, self)
@@ -252,7 +252,7 @@ export const startUserTrace = (name: string, options: UserTraceOptions): Effect.
       (fiber) => {
         const root = makeRoot(fiber, name, options)
         const token = root === undefined ? undefined : lineageOf(fiber)
-        const previous = fiber.getFiberRef(currentSpanSlot)
+        const previous = fiberSlot(fiber)
         const restore = [previous.span, previous.token] as const
         setSlotSpan(fiber, previous, root, token)
         return Effect.succeed([restore, root] as const)
@@ -272,7 +272,7 @@ export const withUserSpan = effectDual<
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: UserSpanOptions) => Effect.Effect<A, E, R>
 >(<A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: UserSpanOptions | undefined) =>
   Effect.withFiberRuntime<A, E, R>((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
+    const slot = fiberSlot(fiber)
     const parent = spanOf(fiber, slot)
     if (parent === undefined) return self
     return runIn(fiber, status, slot, makeChild(parent, fiber, name, options), slot.token, self)
@@ -372,7 +372,7 @@ export const withUserTracingEnabled = effectDual<
   <A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) => Effect.Effect<A, E, R>
 >(<A, E, R>(self: Effect.Effect<A, E, R>, enabled: boolean) =>
   Effect.withFiberRuntime<A, E, R>((fiber, status) => {
-    const slot = fiber.getFiberRef(currentSpanSlot)
+    const slot = fiberSlot(fiber)
     const region = Effect.locally(self, userTracingEnabled, enabled)
     // Off: the current span is hidden too, so that nothing nests under it.
     return enabled || holderOf(fiber, slot) === undefined
@@ -387,7 +387,7 @@ export const hideCurrent = <A, E, R>(
   status: FiberStatus.Running,
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
-  const slot = fiber.getFiberRef(currentSpanSlot)
+  const slot = fiberSlot(fiber)
   return holderOf(fiber, slot) === undefined ? self : runIn(fiber, status, slot, undefined, undefined, self)
 }
 

@@ -211,7 +211,7 @@ export const holderOf = (
 
 /** @internal the current user span of the fiber, ended or not */
 export const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): UserSpanRecord | undefined =>
-  spanOf(fiber, fiber.getFiberRef(currentSpanSlot))
+  spanOf(fiber, fiberSlot(fiber))
 
 /**
  * @internal
@@ -233,7 +233,7 @@ export const setCurrentSpan = (
   span: SpanHolder | undefined,
   token: LineageToken | undefined
 ): void => {
-  setSlotSpan(fiber, fiber.getFiberRef(currentSpanSlot), span, token)
+  setSlotSpan(fiber, fiberSlot(fiber), span, token)
 }
 
 /**
@@ -258,17 +258,29 @@ export const setSlotSpan = (
   own.setFiberRef(currentSpanSlot, fresh)
   // The object just written is the only one holding `fresh`, and only this fiber sees it.
   if (inPlaceWritesEnabled()) fresh.home = own._fiberRefs
-  return fresh
+  return recentSlot = fresh
+}
+
+// The slot last written or read: a fiber opening spans one inside another finds its slot here.
+// It counts only while its home is the asking fiber's FiberRefs object, which then holds it (see
+// `slotOf`); held otherwise, it is never read.
+let recentSlot: CurrentSpanSlot = new CurrentSpanSlot(undefined, undefined, undefined, undefined)
+
+/** @internal the fiber's slot */
+export const fiberSlot = (fiber: Fiber.RuntimeFiber<unknown, unknown>): CurrentSpanSlot => {
+  const recent = recentSlot
+  if (recent.home !== undefined && recent.home === internals(fiber)._fiberRefs) return recent
+  return recentSlot = fiber.getFiberRef(currentSpanSlot)
 }
 
 /**
  * @internal
  * The fiber's slot, given one it may still hold: a slot written in place is the fiber's as long
- * as the fiber's FiberRefs object is its home (no other fiber holds that object), which is read
- * without a lookup.
+ * as the fiber's FiberRefs object is its home (FiberRefs objects are immutable, and no other fiber
+ * holds that one), which is read without a lookup.
  */
 export const slotOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, known: CurrentSpanSlot): CurrentSpanSlot =>
-  known.home !== undefined && known.home === internals(fiber)._fiberRefs ? known : fiber.getFiberRef(currentSpanSlot)
+  known.home !== undefined && known.home === internals(fiber)._fiberRefs ? known : fiberSlot(fiber)
 
 // The clock of the last default services seen: a fiber's services seldom change, and a `Context`
 // never does, so the lookup is made once per services object instead of twice per span.
