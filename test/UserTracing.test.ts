@@ -91,6 +91,24 @@ describe("attributes and logs", () => {
       expect(span.droppedEventsCount).toBe(1)
       expect((span.attributes.get("k0") as string).length).toBe(4096)
     }).pipe(Effect.provide(TestUserTracing)))
+  it.effect("limits cut the attributes given when a span opens too, and a key given again replaces it", () =>
+    Effect.gen(function*() {
+      const attributes: Record<string, string | number> = {}
+      for (let i = 0; i < 130; i++) attributes[`k${i}`] = i
+      attributes.k1 = "y".repeat(5000)
+      yield* UserTracing.annotateUserSpan("k3", "again").pipe(
+        UserTracing.withUserSpan("child", { attributes }),
+        withUserTrace("request", { routing, attributes: { only: 1 } })
+      )
+      const spans = yield* UserTracingTest.finishedSpans
+      const child = spans.find((span) => span.name === "child")!
+      expect(child.attributes.size).toBe(128)
+      expect(child.droppedAttributesCount).toBe(2)
+      expect((child.attributes.get("k1") as string).length).toBe(4096)
+      expect([...child.attributes.keys()].slice(-2)).toEqual(["k127", "k3"])
+      expect(child.attributes.get("k3")).toBe("again")
+      expect(child.attributes.has("k128")).toBe(false)
+    }).pipe(Effect.provide(TestUserTracing)))
 })
 
 describe("withDualSpan", () => {

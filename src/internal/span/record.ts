@@ -249,7 +249,21 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   }
 
   attributesFrom(record: Record<string, AttributeValue>): void {
-    for (const key in record) this.attribute(key, record[key])
+    const list = this.attributeList
+    if (list.length > 0) {
+      for (const key in record) this.attribute(key, record[key])
+      return
+    }
+    // The first attributes (the options' own, most often): the keys of one object are distinct,
+    // so none is looked for.
+    const limits = this.trace.sink.limits
+    const maxEntries = 2 * limits.maxAttributes
+    const maxLength = limits.maxAttributeValueLength
+    for (const key in record) {
+      if (list.length < maxEntries) list.push(key, truncate(record[key], maxLength))
+      else this.droppedAttributesCount++
+    }
+    if (list.length > 2 * INDEXED_FROM) this.indexFrom(0)
   }
 
   addEvent(name: string, time: bigint, attributes: ReadonlyArray<readonly [string, AttributeValue]>): void {
