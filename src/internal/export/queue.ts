@@ -185,7 +185,14 @@ export class ExportQueue {
       this.seal(open)
       this.startChunk(group, source, start, size)
     } else if (source !== open.buf || start !== open.length) {
-      this.grow(group, open, source, start, size)
+      // Written aside because its bound did not fit: it may fit all the same.
+      if (open.length + size > open.buf.length) return this.grow(group, open, source, start, size)
+      if (this.queuedSpans >= this.maxSpans && !this.makeRoom(group, 0)) {
+        this.counters.dropped++
+        return
+      }
+      open.buf.set(source.subarray(start, start + size), open.length)
+      this.append(group, open, size)
     } else if (this.queuedSpans < this.maxSpans || this.makeRoom(group, 0)) {
       this.append(group, open, size)
     } else {
