@@ -244,7 +244,16 @@ export class ExportQueue {
   /** `open`'s buffer has no room for the span of `size` bytes at `start` of `source`: a larger buffer, if the bounds allow. */
   private grow(group: Group, open: Chunk, source: Uint8Array, start: number, size: number): void {
     const needed = open.length + size
-    const wanted = Math.min(Math.max(2 * open.buf.length, needed), this.reserve + this.maxChunkBytes)
+    // Doubling, but no further than the rest of a batch at the chunk's mean span size and an
+    // eighth more: a chunk near its span bound grows by what it can still take, not into room
+    // that `seal` would then cut away with another copy.
+    const spans = open.count + 1
+    const rest = Math.max(0, this.options.maxBatchSize - spans)
+    const expected = needed + Math.ceil((rest * (needed - open.spansStart) * 9) / (8 * spans))
+    const wanted = Math.min(
+      Math.max(Math.min(2 * open.buf.length, expected), needed),
+      this.reserve + this.maxChunkBytes
+    )
     const capacity = this.fit(needed, wanted)
     const charge = capacity - open.buf.length
     if (!this.admit(group, charge)) {
