@@ -223,8 +223,25 @@ const writeKeyValue = (
   return writeAnyValue(buf, writeHeader(buf, pos, KEY_VALUE_VALUE), value)
 }
 
-/** A span attribute: copied whole when its value allows, else sized and written. */
+/**
+ * A span attribute: copied whole when its key was seen with this boolean, or with this string last
+ * time; else `writeSpanAttributeFields`. Kept small, so that it is inlined where it is called.
+ */
 const writeSpanAttribute = (buf: Uint8Array, pos: number, key: string, value: AttributeValue): number => {
+  const entry = keyEntries.get(key)
+  if (entry !== undefined) {
+    const whole = typeof value === "boolean"
+      ? value ? entry.trueField : entry.falseField
+      : value === entry.lastString
+      ? entry.stringField
+      : undefined
+    if (whole !== undefined) return copy(buf, pos, whole)
+  }
+  return writeSpanAttributeFields(buf, pos, key, value)
+}
+
+/** A span attribute not copied whole: its whole field made for next time when its value allows, else sized and written. */
+const writeSpanAttributeFields = (buf: Uint8Array, pos: number, key: string, value: AttributeValue): number => {
   const entry = keyEntryOf(key)
   if (entry === undefined) {
     resetLengths()
