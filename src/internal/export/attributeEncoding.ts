@@ -236,13 +236,22 @@ const writeSpanAttribute = (buf: Uint8Array, pos: number, key: string, value: At
       ? entry.stringField
       : undefined
     if (whole !== undefined) return copy(buf, pos, whole)
+    return writeSpanAttributeFields(buf, pos, key, value, entry)
   }
-  return writeSpanAttributeFields(buf, pos, key, value)
+  return writeSpanAttributeFields(buf, pos, key, value, keyEntryOf(key))
 }
 
-/** A span attribute not copied whole: its whole field made for next time when its value allows, else sized and written. */
-const writeSpanAttributeFields = (buf: Uint8Array, pos: number, key: string, value: AttributeValue): number => {
-  const entry = keyEntryOf(key)
+/**
+ * A span attribute not copied whole (`entry`: its key's, if cached): its whole field made for next
+ * time when its value allows, else sized and written.
+ */
+const writeSpanAttributeFields = (
+  buf: Uint8Array,
+  pos: number,
+  key: string,
+  value: AttributeValue,
+  entry: KeyEntry | undefined
+): number => {
   if (entry === undefined) {
     resetLengths()
     keyValueSize(undefined, key, value)
