@@ -248,11 +248,11 @@ export const setSlotSpan = (
   token: LineageToken | undefined
 ): CurrentSpanSlot => {
   const own = internals(fiber)
-  if (current.span === span && current.token === token) return current
+  if (current.span === span && current.token === token) return recentSlot = current
   if (current.home !== undefined && current.home === own._fiberRefs) {
     current.span = span
     current.token = token
-    return current
+    return recentSlot = current
   }
   const fresh = new CurrentSpanSlot(span, token, undefined, current.forkSpan)
   own.setFiberRef(currentSpanSlot, fresh)
