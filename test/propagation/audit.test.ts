@@ -20,6 +20,34 @@ const spansByName = Effect.map(UserTracingTest.finishedSpans, (spans) => {
 const currentName = Effect.map(currentUserSpan, Option.map((span) => span.name))
 
 describe("propagation audit", () => {
+  it.effect("sibling fibers of one lineage taking turns: each sees its own user span, never the one the other opened last", () =>
+    Effect.gen(function*() {
+      const opened = yield* Deferred.make<void>()
+      const seen = yield* Deferred.make<void>()
+      let seenBySibling: Option.Option<string> = Option.none()
+      yield* Effect.gen(function*() {
+        // Both forks share the root's lineage. The first opens another tenant's root and is the last
+        // to write a current span when the second runs.
+        const other = yield* Effect.fork(
+          Effect.zipRight(Deferred.succeed(opened, undefined), Deferred.await(seen)).pipe(
+            withUserTrace("root-B", tenant("B"))
+          )
+        )
+        const sibling = yield* Effect.fork(Effect.gen(function*() {
+          yield* Deferred.await(opened)
+          seenBySibling = yield* currentName
+          yield* Effect.void.pipe(withUserSpan("sibling-span"))
+          yield* Deferred.succeed(seen, undefined)
+        }))
+        yield* Fiber.join(sibling)
+        yield* Fiber.join(other)
+      }).pipe(withUserTrace("root-A", tenant("A")))
+      const spans = yield* spansByName
+      expect(seenBySibling).toEqual(Option.some("root-A"))
+      expect(spans.get("sibling-span")).toEqual({ tenant: "A", parent: "root-A" })
+      expect(spans.get("root-B")).toEqual({ tenant: "B", parent: undefined })
+    }).pipe(Effect.provide(UserTracingTest.layer)))
+
   it.effect("a worker restoring the FiberRefs of a producer that had no user trace has no user span", () =>
     Effect.gen(function*() {
       // Tenant C's producer never opened a user region: its refs do not hold the user span at all.
