@@ -12,6 +12,7 @@ import { frameRequestInPlace, type RequestEnvelope } from "./encoding.js"
 import { FlushEpochs } from "./flushEpochs.js"
 import { type Notice, RoutingGroups } from "./routingGroups.js"
 import { spanSizeBound, writeSpan, writeSpanToScratch } from "./spanEncoding.js"
+import { SpareBuffers } from "./spareBuffers.js"
 
 export { Chunk, Group } from "./chunk.js"
 export { MAX_IDLE_GROUPS, type Notice } from "./routingGroups.js"
@@ -63,13 +64,6 @@ export const CHUNK_OBJECT_BYTES = 512
  * a request's spans (a root and its children) then need no second buffer.
  */
 const MIN_CHUNK_BYTES = 1024
-/**
- * Buffers of new groups' first size, from chunks dropped before they were sent (nothing else
- * holds them), kept for the next new group: a flood of tenants through a full queue replaces one
- * such chunk by another for each new tenant.
- */
-const MAX_SPARE_BUFFERS = 64
-
 const zero = (): Counters => ({ total: 0, dropped: 0, exported: 0, failed: 0 })
 
 /**
@@ -107,7 +101,7 @@ export class ExportQueue {
   private readonly maxChunkBytes: number
   /** The first capacity of a new group's chunk. */
   private readonly smallChunk: number
-  private readonly spares: Array<Uint8Array> = []
+  private readonly spares: SpareBuffers
 
   constructor(private readonly options: ExportQueueOptions) {
     this.maxSpans = options.maxQueueSize ?? Number.POSITIVE_INFINITY
@@ -115,6 +109,7 @@ export class ExportQueue {
     this.reserve = options.envelope.maxOverhead
     this.maxChunkBytes = Math.max(0, options.maxBatchBytes - this.reserve)
     this.smallChunk = this.reserve + Math.min(MIN_CHUNK_BYTES, this.maxChunkBytes)
+    this.spares = new SpareBuffers(this.smallChunk)
     this.bySpans = options.maxQueueSize === null ? undefined : new GroupHeap(true)
     this.byBytes = options.maxQueueBytes === null ? undefined : new GroupHeap(false)
     this.groups = new RoutingGroups(options.maxRoutingValueBytes, () => options.handOff(NOTICES))
@@ -212,16 +207,16 @@ export class ExportQueue {
     // bound leaves room.
     const room = this.maxBytes - this.allocated - extra
     const floor = Math.min(this.smallChunk, this.maxBytes - extra)
-    const capacity = Math.max(needed, Math.min(wanted, Math.max(floor, room)))
-    if (!this.admit(group, capacity + extra)) {
+    const wantedCapacity = Math.max(needed, Math.min(wanted, Math.max(floor, room)))
+    if (!this.admit(group, wantedCapacity + extra)) {
       this.counters.dropped++
       // A group made for this span, which holds nothing: among the idle ones, not known for ever.
       if (entering) this.groups.retireIfIdle(group)
       return
     }
-    const buf = capacity === this.smallChunk && this.spares.length > 0
-      ? this.spares.pop()!
-      : Buffer.allocUnsafeSlow(capacity)
+    // A kept buffer may be somewhat larger: what it holds is counted, within the bound.
+    const buf = this.spares.take(wantedCapacity, this.maxBytes - this.allocated - extra)
+    const capacity = buf.length
     const chunk = new Chunk(group, this.reserve, buf, this.epochs.current)
     buf.set(source.subarray(start, start + size), this.reserve)
     group.chunks.push(chunk)
@@ -255,14 +250,16 @@ export class ExportQueue {
       this.reserve + this.maxChunkBytes
     )
     const capacity = this.fit(needed, wanted)
-    const charge = capacity - open.buf.length
-    if (!this.admit(group, charge)) {
+    if (!this.admit(group, capacity - open.buf.length)) {
       this.counters.dropped++
       return
     }
-    const buf = Buffer.allocUnsafeSlow(capacity)
+    const buf = this.spares.take(capacity, this.maxBytes - this.allocated + open.buf.length)
+    const charge = buf.length - open.buf.length
     buf.set(open.buf.subarray(0, open.length))
     buf.set(source.subarray(start, start + size), open.length)
+    // Never sent: nothing else holds it.
+    this.spares.give(open.buf)
     open.buf = buf
     group.bytes += charge
     this.allocated += charge
@@ -340,9 +337,9 @@ export class ExportQueue {
     this.groups.retireIfIdle(victim)
   }
 
-  /** Settles a chunk dropped before it was sent; a buffer of the small size is kept for a new group. */
+  /** Settles a chunk dropped before it was sent: nothing else holds its buffer, which is kept for another chunk. */
   private discard(chunk: Chunk): void {
-    if (chunk.buf.length === this.smallChunk && this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(chunk.buf)
+    this.spares.give(chunk.buf)
     this.settle(chunk)
   }
 
@@ -384,10 +381,13 @@ export class ExportQueue {
 
   /**
    * Ends a taken chunk with what became of its spans, and releases its memory. Only the first call
-   * counts; after `close` its spans were already counted failed.
+   * counts; after `close` its spans were already counted failed. `reusable`: nothing holds the
+   * chunk's buffer any more (its request was answered and every byte of it written out), which is
+   * then kept for another chunk.
    */
-  finish(chunk: Chunk, exported: number, failed: number): void {
+  finish(chunk: Chunk, exported: number, failed: number, reusable = false): void {
     if (chunk.state !== "inFlight") return
+    if (reusable && !this.closed) this.spares.give(chunk.buf)
     const group = chunk.group
     if (!this.closed) {
       this.counters.exported += exported
@@ -452,7 +452,7 @@ export class ExportQueue {
     this.counters.failed += queuedSpans + this.inFlightSpans
     this.closed = true
     this.queued.clear()
-    this.spares.length = 0
+    this.spares.clear()
     this.groups.close()
     this.bySpans = this.bySpans && new GroupHeap(true)
     this.byBytes = this.byBytes && new GroupHeap(false)
@@ -508,10 +508,14 @@ export class ExportQueue {
     group.lastChunkBytes = chunk.length - chunk.reserve
     const unused = chunk.buf.length - chunk.length
     if (unused > chunk.length >> 3) {
-      // A copy: `Buffer`'s own `slice` is a view, which would keep the whole buffer.
-      chunk.buf = Uint8Array.prototype.slice.call(chunk.buf, 0, chunk.length)
-      group.bytes -= unused
-      this.allocated -= unused
+      const cut = this.spares.take(chunk.length, chunk.length + (chunk.length >> 3))
+      cut.set(chunk.buf.subarray(0, chunk.length))
+      // Not sent yet: nothing else holds it.
+      this.spares.give(chunk.buf)
+      const freed = chunk.buf.length - cut.length
+      chunk.buf = cut
+      group.bytes -= freed
+      this.allocated -= freed
       this.byBytes?.down(group)
     }
   }

@@ -5,8 +5,9 @@
  * request bounded by one timer, and what a failed dispatch means. Each line wraps `send` and
  * `gzip` in its own effects (`transport.ts`).
  */
+import type { Socket } from "node:net"
 import * as Zlib from "node:zlib"
-import { type Dispatcher, Pool } from "undici"
+import { buildConnector, type Dispatcher, Pool } from "undici"
 
 /**
  * @internal
@@ -53,6 +54,12 @@ export interface TransportCore {
   readonly compressed: boolean
   /** Sends one body; `done` is called once, unless the returned cancel is called first. */
   readonly send: (routingHeaderValue: string, body: Uint8Array, done: (result: SendResult) => void) => () => void
+  /**
+   * Whether every byte handed to a connection so far has been written out (to the kernel, or into
+   * TLS), so that no body sent before is still read from: a receiver may answer a request before
+   * it has read the whole body.
+   */
+  readonly allWritten: () => boolean
   readonly close: () => void
 }
 
@@ -138,6 +145,22 @@ export const gzip = (body: Uint8Array, done: (compressed: Uint8Array | undefined
  */
 export const makeTransportCore = (options: TransportOptions): TransportCore => {
   const timeout = options.requestTimeoutMillis
+  // Each connection's socket, while it is open, for `allWritten`. The connector is the one the pool
+  // would build from the same options.
+  const sockets = new Set<Socket>()
+  const connector = buildConnector({
+    ...("socketPath" in options.target ? { socketPath: options.target.socketPath } : {}),
+    timeout: 0
+  })
+  const connect: buildConnector.connector = (connectOptions, callback) =>
+    connector(connectOptions, (...result) => {
+      const socket = result[1]
+      if (socket) {
+        sockets.add(socket)
+        socket.once("close", () => sockets.delete(socket))
+      }
+      callback(...result)
+    })
   const poolOptions = {
     connections: options.numTasks * REQUESTS_PER_WORKER,
     // A POST is never pipelined (undici waits for the answer before the next one), so this sends
@@ -145,8 +168,8 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
     // connection took 2.05 turns, against 3.0 with `pipelining: 1`
     // (scratchpad/bench/event-loop-turns.ts); hence also two requests in flight per worker.
     pipelining: 2,
-    // One timer bounds each request (below): undici's own three are off.
-    connectTimeout: 0,
+    // One timer bounds each request (below): undici's own three are off (the connector's too).
+    connect,
     headersTimeout: 0,
     bodyTimeout: 0
   }
@@ -155,7 +178,7 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
   const headers: Record<string, string> = { "content-type": "application/x-protobuf" }
   const target = options.target
   if ("socketPath" in target) {
-    pool = new Pool("http://localhost", { ...poolOptions, socketPath: target.socketPath })
+    pool = new Pool("http://localhost", poolOptions)
     path = "/v1/traces"
   } else {
     const url = new URL(target.url)
@@ -258,6 +281,12 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
   return {
     compressed,
     send,
+    allWritten: () => {
+      for (const socket of sockets) {
+        if (socket.writableLength > 0) return false
+      }
+      return true
+    },
     close: () => {
       pool.destroy().catch(() => {})
     }

@@ -105,7 +105,7 @@ describe("bounds and counts under random traffic", () => {
     fc.oneof(
       fc.record({ op: fc.constant("add" as const), tenant: fc.nat(30), padding: fc.constantFrom(0, 10, 200, 1_500) }),
       fc.record({ op: fc.constant("take" as const) }),
-      fc.record({ op: fc.constant("finish" as const), exported: fc.boolean() })
+      fc.record({ op: fc.constant("finish" as const), exported: fc.boolean(), reusable: fc.boolean() })
     ),
     { maxLength: 400 }
   )
@@ -119,22 +119,35 @@ describe("bounds and counts under random traffic", () => {
         (ops, maxQueueSize, maxQueueBytes) => {
           const { queue } = makeQueue({ maxQueueSize, maxQueueBytes })
           const inFlight: Array<Chunk> = []
+          // What each chunk in flight sends, as it was taken: nothing may write into it until it is finished.
+          const bodies = new Map<Chunk, Buffer>()
+          // Buffers of chunks finished as still read from: never another chunk's.
+          const stillRead = new Set<ArrayBufferLike>()
           let exported = 0
           let failed = 0
           for (const step of ops) {
             if (step.op === "add") queue.add(span(`t${step.tenant}`, step.padding))
             else if (step.op === "take") {
               const chunk = queue.take()
-              if (chunk !== undefined) inFlight.push(chunk)
+              if (chunk !== undefined) {
+                inFlight.push(chunk)
+                bodies.set(chunk, Buffer.from(queue.body(chunk)))
+              }
             } else {
               const chunk = inFlight.shift()
               if (chunk !== undefined) {
                 if (step.exported) exported += chunk.count
                 else failed += chunk.count
-                queue.finish(chunk, step.exported ? chunk.count : 0, step.exported ? 0 : chunk.count)
+                if (!step.reusable) stillRead.add(chunk.buf.buffer)
+                queue.finish(chunk, step.exported ? chunk.count : 0, step.exported ? 0 : chunk.count, step.reusable)
+                bodies.delete(chunk)
               }
             }
+            for (const [chunk, body] of bodies) expect(Buffer.from(queue.body(chunk))).toEqual(body)
             const chunks = queuedChunks(queue)
+            const buffers = [...chunks, ...inFlight].map((c) => c.buf.buffer)
+            expect(new Set(buffers).size).toBe(buffers.length)
+            for (const buffer of buffers) expect(stillRead.has(buffer)).toBe(false)
             const groups = new Set(chunks.map((c) => c.group))
             const capacity = chunks.reduce((n, c) => n + c.buf.length + CHUNK_OBJECT_BYTES, 0) +
               [...groups].reduce((n, g) => n + g.ownBytes, 0)
