@@ -109,6 +109,30 @@ describe("attributes and logs", () => {
       expect(child.attributes.get("k3")).toBe("again")
       expect(child.attributes.has("k128")).toBe(false)
     }).pipe(Effect.provide(TestUserTracing)))
+  it.effect("an error attribute makes the status error, given at open or later; one cut by the limit does not", () =>
+    Effect.gen(function*() {
+      const beyondLimit: Record<string, unknown> = {}
+      for (let i = 0; i < 128; i++) beyondLimit[`k${i}`] = i
+      beyondLimit.error = true
+      yield* Effect.all([
+        Effect.void.pipe(UserTracing.withUserSpan("at-open", { attributes: { a: 1, error: true } })),
+        UserTracing.annotateUserSpan({ error: "yes" }).pipe(UserTracing.withUserSpan("annotated-first")),
+        UserTracing.annotateUserSpan("error", 1).pipe(UserTracing.withUserSpan("annotated", { attributes: { a: 1 } })),
+        Effect.void.pipe(UserTracing.withUserSpan("cut", { attributes: beyondLimit as Record<string, number> })),
+        Effect.void.pipe(UserTracing.withUserSpan("plain", { attributes: { a: 1 } }))
+      ], { discard: true }).pipe(withUserTrace("request", { routing }))
+      const spans = yield* UserTracingTest.finishedSpans
+      const status = (name: string) => spans.find((span) => span.name === name)!.status
+      expect(["at-open", "annotated-first", "annotated", "cut", "plain", "request"].map(status)).toEqual([
+        "error",
+        "error",
+        "error",
+        "unset",
+        "unset",
+        "unset"
+      ])
+      expect(spans.find((span) => span.name === "cut")!.droppedAttributesCount).toBe(1)
+    }).pipe(Effect.provide(TestUserTracing)))
 })
 
 describe("withDualSpan", () => {

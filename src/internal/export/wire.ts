@@ -96,41 +96,35 @@ export const writeUtf8 = (buf: Uint8Array, pos: number, text: string, bytes: num
   return pos
 }
 
-/** @internal a `fixed32`, little-endian */
-export const writeFixed32 = (buf: Uint8Array, pos: number, value: number): number => {
-  buf[pos] = value
-  buf[pos + 1] = value >>> 8
-  buf[pos + 2] = value >>> 16
-  buf[pos + 3] = value >>> 24
-  return pos + 4
+// A view of the buffer last written a fixed-width value into: spans are written one after another
+// into the same chunk, so the view is made once per buffer.
+let viewed: Uint8Array = new Uint8Array(0)
+let view: DataView = new DataView(viewed.buffer)
+
+const viewOf = (buf: Uint8Array): DataView => {
+  if (buf !== viewed) {
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    viewed = buf
+  }
+  return view
 }
 
-// 8 bytes through which a bigint or a double becomes its little-endian bytes.
-const eight = new DataView(new ArrayBuffer(8))
-const eightBytes = new Uint8Array(eight.buffer)
-
-const copyEight = (buf: Uint8Array, pos: number): number => {
-  buf[pos] = eightBytes[0]
-  buf[pos + 1] = eightBytes[1]
-  buf[pos + 2] = eightBytes[2]
-  buf[pos + 3] = eightBytes[3]
-  buf[pos + 4] = eightBytes[4]
-  buf[pos + 5] = eightBytes[5]
-  buf[pos + 6] = eightBytes[6]
-  buf[pos + 7] = eightBytes[7]
-  return pos + 8
+/** @internal a `fixed32`, little-endian (a signed or an unsigned 32-bit value: the same bytes) */
+export const writeFixed32 = (buf: Uint8Array, pos: number, value: number): number => {
+  viewOf(buf).setInt32(pos, value, true)
+  return pos + 4
 }
 
 /** @internal a `fixed64` from a bigint, wrapped to 64 bits */
 export const writeFixed64 = (buf: Uint8Array, pos: number, value: bigint): number => {
-  eight.setBigUint64(0, value, true)
-  return copyEight(buf, pos)
+  viewOf(buf).setBigUint64(pos, value, true)
+  return pos + 8
 }
 
 /** @internal a `double`, little-endian */
 export const writeDouble = (buf: Uint8Array, pos: number, value: number): number => {
-  eight.setFloat64(0, value, true)
-  return copyEight(buf, pos)
+  viewOf(buf).setFloat64(pos, value, true)
+  return pos + 8
 }
 
 /**

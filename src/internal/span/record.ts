@@ -90,6 +90,7 @@ let nextSequence = 0
 /** A span with this many attributes finds its keys through an index, not by a walk. */
 const INDEXED_FROM = 16
 
+const NO_ATTRIBUTES: Array<string | AttributeValue> = Object.freeze([]) as unknown as Array<string | AttributeValue>
 const NO_EVENTS: Array<UserSpanEvent> = Object.freeze([]) as unknown as Array<UserSpanEvent>
 const NO_LINKS: Array<UserSpanLinkRecord> = Object.freeze([]) as unknown as Array<UserSpanLinkRecord>
 
@@ -123,11 +124,13 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   readonly sequence = nextSequence++
   /**
    * The attributes as keys and values in turn, in insertion order: one array per span, read in
-   * place by the encoder. `attributes` makes the `Map` view when something asks for it. Made by
-   * the constructor, not a literal: V8 pretenures a literal's allocation site whose objects are
-   * alive at a scavenge, and every span's list then went to old space (half the speed).
+   * place by the encoder. `attributes` makes the `Map` view when something asks for it. A shared
+   * empty array until the first attribute; the first ones given together make it to their number.
+   * Made by the `Array` constructor, never a literal: V8 pretenures a literal's allocation site
+   * whose objects are alive at a scavenge, and every span's list then went to old space (half the
+   * speed).
    */
-  readonly attributeList: Array<string | AttributeValue> = new Array<string | AttributeValue>()
+  attributeList: Array<string | AttributeValue> = NO_ATTRIBUTES
   /** Each key's index in `attributeList`, made once a span has many: finding a key stays cheap. */
   private attributeIndex: Map<string, number> | undefined = undefined
   // Most spans have no event or link: they share one empty array until their first.
@@ -144,6 +147,8 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   statusSetMessage = ""
   /** Set by `discard`: the span is current nowhere, and not exported when it ends. */
   discarded = false
+  /** Whether an `error` attribute is set: the span's status is then error (kept as keys are added, never removed). */
+  private errorAttribute = false
 
   constructor(
     readonly trace: TraceContext,
@@ -198,7 +203,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   }
   get status(): "unset" | "ok" | "error" {
     if (this.statusSet !== "unset") return this.statusSet
-    return this.failed || this.indexOf("error") >= 0 ? "error" : "unset"
+    return this.failed || this.errorAttribute ? "error" : "unset"
   }
 
   /** Where `key` is in `attributeList`, or -1. */
@@ -224,6 +229,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   }
 
   attribute(key: string, value: AttributeValue): void {
+    if (this.attributeList === NO_ATTRIBUTES) this.attributeList = new Array<string | AttributeValue>()
     const list = this.attributeList
     const limits = this.trace.sink.limits
     const at = this.indexOf(key)
@@ -237,6 +243,7 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
     }
     const position = list.length
     list.push(key, truncate(value, limits.maxAttributeValueLength))
+    if (key === "error") this.errorAttribute = true
     if (this.attributeIndex !== undefined) this.attributeIndex.set(key, position)
     else if (position >= 2 * INDEXED_FROM) this.indexFrom(0)
   }
@@ -249,20 +256,29 @@ export class UserSpanRecord implements Finishing, FinishedUserSpan, SpanIdWords,
   }
 
   attributesFrom(record: Record<string, AttributeValue>): void {
-    const list = this.attributeList
-    if (list.length > 0) {
+    if (this.attributeList.length > 0) {
       for (const key in record) this.attribute(key, record[key])
       return
     }
     // The first attributes (the options' own, most often): the keys of one object are distinct,
-    // so none is looked for.
+    // so none is looked for, and the list is made to their number.
     const limits = this.trace.sink.limits
-    const maxEntries = 2 * limits.maxAttributes
     const maxLength = limits.maxAttributeValueLength
+    let keys = 0
+    for (const _ in record) keys++
+    if (keys === 0) return
+    const kept = Math.min(keys, limits.maxAttributes)
+    const list = new Array<string | AttributeValue>(2 * kept)
+    let at = 0
     for (const key in record) {
-      if (list.length < maxEntries) list.push(key, truncate(record[key], maxLength))
-      else this.droppedAttributesCount++
+      if (at === 2 * kept) break
+      list[at] = key
+      list[at + 1] = truncate(record[key], maxLength)
+      at += 2
+      if (key === "error") this.errorAttribute = true
     }
+    this.droppedAttributesCount += keys - kept
+    this.attributeList = list
     if (list.length > 2 * INDEXED_FROM) this.indexFrom(0)
   }
 
