@@ -6,6 +6,7 @@ import * as Path from "node:path"
 // The official OTLP definitions, as generated code inside @opentelemetry/otlp-transformer: wire
 // output is checked by a decoder we did not write.
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
+import { checkStrictWire } from "./strictWire.js"
 
 const proto = (otlpRoot as any).opentelemetry.proto
 /** The official `ExportTraceServiceRequest` type. */
@@ -26,6 +27,12 @@ export type Behaviour = (n: number) =>
   | { readonly status: number; readonly headers?: Record<string, string> }
   | "never"
   | "reset"
+
+/** The official decoding of a body whose every nested message is also read from exactly its own bytes. */
+const strictlyDecoded = (body: Uint8Array): any => {
+  checkStrictWire(body)
+  return ExportTraceServiceRequest.decode(body)
+}
 
 /** A temporary socket path, unique per call. */
 export const tempSocketPath = (): string => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "eut-")), "otlp.sock")
@@ -60,7 +67,7 @@ export const makeReceiver = (options?: { readonly socketPath?: string; readonly 
               headers: req.headers,
               rawHeaders: req.rawHeaders,
               body,
-              decoded: ExportTraceServiceRequest.decode(body)
+              decoded: strictlyDecoded(body)
             })
           }
           res.writeHead(answer.status, { "content-type": "application/x-protobuf", ...answer.headers })

@@ -270,10 +270,41 @@ const writeSpanAttributeFields = (
     if (value === entry.lastString) return copy(buf, pos, entry.stringField ??= wholeField(entry.keyField, value))
     entry.lastString = value.length > MAX_CACHED_CHARS ? undefined : value
     entry.stringField = undefined
+    return writeStringAttribute(buf, pos, entry.keyField, value)
+  }
+  if (typeof value === "number" && value >= 0 && value <= 0xffffffff && Number.isInteger(value)) {
+    return writeIntAttribute(buf, pos, entry.keyField, value)
   }
   resetLengths()
   keyValueSize(entry.keyField, key, value)
   return writeKeyValue(buf, pos, SPAN_ATTRIBUTES, entry.keyField, key, value)
+}
+
+// The two most common values not copied whole, written with their sizes worked out on the spot
+// (no stack of lengths): a string, and an integer that is its own varint.
+
+/** A span attribute of a string value, its key encoded as `keyField`. */
+const writeStringAttribute = (buf: Uint8Array, pos: number, keyField: Uint8Array, value: string): number => {
+  const bytes = utf8Length(value)
+  const anyValueLength = 1 + varintSize(bytes) + bytes
+  buf[pos] = SPAN_ATTRIBUTES
+  pos = copy(buf, writeVarint(buf, pos + 1, keyField.length + fieldSize(anyValueLength)), keyField)
+  buf[pos] = KEY_VALUE_VALUE
+  pos = writeVarint(buf, pos + 1, anyValueLength)
+  buf[pos] = ANY_STRING
+  return writeUtf8(buf, writeVarint(buf, pos + 1, bytes), value, bytes)
+}
+
+/** A span attribute of an integer in [0, 2^32), its key encoded as `keyField`. */
+const writeIntAttribute = (buf: Uint8Array, pos: number, keyField: Uint8Array, value: number): number => {
+  // An `AnyValue` of a tag and at most 5 varint bytes: its length takes one byte.
+  const anyValueLength = 1 + varintSize(value)
+  buf[pos] = SPAN_ATTRIBUTES
+  pos = copy(buf, writeVarint(buf, pos + 1, keyField.length + 2 + anyValueLength), keyField)
+  buf[pos] = KEY_VALUE_VALUE
+  buf[pos + 1] = anyValueLength
+  buf[pos + 2] = ANY_INT
+  return writeVarint(buf, pos + 3, value)
 }
 
 // Any other span's attributes are a `Map`, walked by `forEach` with a callback made once (not

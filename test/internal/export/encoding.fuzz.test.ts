@@ -19,13 +19,19 @@ import type {
 } from "../../../src/UserSpan.js"
 import { encodeTraceRequest } from "../../utils/encodeRequest.js"
 import { routing } from "../../utils/helpers.js"
+import { checkStrictWire } from "../../utils/strictWire.js"
 
 const ExportTraceServiceRequest = (otlpRoot as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
 
-/** The official decoding: 64-bit integers as decimal strings, bytes as `Uint8Array`. */
-const officialSpans = (body: Uint8Array): Array<any> =>
-  ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String })
+/**
+ * The official decoding (64-bit integers as decimal strings, bytes as `Uint8Array`), of a body
+ * whose every nested message is also read from exactly its own bytes.
+ */
+const officialSpans = (body: Uint8Array): Array<any> => {
+  checkStrictWire(body)
+  return ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String })
     .resourceSpans[0].scopeSpans[0].spans ?? []
+}
 
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString("hex")
 
@@ -58,6 +64,8 @@ const scalar: fc.Arbitrary<string | number | bigint | boolean> = fc.oneof(
   fc.boolean(),
   fc.integer(),
   fc.maxSafeInteger(),
+  // Where a varint takes another byte, and around 2^32.
+  fc.constantFrom(127, 128, 2 ** 14 - 1, 2 ** 14, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31),
   fc.constantFrom(
     0,
     -0,
@@ -298,8 +306,12 @@ describe("span encoding against the official OTLP definitions (fuzz)", () => {
     const sharedKey = fc.constantFrom("tenant.id", "http.route", "tier", "ok")
     const sharedValue = fc.oneof(
       fc.constantFrom("acme", "globex", "/orders/:id", "/cart", "gold", ""),
+      // Strings whose lengths (and whose value's length) take 1, 2 or 3 varint bytes.
+      fc.constantFrom("x".repeat(120), "é".repeat(100), "y".repeat(20_000)),
       fc.boolean(),
-      fc.constantFrom(0, 42, -1, 2 ** 40)
+      fc.constantFrom(0, 42, -1, 2 ** 40),
+      // Integers whose varint takes each width from 1 to 5 bytes, and the first past 32 bits.
+      fc.constantFrom(127, 128, 2 ** 14 - 1, 2 ** 14, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1, 2 ** 32)
     )
     const tenantSpan = fc.tuple(fc.nat(2), fc.array(fc.tuple(sharedKey, sharedValue), { maxLength: 6 })).map((
       [tenant, pairs]

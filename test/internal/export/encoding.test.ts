@@ -10,6 +10,7 @@ import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceResponse } from 
 import type { AttributeValue, FinishedUserSpan } from "../../../src/UserSpan.js"
 import { encodeTraceRequest } from "../../utils/encodeRequest.js"
 import { routing } from "../../utils/helpers.js"
+import { checkStrictWire } from "../../utils/strictWire.js"
 
 const { annotateUserSpan, logUserSpan, withUserSpan, withUserTrace } = UserTracing
 
@@ -30,8 +31,13 @@ const official = (officialRoot as unknown as {
 }).opentelemetry.proto.collector.trace.v1
 
 /** The official decoding: int64/fixed64 as decimal strings, bytes as `Uint8Array`, defaults left out. */
-const officialDecode = (bytes: Uint8Array): any =>
-  official.ExportTraceServiceRequest.toObject(official.ExportTraceServiceRequest.decode(bytes), { longs: String })
+/** The official decoding of a body whose every nested message is also read from exactly its own bytes. */
+const officialDecode = (bytes: Uint8Array): any => {
+  checkStrictWire(bytes)
+  return official.ExportTraceServiceRequest.toObject(official.ExportTraceServiceRequest.decode(bytes), {
+    longs: String
+  })
+}
 
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString("hex")
 
