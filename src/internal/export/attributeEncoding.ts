@@ -1,12 +1,21 @@
 /**
  * @internal
  * Attributes as OTLP protobuf (`KeyValue`, `AnyValue`), for the span encoder: each nested message
- * sized before it is written (its lengths kept on a stack in the order the writer needs them), and
- * each attribute key seen encoded once. Field numbers are those of the official opentelemetry-proto
+ * sized before it is written (its lengths kept on the stack of `nestedLengths.ts`), and each
+ * attribute key seen encoded once. Field numbers are those of the official opentelemetry-proto
  * definitions (common/v1/common.proto); each tag is `field_number << 3 | wire_type`.
  */
 import type { AttributeValue, FinishedUserSpan } from "../../UserSpan.js"
 import { UserSpanRecord } from "../span/record.js"
+import {
+  MAX_LENGTHS,
+  measureString,
+  reserve,
+  resetLengths,
+  setLength,
+  writeHeader,
+  writeStringField
+} from "./nestedLengths.js"
 import {
   copy,
   fieldSize,
@@ -36,58 +45,6 @@ const ANY_ARRAY = 5 << 3 | 2
 // ArrayValue
 const ARRAY_VALUES = 1 << 3 | 2
 
-// Lengths -----------------------------------------------------------------------------------------
-
-// The lengths that sizing a nested message found (its own, its strings', its arrays'), in the
-// order its writer needs them. One message's at a time: sized, then written at once.
-const MIN_LENGTHS = 64
-/** After a message with more, the stack is made small again: one huge message's lengths are not kept. */
-const MAX_LENGTHS = 64 * 1024
-let lengths = new Int32Array(MIN_LENGTHS)
-let measured = 0
-let consumed = 0
-
-/** @internal fills in the slot `reserve` gave, once its message is sized */
-export const setLength = (slot: number, length: number): void => {
-  lengths[slot] = length
-}
-
-/** @internal An empty stack, for the next message. */
-export const resetLengths = (): void => {
-  if (measured > MAX_LENGTHS) lengths = new Int32Array(MIN_LENGTHS)
-  measured = consumed = 0
-}
-
-/** @internal Reserves the next slot of `lengths`, filled in once its message is sized. */
-export const reserve = (): number => {
-  if (measured === lengths.length) {
-    const larger = new Int32Array(2 * lengths.length)
-    larger.set(lengths)
-    lengths = larger
-  }
-  return measured++
-}
-
-/** @internal The size of a string field (tag included); its UTF-8 length is kept. */
-export const measureString = (text: string): number => {
-  const bytes = utf8Length(text)
-  lengths[reserve()] = bytes
-  return fieldSize(bytes)
-}
-
-/** @internal */
-export const writeStringField = (buf: Uint8Array, pos: number, tag: number, text: string): number => {
-  const bytes = lengths[consumed++]
-  buf[pos] = tag
-  return writeUtf8(buf, writeVarint(buf, pos + 1, bytes), text, bytes)
-}
-
-/** @internal A length-delimited field whose body was sized (its length is next in `lengths`): its tag and length. */
-export const writeHeader = (buf: Uint8Array, pos: number, tag: number): number => {
-  buf[pos] = tag
-  return writeVarint(buf, pos + 1, lengths[consumed++])
-}
-
 // AnyValue --------------------------------------------------------------------------------------
 
 /** The size of an `AnyValue`'s fields; throws on a value of no OTLP type. */
@@ -113,10 +70,10 @@ const measureAnyValue = (value: AttributeValue): number => {
       for (let i = 0; i < value.length; i++) {
         const item = reserve()
         const itemLength = measureAnyValue(value[i])
-        lengths[item] = itemLength
+        setLength(item, itemLength)
         length += fieldSize(itemLength)
       }
-      lengths[slot] = length
+      setLength(slot, length)
       return fieldSize(length)
     }
   }
@@ -203,9 +160,9 @@ const keyValueSize = (keyField: Uint8Array | undefined, key: string, value: Attr
   const keySize = keyField === undefined ? measureString(key) : keyField.length
   const valueSlot = reserve()
   const valueLength = measureAnyValue(value)
-  lengths[valueSlot] = valueLength
+  setLength(valueSlot, valueLength)
   const length = keySize + fieldSize(valueLength)
-  lengths[slot] = length
+  setLength(slot, length)
   return fieldSize(length)
 }
 

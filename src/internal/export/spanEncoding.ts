@@ -26,17 +26,12 @@ import {
   keyValueBound,
   keyValuesBound,
   keyValuesSize,
-  measureString,
-  reserve,
   resetKeys,
-  resetLengths,
-  setLength,
   stringBound,
   writeAttributes,
-  writeHeader,
-  writeKeyValues,
-  writeStringField
+  writeKeyValues
 } from "./attributeEncoding.js"
+import { measureString, reserve, resetLengths, setLength, writeHeader, writeStringField } from "./nestedLengths.js"
 import { utf8Length, varintSize, writeFixed32, writeFixed64, writeUtf8, writeVarint } from "./wire.js"
 
 /** @internal `ScopeSpans.spans`: the tag in front of every span written here */
