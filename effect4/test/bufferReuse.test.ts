@@ -3,6 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startEarlyAnswerServer } from "../../test/utils/earlyAnswerServer.js"
+import { checkStrictWire } from "../../test/utils/strictWire.js"
 import { RoutingMetadata, UserTracing } from "../src/index.js"
 import { settingsFor, withPipeline } from "./utils/pipeline.js"
 import { eventually, ExportTraceServiceRequest } from "./utils/receiver.js"
@@ -55,6 +56,7 @@ describe("a receiver that answers before it has read the body (Effect 4)", () =>
         ])
         for (const request of receiver.requests) {
           const mark = request.routing === "{\"tenant\":\"a\"}" ? "a" : "b"
+          checkStrictWire(request.body)
           const spans = ExportTraceServiceRequest.decode(request.body).resourceSpans[0].scopeSpans[0].spans
           expect(spans).toHaveLength(64)
           for (const span of spans) {

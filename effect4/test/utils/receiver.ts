@@ -6,6 +6,7 @@ import * as Path from "node:path"
 // The official OTLP definitions, as generated code inside @opentelemetry/otlp-transformer: wire
 // output is checked by a decoder we did not write.
 import otlpRoot from "otlp-transformer-0214/build/esm/generated/root.js"
+import { checkStrictWire } from "../../../test/utils/strictWire.js"
 
 const proto = (otlpRoot as any).opentelemetry.proto
 /** The official `ExportTraceServiceRequest` type. */
@@ -16,6 +17,12 @@ export interface ReceivedRequest {
   readonly url: string
   readonly headers: Http.IncomingHttpHeaders
   readonly decoded: any
+}
+
+/** The official decoding of a body whose every nested message is also read from exactly its own bytes. */
+const strictlyDecoded = (body: Uint8Array): any => {
+  checkStrictWire(body)
+  return ExportTraceServiceRequest.decode(body)
 }
 
 /** A temporary socket path, unique per call. */
@@ -41,7 +48,7 @@ export const receiverAt = (socketPath: string) =>
           requests.push({
             url: req.url ?? "",
             headers: req.headers,
-            decoded: ExportTraceServiceRequest.decode(Buffer.concat(chunks))
+            decoded: strictlyDecoded(Buffer.concat(chunks))
           })
           res.writeHead(200, { "content-type": "application/x-protobuf" })
           res.end()

@@ -8,6 +8,7 @@ import * as Transport from "../../../src/internal/export/transport.js"
 import { startEarlyAnswerServer } from "../../utils/earlyAnswerServer.js"
 import { settingsFor, withPipeline } from "../../utils/pipeline.js"
 import { eventually, ExportTraceServiceRequest } from "../../utils/receiver.js"
+import { checkStrictWire } from "../../utils/strictWire.js"
 
 describe("spare buffers", () => {
   it("a kept buffer serves a chunk wanting up to a third less, within the limit; else a new one of the capacity", () => {
@@ -120,6 +121,7 @@ describe("a receiver that answers before it has read the body", () => {
         ])
         for (const request of receiver.requests) {
           const mark = request.routing === "{\"tenant\":\"a\"}" ? "a" : "b"
+          checkStrictWire(request.body)
           const spans = ExportTraceServiceRequest.decode(request.body).resourceSpans[0].scopeSpans[0].spans
           expect(spans).toHaveLength(64)
           for (const span of spans) {
