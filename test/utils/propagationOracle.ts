@@ -201,7 +201,12 @@ const runOp = (op: Op, program: Program, joins: Array<Fiber.RuntimeFiber<void>>)
         program.cached.set(op.slot, cached)
       })
     case "cachedUse":
-      return Effect.asVoid(Effect.exit(Effect.suspend(() => program.cached.get(op.slot) ?? Effect.void)))
+      // Run in a child: when the cached effect's first runner was interrupted, Effect interrupts
+      // a later caller's fiber itself (which `Effect.exit` cannot catch), a plain Effect outcome
+      // that is not the program's failure.
+      return Effect.asVoid(
+        Effect.flatMap(Effect.fork(Effect.suspend(() => program.cached.get(op.slot) ?? Effect.void)), Fiber.await)
+      )
     case "deferred":
       return Effect.gen(function*() {
         const deferred = yield* Deferred.make<void>()

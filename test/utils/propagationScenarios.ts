@@ -177,6 +177,17 @@ export const propagationSuite = (): void => {
         expect(spans.has("via-runtime")).toBe(false)
       }).pipe(Effect.provide(UserTracingTest.layer)))
 
+    it.live("a cached effect whose first runner, a finalizer's fork, is interrupted while the other tenant awaits it", () =>
+      // Found by the generated programs: Effect then interrupts the waiting fiber itself.
+      checkProgram(
+        [{ _tag: "cachedUse", slot: 2 }],
+        [
+          { _tag: "cachedMake", slot: 2, body: [{ _tag: "managedRuntime", body: [] }] },
+          { _tag: "finalizer", name: "s0", body: [{ _tag: "interrupt", body: [{ _tag: "cachedUse", slot: 2 }] }] }
+        ],
+        { a: [{ _tag: "timeout", millis: 0, body: [] }] }
+      ))
+
     // PROPAGATION_RUNS=20000 for a longer hunt.
     const runs = Number(process.env.PROPAGATION_RUNS ?? 300)
     it.live(
