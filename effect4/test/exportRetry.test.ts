@@ -26,7 +26,7 @@ const scripted = (reply: (attempt: number, now: number) => Reply, retryAfter?: s
   const attempts: Array<number> = []
   const transport: Transport = {
     prepare: Effect.succeed,
-    allWritten: () => true,
+    released: () => true,
     send: () =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         attempts.push(now)

@@ -96,8 +96,8 @@ export const make = Effect.fnUntraced(function*(
       )
     ).pipe(
       Effect.flatMap((outcome) => {
-        // Answered: the chunk's buffer is kept for another chunk once the transport has written every byte of it.
-        queue.finish(chunk, outcome.exported, outcome.failed, transport.allWritten())
+        // Answered: the chunk's buffer is kept for another chunk once nothing the transport holds reads it.
+        queue.finish(chunk, outcome.exported, outcome.failed, transport.released(chunk.buf))
         return outcome.message === undefined ? Effect.void : failures.log(outcome.message)
       }),
       // Interrupted mid-export (shutdown timeout) or a defect: what was not finished is lost, and counted.

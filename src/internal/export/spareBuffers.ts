@@ -5,9 +5,10 @@
  * buffer for every request, a busy exporter's full collections came several times as often.
  *
  * A buffer comes back only when nothing can still read it: a chunk dropped or outgrown before it
- * was sent, or a sent chunk whose request was answered once the transport had written out every
- * byte it was handed (a receiver may answer before it has read a whole body; the bytes still to
- * write are the buffer's own, and must not become another chunk's spans).
+ * was sent, or a sent chunk whose request was answered once the transport no longer holds it: every
+ * request it was sent in ended in undici, and every connection wrote out what it was handed (a
+ * receiver may answer before it has read a whole body; the bytes still to write are the buffer's
+ * own, and must not become another chunk's spans).
  */
 
 /** New groups' first buffers kept: a flood of tenants through a full queue replaces one such chunk by another for each new tenant. */

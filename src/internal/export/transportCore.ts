@@ -55,11 +55,12 @@ export interface TransportCore {
   /** Sends one body; `done` is called once, unless the returned cancel is called first. */
   readonly send: (routingHeaderValue: string, body: Uint8Array, done: (result: SendResult) => void) => () => void
   /**
-   * Whether every byte handed to a connection so far has been written out (to the kernel, or into
-   * TLS), so that no body sent before is still read from: a receiver may answer a request before
-   * it has read the whole body.
+   * Whether nothing here still reads `body`'s memory: every request it was sent in has ended in
+   * undici (one cancelled while it waited for a connection ends only when undici dispatches and
+   * aborts it), and every byte handed to a connection has been written out (to the kernel, or into
+   * TLS): a receiver may answer a request before it has read the whole body.
    */
-  readonly allWritten: () => boolean
+  readonly released: (body: Uint8Array) => boolean
   readonly close: () => void
 }
 
@@ -145,9 +146,16 @@ export const gzip = (body: Uint8Array, done: (compressed: Uint8Array | undefined
  */
 export const makeTransportCore = (options: TransportOptions): TransportCore => {
   const timeout = options.requestTimeoutMillis
-  // Each connection's socket, while it is open, for `allWritten`. The connector is the one the pool
-  // would build from the same options.
+  // Each connection's socket, while it is open, and the requests undici holds by their body's
+  // memory, for `released`. The connector is the one the pool would build from the same options.
   const sockets = new Set<Socket>()
+  const holding = new Map<ArrayBufferLike, number>()
+  const hold = (memory: ArrayBufferLike) => holding.set(memory, (holding.get(memory) ?? 0) + 1)
+  const letGo = (memory: ArrayBufferLike) => {
+    const left = holding.get(memory)! - 1
+    if (left === 0) holding.delete(memory)
+    else holding.set(memory, left)
+  }
   const connector = buildConnector({
     ...("socketPath" in options.target ? { socketPath: options.target.socketPath } : {}),
     timeout: 0
@@ -227,6 +235,16 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
       })
       stop("request timeout")
     }, timeout)
+    // Until undici ends the request (its answer read, or an error, an abort included).
+    const memory = body.buffer
+    hold(memory)
+    let held = true
+    const end = () => {
+      if (held) {
+        held = false
+        letGo(memory)
+      }
+    }
     untraced(() =>
       pool.dispatch({
         method: "POST",
@@ -257,8 +275,12 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
           chunks.push(chunk)
           size += chunk.length
         },
-        onResponseEnd: () => answer(false),
-        onResponseError: (_, error) =>
+        onResponseEnd: () => {
+          end()
+          answer(false)
+        },
+        onResponseError: (_, error) => {
+          end()
           settle({
             failure: {
               reason: status !== 0 || isMalformed(error)
@@ -269,6 +291,7 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
               message: describe(error)
             }
           })
+        }
       })
     )
     return () => {
@@ -281,7 +304,8 @@ export const makeTransportCore = (options: TransportOptions): TransportCore => {
   return {
     compressed,
     send,
-    allWritten: () => {
+    released: (body) => {
+      if (holding.has(body.buffer)) return false
       for (const socket of sockets) {
         if (socket.writableLength > 0) return false
       }

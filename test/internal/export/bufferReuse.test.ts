@@ -1,13 +1,13 @@
 // Chunk buffers kept for the next chunks: which buffers come back, and a receiver that answers before
 // it has read a body, whose unread bytes must stay the ones encoded for that body's tenant.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import { RoutingMetadata, UserTracing } from "../../../src/index.js"
 import { SpareBuffers } from "../../../src/internal/export/spareBuffers.js"
 import * as Transport from "../../../src/internal/export/transport.js"
 import { startEarlyAnswerServer } from "../../utils/earlyAnswerServer.js"
 import { settingsFor, withPipeline } from "../../utils/pipeline.js"
-import { eventually, ExportTraceServiceRequest } from "../../utils/receiver.js"
+import { eventually, ExportTraceServiceRequest, makeReceiver } from "../../utils/receiver.js"
 import { checkStrictWire } from "../../utils/strictWire.js"
 
 describe("spare buffers", () => {
@@ -51,8 +51,8 @@ const earlyAnswerReceiver = (answersEarly: (request: number) => boolean) =>
     (receiver) => Effect.promise(receiver.close)
   )
 
-describe("a receiver that answers before it has read the body", () => {
-  it.live("the transport says a body is not all written until the receiver has read it", () =>
+describe("a sent body's memory is let go only when nothing reads it", () => {
+  it.live("the transport says a body is still read from until the receiver has read it", () =>
     Effect.gen(function*() {
       const receiver = yield* earlyAnswerReceiver(() => true)
       const transport = Transport.make({
@@ -68,16 +68,50 @@ describe("a receiver that answers before it has read the body", () => {
         }
       })
       yield* Effect.addFinalizer(() => Effect.sync(transport.close))
-      expect(transport.allWritten()).toBe(true)
       // Far more than a Unix socket's buffers hold.
       const body = Buffer.alloc(4 * 1024 * 1024, 7)
+      expect(transport.released(body)).toBe(true)
       const answer = yield* transport.send("{\"tenant\":\"a\"}", body)
       expect(answer.status).toBe(200)
-      expect(transport.allWritten()).toBe(false)
+      expect(transport.released(body)).toBe(false)
       receiver.release()
       yield* eventually(() => receiver.requests.length === 1)
-      yield* eventually(() => transport.allWritten())
+      yield* eventually(() => transport.released(body))
       expect(receiver.requests[0].body.equals(body)).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.live("a body whose request was given up while it waited for a connection is held until undici ends it", () =>
+    Effect.gen(function*() {
+      // A receiver that never answers: the pool's two connections stay busy with the first two
+      // requests (whose small bodies are written out at once), and the third waits in undici's queue.
+      const receiver = yield* makeReceiver({ behaviour: () => "never" })
+      const transport = Transport.make({
+        otlpUds: {
+          socketPath: receiver.socketPath,
+          routingHeaderName: "x-user-routing",
+          numTasks: 1,
+          maxBatchSize: 512,
+          maxBatchBytes: 8 * 1024 * 1024,
+          requestTimeout: Duration.seconds(30),
+          maxAttempts: 1,
+          compression: "none"
+        }
+      })
+      const bodies = [1, 2, 3].map((n) => Buffer.alloc(1024, n))
+      const send = (body: Buffer) => Effect.fork(transport.send("{\"tenant\":\"a\"}", body))
+      yield* send(bodies[0])
+      yield* send(bodies[1])
+      yield* eventually(() => receiver.received() === 2)
+      const third = yield* send(bodies[2])
+      yield* eventually(() => !transport.released(bodies[2]))
+      // Given up here (interrupted) while it waited: undici still holds it, though every connection
+      // has written out what it was handed.
+      yield* Fiber.interrupt(third)
+      expect(transport.released(bodies[2])).toBe(false)
+      // Closing the pool ends it in undici, unwritten.
+      transport.close()
+      yield* eventually(() => transport.released(bodies[2]))
+      expect(receiver.received()).toBe(2)
     }).pipe(Effect.scoped))
 
   it.live(

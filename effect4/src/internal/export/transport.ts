@@ -30,8 +30,8 @@ export interface Transport {
   /** The request body as sent: gzip-compressed when the output says so (done once, before any retry). */
   readonly prepare: (body: Uint8Array) => Effect.Effect<Uint8Array>
   readonly send: (routingHeaderValue: string, body: Uint8Array) => Effect.Effect<Answer, ExportRequestError>
-  /** Whether every byte of the bodies sent so far has been written out: then none is read from any more. */
-  readonly allWritten: () => boolean
+  /** Whether nothing the transport was handed still reads `body`'s memory (see `TransportCore.released`). */
+  readonly released: (body: Uint8Array) => boolean
   readonly close: () => void
 }
 
@@ -60,7 +60,7 @@ export const make = (output: Output): Transport => {
         const cancel = core.send(routingHeaderValue, body, (result) => resume(fromResult(result)))
         return Effect.sync(cancel)
       }),
-    allWritten: core.allWritten,
+    released: core.released,
     close: core.close
   }
 }
