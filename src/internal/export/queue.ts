@@ -382,8 +382,8 @@ export class ExportQueue {
   /**
    * Ends a taken chunk with what became of its spans, and releases its memory. Only the first call
    * counts; after `close` its spans were already counted failed. `reusable`: nothing holds the
-   * chunk's buffer any more (its request was answered and every byte of it written out), which is
-   * then kept for another chunk.
+   * chunk's buffer any more (its request was answered and the transport no longer reads it), which
+   * is then kept for another chunk.
    */
   finish(chunk: Chunk, exported: number, failed: number, reusable = false): void {
     if (chunk.state !== "inFlight") return
